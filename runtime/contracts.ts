@@ -1,0 +1,140 @@
+/**
+ * The contracts a topology's components implement, in Apache Storm's shape. The engine builds
+ * each task's instance on whichever worker thread its executor lands on, from a module reference
+ * and serialisable arguments (never a closure), so these types are all a component sees.
+ */
+
+export const DEFAULT_STREAM = 'default';
+/** Tick tuples arrive on this stream from the `__system` component when a bolt asks for them. */
+export const TICK_STREAM = '__tick';
+export const SYSTEM_COMPONENT = '__system';
+
+/** Where a component's code lives: an ES module and the export that builds an instance. */
+export interface ComponentRef<A = unknown> {
+  /** An absolute file path or file: URL of an ES module (.js, or .ts in development). */
+  readonly module: string;
+  /** A class (constructed with `new X(args)`) or a factory function (called with `args`). */
+  readonly export: string;
+  /** Structured-cloneable arguments handed to every task's instance. */
+  readonly args?: A;
+  /** The component is a `BasicBolt` (auto-anchoring, auto-acking); see `basicBolt()`. */
+  readonly basic?: boolean;
+}
+
+/** Marks a bolt reference as a basic bolt. */
+export function basicBolt<A>(ref: ComponentRef<A>): ComponentRef<A> {
+  return { ...ref, basic: true };
+}
+
+export interface Tuple {
+  readonly values: readonly unknown[];
+  readonly sourceComponent: string;
+  readonly sourceTask: number;
+  readonly sourceStream: string;
+  /** Value of a declared field of the source stream. */
+  getValueByField(field: string): unknown;
+  readonly isTick: boolean;
+}
+
+export interface TopologyContext {
+  readonly topologyName: string;
+  readonly componentId: string;
+  readonly taskId: number;
+  /** This task's index among its component's tasks (0-based). */
+  readonly taskIndex: number;
+  readonly componentTasks: number;
+  readonly workerIndex: number;
+  readonly log: Logger;
+  /**
+   * A counter of this task, exported as `themis_<name>_total` with the instance, component and
+   * task labels (name in snake_case, e.g. `flows_discarded`).
+   */
+  counter(name: string): MetricCounter;
+}
+
+export interface MetricCounter {
+  inc(by?: number): void;
+}
+
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface OutputFields {
+  /** stream id -> field names. */
+  readonly [stream: string]: readonly string[];
+}
+
+/** Why a spout is told that a root failed. */
+export type FailReason = 'error' | 'timeout';
+
+export interface SpoutOutputCollector {
+  /**
+   * Emits a new root tuple. With a msgId the tuple tree is tracked (ack/fail come back for it);
+   * without one it is fire-and-forget.
+   */
+  emit(values: unknown[], msgId?: unknown, stream?: string): void;
+  /** A finite spout says its input is exhausted; the topology may then drain and stop. */
+  signalExhausted(): void;
+  reportError(err: unknown): void;
+}
+
+export interface Spout {
+  open?(context: TopologyContext, collector: SpoutOutputCollector): void | Promise<void>;
+  /** Emit zero or more tuples; the engine calls this while the task has room under maxSpoutPending. */
+  nextTuple(): void;
+  ack?(msgId: unknown): void;
+  fail?(msgId: unknown, reason: FailReason): void;
+  activate?(): void;
+  deactivate?(): void;
+  close?(): void | Promise<void>;
+  declareOutputFields(): OutputFields;
+}
+
+export interface OutputCollector {
+  /** Emits anchored to the given inputs (none: unanchored, outside any tuple tree). */
+  emit(values: unknown[], anchors?: Tuple | readonly Tuple[] | null, stream?: string): void;
+  ack(input: Tuple): void;
+  fail(input: Tuple, err?: unknown): void;
+  /**
+   * The bolt holds this input for longer than a message timeout (flow matching): its tree stops
+   * counting against maxSpoutPending and the timeout until the bolt acks or fails it. The tree
+   * stays incomplete, so a crash replays it.
+   */
+  park(input: Tuple): void;
+  reportError(err: unknown): void;
+}
+
+export interface Bolt {
+  prepare?(context: TopologyContext, collector: OutputCollector): void | Promise<void>;
+  /** Called per input tuple unless `executeBatch` is defined. */
+  execute?(input: Tuple): void;
+  /** Optional: the executor hands over every queued input of this task at once (batched I/O). */
+  executeBatch?(inputs: Tuple[]): void;
+  /** Called once on every task after all spouts are exhausted and every non-parked tree is done. */
+  onInputEnd?(): void;
+  cleanup?(): void | Promise<void>;
+  declareOutputFields(): OutputFields;
+  /** Seconds between tick tuples for this bolt, or undefined for none. */
+  readonly tickSecs?: number;
+}
+
+/**
+ * The basic-bolt form: emits are anchored to the input, and the input is acked when `execute`
+ * returns, or failed when it throws.
+ */
+export interface BasicOutputCollector {
+  emit(values: unknown[], stream?: string): void;
+  reportError(err: unknown): void;
+}
+
+export interface BasicBolt {
+  prepare?(context: TopologyContext): void | Promise<void>;
+  execute(input: Tuple, collector: BasicOutputCollector): void;
+  onInputEnd?(collector: BasicOutputCollector): void;
+  cleanup?(): void | Promise<void>;
+  declareOutputFields(): OutputFields;
+  readonly tickSecs?: number;
+}

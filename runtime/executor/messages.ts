@@ -1,0 +1,77 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { TopologySpec } from '../spec.js';
+import type { WorkerMetricsSnapshot } from '../metrics-snapshot.js';
+
+/**
+ * Everything that crosses a thread boundary. Tuples and acker traffic travel in batches between
+ * worker threads over a mesh of MessagePorts; the supervisor (main thread) only steers and
+ * collects metrics.
+ */
+
+export interface WorkerData {
+  readonly spec: TopologySpec;
+  readonly workerIndex: number;
+  /** peers[i] is the port to worker i (undefined for this worker itself). */
+  readonly peers: ReadonlyArray<MessagePort | undefined>;
+  /** Int32Array over W*W cells: data batches sent by `from` and not yet taken in by `to`. */
+  readonly inflight: SharedArrayBuffer;
+  readonly entry: string;
+}
+
+/**
+ * A batch between workers. `data` holds tuples flattened, TUPLE_STRIDE slots each:
+ * destTask, streamCode, sourceTask, values, anchors (flat [root, edgeHi, edgeLo]* or null).
+ * `sys` holds acker and spout control records, SYS_STRIDE numbers each: op, destTask, root, a, b, c.
+ */
+export interface PeerBatch {
+  readonly type: 'batch';
+  readonly from: number;
+  readonly data: unknown[] | null;
+  readonly sys: number[] | null;
+}
+export interface PeerCredit {
+  readonly type: 'credit';
+}
+export type PeerMessage = PeerBatch | PeerCredit;
+
+export const TUPLE_STRIDE = 5;
+export const SYS_STRIDE = 6;
+
+/** Sys ops. To an acker: INIT (a,b = xor halves, c = spout task), ACK (a,b = xor), FAIL. To a spout task: the rest. */
+export const enum SysOp {
+  Init = 1,
+  Ack = 2,
+  Fail = 3,
+  Complete = 4,
+  Failed = 5,
+  Park = 6,
+  Unpark = 7,
+}
+
+export type SupervisorToWorker =
+  | { readonly type: 'activate' }
+  | { readonly type: 'deactivate' }
+  | { readonly type: 'inputEnd' }
+  | { readonly type: 'status'; readonly requestId: number }
+  | { readonly type: 'shutdown' };
+
+export interface SpoutStatus {
+  readonly task: number;
+  readonly component: string;
+  readonly exhausted: boolean;
+  readonly inFlight: number;
+  readonly parked: number;
+}
+
+export interface WorkerStatus {
+  readonly spouts: readonly SpoutStatus[];
+  /** Tuples queued in this worker: executor inboxes, unsent outboxes and undispatched batches. */
+  readonly queued: number;
+}
+
+export type WorkerToSupervisor =
+  | { readonly type: 'ready' }
+  | { readonly type: 'fatal'; readonly message: string }
+  | { readonly type: 'metrics'; readonly snapshot: WorkerMetricsSnapshot }
+  | { readonly type: 'status'; readonly requestId: number; readonly status: WorkerStatus }
+  | { readonly type: 'closed' };

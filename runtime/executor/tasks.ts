@@ -1,0 +1,479 @@
+import { performance } from 'node:perf_hooks';
+import type {
+  BasicBolt,
+  BasicOutputCollector,
+  Bolt,
+  Logger,
+  OutputCollector,
+  Spout,
+  SpoutOutputCollector,
+  TopologyContext,
+  Tuple,
+} from '../contracts.js';
+import { DEFAULT_STREAM } from '../contracts.js';
+import type { AckLedger } from '../ack-ledger.js';
+import { ComponentError, describeError } from '../errors.js';
+import { newCounters, type TaskMetrics } from '../metrics-snapshot.js';
+import { PendingWindow } from '../pending-window.js';
+import type { ComponentSpec, TaskSpec, TopologySpec } from '../spec.js';
+import { MAX_TASKS } from '../spec.js';
+import type { Route, StreamTable } from './routing.js';
+import { SysOp } from './messages.js';
+import type { TupleImpl } from './tuple-impl.js';
+
+/** What a task needs from the worker thread that hosts it. */
+export interface TaskHost {
+  readonly spec: TopologySpec;
+  readonly me: number;
+  readonly streams: StreamTable;
+  readonly acking: boolean;
+  readonly timeoutMs: number;
+  deliver(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], anchors: number[] | null): void;
+  sys(op: SysOp, destTask: number, root: number, a: number, b: number, c: number): void;
+  ackerFor(root: number): number;
+  scheduleTurn(): void;
+}
+
+/** Structured JSON logs on stderr; errors are rate-limited per logger so bad input cannot flood them. */
+export function makeLogger(base: Record<string, unknown>): Logger {
+  let errors = 0;
+  const write = (level: string, msg: string, fields?: Record<string, unknown>) => {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields })}\n`);
+  };
+  return {
+    info: (msg, fields) => write('info', msg, fields),
+    warn: (msg, fields) => write('warn', msg, fields),
+    error: (msg, fields) => {
+      errors++;
+      if (errors <= 20 || errors % 10_000 === 0) write('error', msg, errors > 20 ? { ...fields, errorsSoFar: errors } : fields);
+    },
+  };
+}
+
+function rand32(): number {
+  return (Math.random() * 0x100000000) >>> 0;
+}
+
+function toAnchorList(anchors: Tuple | readonly Tuple[] | null | undefined): readonly TupleImpl[] | null {
+  if (!anchors) return null;
+  if (Array.isArray(anchors)) return anchors as readonly TupleImpl[];
+  return [anchors as TupleImpl];
+}
+
+abstract class EmittingTask {
+  readonly counters = newCounters();
+  readonly log: Logger;
+  protected readonly context: TopologyContext;
+  private readonly codes = new Map<string, number>();
+  protected readonly custom: Record<string, number> = {};
+
+  constructor(
+    protected readonly host: TaskHost,
+    protected readonly comp: ComponentSpec,
+    protected readonly ts: TaskSpec,
+    protected readonly routes: Map<number, Route[]>,
+  ) {
+    this.log = makeLogger({ component: comp.id, task: ts.taskId });
+    this.context = {
+      topologyName: host.spec.options.name,
+      componentId: comp.id,
+      taskId: ts.taskId,
+      taskIndex: ts.taskIndex,
+      componentTasks: comp.tasks,
+      workerIndex: host.me,
+      log: this.log,
+      counter: (name) => {
+        if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`metric name "${name}" must be snake_case`);
+        this.custom[name] ??= 0;
+        return { inc: (by = 1) => void (this.custom[name] = (this.custom[name] ?? 0) + by) };
+      },
+    };
+    for (const stream of Object.keys(comp.outputs)) this.codes.set(stream, host.streams.code(comp.id, stream)!);
+  }
+
+  get taskId(): number {
+    return this.ts.taskId;
+  }
+  get component(): string {
+    return this.comp.id;
+  }
+
+  protected streamCode(stream: string | undefined): number {
+    const code = this.codes.get(stream ?? DEFAULT_STREAM);
+    if (code === undefined) {
+      throw new ComponentError(`"${this.comp.id}" emitted on undeclared stream "${stream ?? DEFAULT_STREAM}" (declared: ${[...this.codes.keys()].join(', ')})`, {
+        component: this.comp.id,
+        task: this.ts.taskId,
+        stream: stream ?? DEFAULT_STREAM,
+      });
+    }
+    return code;
+  }
+
+  protected reportError(err: unknown, fields?: Record<string, unknown>): void {
+    this.counters.errors++;
+    this.log.error('component error', { error: describeError(err), ...fields });
+  }
+}
+
+export class BoltTask extends EmittingTask {
+  readonly kind = 'bolt' as const;
+  readonly batchMode: boolean;
+  private readonly isBasic: boolean;
+  private current: TupleImpl | null = null;
+  private sampleCounter = 0;
+  private readonly sampleEvery: number;
+  private readonly collector: OutputCollector;
+  private readonly basicCollector: BasicOutputCollector;
+
+  constructor(host: TaskHost, comp: ComponentSpec, ts: TaskSpec, private readonly instance: Bolt | BasicBolt, routes: Map<number, Route[]>) {
+    super(host, comp, ts, routes);
+    this.isBasic = comp.ref.basic === true;
+    this.batchMode = !this.isBasic && typeof (instance as Bolt).executeBatch === 'function';
+    this.sampleEvery = host.spec.options.latencySampleEvery;
+    this.collector = {
+      emit: (values, anchors, stream) => {
+        this.emit(values, toAnchorList(anchors), stream);
+        this.host.scheduleTurn();
+      },
+      ack: (input) => {
+        this.ack(input as TupleImpl);
+        this.host.scheduleTurn();
+      },
+      fail: (input, err) => {
+        if (err !== undefined) this.reportError(err, { sourceComponent: input.sourceComponent });
+        this.fail(input as TupleImpl);
+        this.host.scheduleTurn();
+      },
+      park: (input) => this.park(input as TupleImpl),
+      reportError: (err) => this.reportError(err),
+    };
+    this.basicCollector = {
+      emit: (values, stream) => this.emit(values, this.current ? [this.current] : null, stream),
+      reportError: (err) => this.reportError(err),
+    };
+  }
+
+  async prepare(): Promise<void> {
+    if (this.isBasic) await (this.instance as BasicBolt).prepare?.(this.context);
+    else await (this.instance as Bolt).prepare?.(this.context, this.collector);
+  }
+
+  runOne(t: TupleImpl): void {
+    this.counters.executed++;
+    const sampled = ++this.sampleCounter >= this.sampleEvery;
+    let t0 = 0;
+    if (sampled) {
+      this.sampleCounter = 0;
+      t0 = performance.now();
+      t.sampledAt = t0;
+    }
+    if (this.isBasic) {
+      this.current = t;
+      try {
+        (this.instance as BasicBolt).execute(t, this.basicCollector);
+        this.ack(t);
+      } catch (err) {
+        this.reportError(err, { sourceComponent: t.sourceComponent, stream: t.sourceStream });
+        this.fail(t);
+      } finally {
+        this.current = null;
+      }
+    } else {
+      try {
+        (this.instance as Bolt).execute!(t);
+      } catch (err) {
+        this.reportError(err, { sourceComponent: t.sourceComponent, stream: t.sourceStream });
+        this.fail(t);
+      }
+    }
+    if (sampled) {
+      this.counters.executeMsSum += performance.now() - t0;
+      this.counters.executeCount++;
+    }
+  }
+
+  runBatch(batch: TupleImpl[]): void {
+    this.counters.executed += batch.length;
+    const t0 = performance.now();
+    try {
+      (this.instance as Bolt).executeBatch!(batch);
+    } catch (err) {
+      this.reportError(err, { batch: batch.length });
+      for (const t of batch) this.fail(t);
+    }
+    this.counters.executeMsSum += (performance.now() - t0) / Math.max(1, batch.length);
+    this.counters.executeCount++;
+  }
+
+  inputEnd(): void {
+    try {
+      if (this.isBasic) (this.instance as BasicBolt).onInputEnd?.(this.basicCollector);
+      else (this.instance as Bolt).onInputEnd?.();
+    } catch (err) {
+      this.reportError(err, { during: 'onInputEnd' });
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    try {
+      await this.instance.cleanup?.();
+    } catch (err) {
+      this.reportError(err, { during: 'cleanup' });
+    }
+  }
+
+  private emit(values: unknown[], anchors: readonly TupleImpl[] | null, stream: string | undefined): void {
+    const code = this.streamCode(stream);
+    const routes = this.routes.get(code)!;
+    this.counters.emitted++;
+    for (let r = 0; r < routes.length; r++) {
+      const targets = routes[r]!.grouping.choose(values);
+      for (let i = 0; i < targets.length; i++) {
+        this.host.deliver(targets[i]!, code, this.ts.taskId, values, this.edgesFor(anchors));
+        this.counters.transferred++;
+      }
+    }
+  }
+
+  /** New edge ids for one copy of an emitted tuple, folded into each anchor's pending XOR. */
+  private edgesFor(anchors: readonly TupleImpl[] | null): number[] | null {
+    if (!this.host.acking || !anchors) return null;
+    let out: number[] | null = null;
+    for (let a = 0; a < anchors.length; a++) {
+      const anchor = anchors[a]!;
+      const roots = anchor.anchors;
+      if (!roots) continue;
+      if (!anchor.xor) anchor.xor = new Array<number>((roots.length / 3) * 2).fill(0);
+      for (let k = 0, j = 0; k < roots.length; k += 3, j += 2) {
+        const hi = rand32();
+        const lo = rand32();
+        (out ??= []).push(roots[k]!, hi, lo);
+        anchor.xor[j] = (anchor.xor[j]! ^ hi) >>> 0;
+        anchor.xor[j + 1] = (anchor.xor[j + 1]! ^ lo) >>> 0;
+      }
+    }
+    return out;
+  }
+
+  private ack(t: TupleImpl): void {
+    if (t.done) return;
+    t.done = true;
+    this.counters.acked++;
+    if (t.sampledAt > 0) {
+      this.counters.processMsSum += performance.now() - t.sampledAt;
+      this.counters.processCount++;
+    }
+    const roots = t.anchors;
+    if (!this.host.acking || !roots) return;
+    for (let k = 0, j = 0; k < roots.length; k += 3, j += 2) {
+      const root = roots[k]!;
+      const hi = t.xor ? (roots[k + 1]! ^ t.xor[j]!) >>> 0 : roots[k + 1]!;
+      const lo = t.xor ? (roots[k + 2]! ^ t.xor[j + 1]!) >>> 0 : roots[k + 2]!;
+      if (t.parked) this.host.sys(SysOp.Unpark, root % MAX_TASKS, root, 0, 0, 0);
+      this.host.sys(SysOp.Ack, this.host.ackerFor(root), root, hi, lo, 0);
+    }
+  }
+
+  private fail(t: TupleImpl): void {
+    if (t.done) return;
+    t.done = true;
+    this.counters.failed++;
+    const roots = t.anchors;
+    if (!this.host.acking || !roots) return;
+    for (let k = 0; k < roots.length; k += 3) this.host.sys(SysOp.Fail, this.host.ackerFor(roots[k]!), roots[k]!, 0, 0, 0);
+  }
+
+  private park(t: TupleImpl): void {
+    if (!this.host.acking || !t.anchors || t.parked || t.done) return;
+    t.parked = true;
+    for (let k = 0; k < t.anchors.length; k += 3) this.host.sys(SysOp.Park, t.anchors[k]! % MAX_TASKS, t.anchors[k]!, 0, 0, 0);
+  }
+
+  metrics(): TaskMetrics {
+    return { task: this.ts.taskId, component: this.comp.id, kind: 'bolt', counters: { ...this.counters }, pending: 0, parked: 0, custom: { ...this.custom } };
+  }
+}
+
+export class SpoutTask extends EmittingTask {
+  readonly kind = 'spout' as const;
+  private readonly pending = new PendingWindow();
+  private readonly control: number[] = [];
+  private readonly immediateAcks: unknown[] = [];
+  private readonly collector: SpoutOutputCollector;
+  private readonly maxPending: number;
+  private exhausted = false;
+  private seq = 1;
+  private emits = 0;
+
+  constructor(host: TaskHost, comp: ComponentSpec, ts: TaskSpec, private readonly instance: Spout, routes: Map<number, Route[]>) {
+    super(host, comp, ts, routes);
+    this.maxPending = comp.maxSpoutPending ?? 0;
+    this.collector = {
+      emit: (values, msgId, stream) => {
+        this.emit(values, msgId, stream);
+        this.host.scheduleTurn();
+      },
+      signalExhausted: () => {
+        this.exhausted = true;
+      },
+      reportError: (err) => this.reportError(err),
+    };
+  }
+
+  async open(): Promise<void> {
+    await this.instance.open?.(this.context, this.collector);
+  }
+  activate(): void {
+    this.guard(() => this.instance.activate?.(), 'activate');
+  }
+  deactivate(): void {
+    this.guard(() => this.instance.deactivate?.(), 'deactivate');
+  }
+  async close(): Promise<void> {
+    try {
+      await this.instance.close?.();
+    } catch (err) {
+      this.reportError(err, { during: 'close' });
+    }
+  }
+
+  private guard(fn: () => void, during: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.reportError(err, { during });
+    }
+  }
+
+  /** Calls nextTuple up to `budget` times while under maxSpoutPending and downstream has room. */
+  run(budget: number, canRun: () => boolean): 'emitted' | 'idle' | 'full' {
+    let emitted = false;
+    for (let i = 0; i < budget; i++) {
+      if (this.maxPending > 0 && this.pending.inFlight >= this.maxPending) return emitted ? 'emitted' : 'full';
+      if (!canRun()) return emitted ? 'emitted' : 'full';
+      const before = this.emits;
+      this.guard(() => this.instance.nextTuple(), 'nextTuple');
+      this.flushImmediateAcks();
+      if (this.emits === before) return emitted ? 'emitted' : 'idle';
+      emitted = true;
+    }
+    return 'emitted';
+  }
+
+  private emit(values: unknown[], msgId: unknown, stream: string | undefined): void {
+    const code = this.streamCode(stream);
+    const routes = this.routes.get(code)!;
+    this.emits++;
+    this.counters.emitted++;
+    const tracked = msgId !== undefined && this.host.acking;
+    let root = 0;
+    let xhi = 0;
+    let xlo = 0;
+    if (tracked) {
+      root = this.seq++ * MAX_TASKS + this.ts.taskId;
+      this.pending.add(root, msgId, performance.now());
+    }
+    let copies = 0;
+    for (let r = 0; r < routes.length; r++) {
+      const targets = routes[r]!.grouping.choose(values);
+      for (let i = 0; i < targets.length; i++) {
+        let anchors: number[] | null = null;
+        if (tracked) {
+          const hi = rand32();
+          const lo = rand32();
+          xhi = (xhi ^ hi) >>> 0;
+          xlo = (xlo ^ lo) >>> 0;
+          anchors = [root, hi, lo];
+        }
+        this.host.deliver(targets[i]!, code, this.ts.taskId, values, anchors);
+        this.counters.transferred++;
+        copies++;
+      }
+    }
+    if (tracked) {
+      if (copies === 0) {
+        this.pending.remove(root);
+        this.immediateAcks.push(msgId);
+      } else {
+        this.host.sys(SysOp.Init, this.host.ackerFor(root), root, xhi, xlo, this.ts.taskId);
+      }
+    } else if (msgId !== undefined) {
+      // No ackers: a spout tuple is acked as soon as it is emitted, as in Storm.
+      this.immediateAcks.push(msgId);
+    }
+  }
+
+  private flushImmediateAcks(): void {
+    while (this.immediateAcks.length > 0) {
+      const msgId = this.immediateAcks.shift();
+      this.counters.acked++;
+      this.guard(() => this.instance.ack?.(msgId), 'ack');
+    }
+  }
+
+  /** Acker verdicts and park/unpark arrive here; they are applied on the spout's own turn. */
+  controlOp(op: SysOp, root: number): void {
+    this.control.push(op, root);
+  }
+
+  drainControl(): boolean {
+    this.flushImmediateAcks();
+    if (this.control.length === 0) return false;
+    const now = performance.now();
+    for (let i = 0; i < this.control.length; i += 2) {
+      const op = this.control[i] as SysOp;
+      const root = this.control[i + 1]!;
+      if (op === SysOp.Park) {
+        this.pending.park(root);
+      } else if (op === SysOp.Unpark) {
+        this.pending.unpark(root, now);
+      } else {
+        const p = this.pending.remove(root);
+        if (!p) continue; // already timed out and failed
+        if (op === SysOp.Complete) {
+          this.counters.acked++;
+          this.counters.completeMsSum += now - p.startMs;
+          this.counters.completeCount++;
+          this.guard(() => this.instance.ack?.(p.msgId), 'ack');
+        } else {
+          this.counters.failed++;
+          this.guard(() => this.instance.fail?.(p.msgId, 'error'), 'fail');
+        }
+      }
+    }
+    this.control.length = 0;
+    return true;
+  }
+
+  /** Fails the roots older than the message timeout; true when any did. */
+  expire(nowMs: number): boolean {
+    const expired = this.pending.expire(nowMs, this.host.timeoutMs);
+    for (const [, p] of expired) {
+      this.counters.timedOut++;
+      this.counters.failed++;
+      this.guard(() => this.instance.fail?.(p.msgId, 'timeout'), 'fail');
+    }
+    return expired.length > 0;
+  }
+
+  status(): { task: number; component: string; exhausted: boolean; inFlight: number; parked: number } {
+    return { task: this.ts.taskId, component: this.comp.id, exhausted: this.exhausted, inFlight: this.pending.inFlight, parked: this.pending.parkedCount };
+  }
+
+  metrics(): TaskMetrics {
+    return { task: this.ts.taskId, component: this.comp.id, kind: 'spout', counters: { ...this.counters }, pending: this.pending.inFlight, parked: this.pending.parkedCount, custom: { ...this.custom } };
+  }
+}
+
+export class AckerTask {
+  readonly kind = 'acker' as const;
+  constructor(
+    readonly taskId: number,
+    readonly component: string,
+    readonly ledger: AckLedger,
+  ) {}
+  metrics(): TaskMetrics {
+    return { task: this.taskId, component: this.component, kind: 'acker', counters: newCounters(), pending: this.ledger.size, parked: 0, custom: {} };
+  }
+}

@@ -1,0 +1,61 @@
+import type { Tuple } from '../contracts.js';
+
+/**
+ * A tuple as it sits in an executor's inbox. `anchors` is flat: [root, edgeHi, edgeLo] per tuple
+ * tree this tuple belongs to; `xor` accumulates, per root, the edge ids of the tuples emitted
+ * anchored to this one, and is folded into the ack.
+ */
+export class TupleImpl implements Tuple {
+  xor: number[] | null = null;
+  /** Set when the input has been acked or failed, so a second ack/fail is ignored. */
+  done = false;
+  parked = false;
+  /** performance.now() at execute start, for sampled tuples only (process latency). */
+  sampledAt = 0;
+
+  constructor(
+    readonly values: readonly unknown[],
+    readonly sourceComponent: string,
+    readonly sourceTask: number,
+    readonly sourceStream: string,
+    readonly destTask: number,
+    private readonly fields: readonly string[],
+    readonly anchors: number[] | null,
+    readonly isTick: boolean,
+  ) {}
+
+  getValueByField(field: string): unknown {
+    const i = this.fields.indexOf(field);
+    if (i < 0) throw new Error(`stream "${this.sourceStream}" of "${this.sourceComponent}" has no field "${field}" (fields: ${this.fields.join(', ')})`);
+    return this.values[i];
+  }
+}
+
+/** A FIFO of tuples with O(1) shift; compacts its backing array as it drains. */
+export class TupleQueue {
+  private items: TupleImpl[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  push(t: TupleImpl): void {
+    this.items.push(t);
+  }
+  shift(): TupleImpl | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const t = this.items[this.head]!;
+    this.head++;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return t;
+  }
+  peek(): TupleImpl | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+}

@@ -1,0 +1,24 @@
+/** The topology engine's front door: builder, component contracts, groupings and metrics. */
+export { TopologyBuilder, BoltDeclarer, SpoutDeclarer, DEFAULT_OPTIONS } from './builder.js';
+export type {
+  Bolt,
+  BasicBolt,
+  BasicOutputCollector,
+  ComponentRef,
+  FailReason,
+  Logger,
+  MetricCounter,
+  OutputCollector,
+  OutputFields,
+  Spout,
+  SpoutOutputCollector,
+  TopologyContext,
+  Tuple,
+} from './contracts.js';
+export { basicBolt, DEFAULT_STREAM, SYSTEM_COMPONENT, TICK_STREAM } from './contracts.js';
+export { moduleRef } from './component-loader.js';
+export { RunningTopology, type TopologyStatus, type ShutdownOptions } from './topology-runner.js';
+export { registerTopologyMetrics, serveMetrics, componentTotal } from './metrics.js';
+export type { TaskCounters, WorkerMetricsSnapshot } from './metrics-snapshot.js';
+export type { TopologySpec, TopologyOptions, GroupingType } from './spec.js';
+export { TopologyValidationError, RuntimeError, ComponentError } from './errors.js';

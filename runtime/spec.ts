@@ -1,0 +1,73 @@
+import type { ComponentRef, OutputFields } from './contracts.js';
+
+/** The serialisable description of a submitted topology, as every worker thread receives it. */
+
+export type GroupingType = 'shuffle' | 'fields' | 'all' | 'global' | 'localOrShuffle';
+
+export interface InputSpec {
+  readonly source: string;
+  readonly stream: string;
+  readonly grouping: GroupingType;
+  readonly fields?: readonly string[];
+}
+
+export interface ComponentSpec {
+  readonly id: string;
+  readonly kind: 'spout' | 'bolt' | 'acker';
+  readonly ref: ComponentRef;
+  readonly executors: number;
+  readonly tasks: number;
+  readonly inputs: readonly InputSpec[];
+  /** Filled at submit time from the component's declareOutputFields(). */
+  readonly outputs: OutputFields;
+  readonly tickSecs?: number;
+  /** Spouts only; 0 = unbounded. */
+  readonly maxSpoutPending?: number;
+}
+
+export interface TopologyOptions {
+  readonly name: string;
+  /** Worker threads; default one per core. */
+  readonly workers: number;
+  /** `topology.ackers`: acker tasks; 0 acks spout tuples as soon as they are emitted. */
+  readonly ackers: number;
+  readonly messageTimeoutSecs: number;
+  readonly maxSpoutPending: number;
+  /** Tuples per cross-thread batch. */
+  readonly batchSize: number;
+  /** Tuples an executor's inbox may hold before its producers are held back. */
+  readonly queueCapacity: number;
+  /** Batches one worker may have in flight to another before it stops sending. */
+  readonly maxInflightBatches: number;
+  /** How often workers report metrics to the supervisor. */
+  readonly metricsIntervalMs: number;
+  /** Latency is timed on one tuple in this many (Storm samples too). */
+  readonly latencySampleEvery: number;
+}
+
+export interface TaskSpec {
+  readonly taskId: number;
+  readonly component: string;
+  readonly taskIndex: number;
+  readonly executor: number;
+}
+
+export interface ExecutorSpec {
+  readonly executorId: number;
+  readonly component: string;
+  readonly worker: number;
+  readonly taskIds: readonly number[];
+}
+
+export interface TopologySpec {
+  readonly options: TopologyOptions;
+  readonly components: readonly ComponentSpec[];
+  readonly tasks: readonly TaskSpec[];
+  readonly executors: readonly ExecutorSpec[];
+  /** For each spout task id, the acker task ids its roots are mapped to. */
+  readonly ackersBySpoutTask: Readonly<Record<number, readonly number[]>>;
+}
+
+export const ACKER_COMPONENT = '__acker';
+/** Root ids carry their spout task id in the low bits; task ids must stay below this. */
+export const MAX_TASKS = 4096;

@@ -1,0 +1,211 @@
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import type { TopologySpec } from './spec.js';
+import type { SupervisorToWorker, WorkerData, WorkerStatus, WorkerToSupervisor } from './executor/messages.js';
+import type { WorkerMetricsSnapshot } from './metrics-snapshot.js';
+import { RuntimeError } from './errors.js';
+
+/** What the supervisor knows of the whole topology at one moment. */
+export interface TopologyStatus {
+  readonly exhausted: boolean;
+  readonly inFlight: number;
+  readonly parked: number;
+  readonly queued: number;
+  /** Data batches posted between threads and not yet taken in. */
+  readonly inTransit: number;
+}
+
+export interface ShutdownOptions {
+  /** How long in-flight trees may take to complete before close (default: the message timeout). */
+  readonly drainTimeoutMs?: number;
+}
+
+function workerEntry(): { file: URL; entry: string } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    return { file: new URL('./executor/worker-boot.mjs', here), entry: new URL('./executor/worker-main.ts', here).href };
+  }
+  const main = new URL('./executor/worker-main.js', here);
+  return { file: main, entry: main.href };
+}
+
+/**
+ * The supervisor: runs a placed topology on its worker threads, steers activation and shutdown,
+ * and merges the threads' metrics. Emits 'metrics' (snapshots by worker) and 'error'.
+ */
+export class RunningTopology extends EventEmitter {
+  readonly snapshots: Array<WorkerMetricsSnapshot | undefined>;
+  private readonly workers: Worker[] = [];
+  private readonly inflight: Int32Array;
+  private readonly statusWaiters = new Map<number, (s: WorkerStatus) => void>();
+  private nextRequest = 1;
+  private closedCount = 0;
+  private closing: Promise<void> | null = null;
+  private readonly closedWaiters: Array<() => void> = [];
+  private exited = false;
+
+  private constructor(readonly spec: TopologySpec) {
+    super();
+    this.snapshots = new Array(spec.options.workers).fill(undefined);
+    this.inflight = new Int32Array(new SharedArrayBuffer(4 * spec.options.workers * spec.options.workers));
+  }
+
+  /** Starts the worker threads, builds every task (open/prepare) and activates the spouts. */
+  static async start(spec: TopologySpec, options: { activate?: boolean } = {}): Promise<RunningTopology> {
+    const t = new RunningTopology(spec);
+    await t.spawn();
+    if (options.activate !== false) t.activate();
+    return t;
+  }
+
+  private async spawn(): Promise<void> {
+    const n = this.spec.options.workers;
+    const ports: Array<Array<MessagePort | undefined>> = Array.from({ length: n }, () => new Array<MessagePort | undefined>(n).fill(undefined));
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const ch = new MessageChannel();
+        ports[i]![j] = ch.port1;
+        ports[j]![i] = ch.port2;
+      }
+    }
+    const { file, entry } = workerEntry();
+    const ready: Array<Promise<void>> = [];
+    for (let i = 0; i < n; i++) {
+      const peers = ports[i]!;
+      const data: WorkerData = { spec: this.spec, workerIndex: i, peers, inflight: this.inflight.buffer as SharedArrayBuffer, entry };
+      const w = new Worker(file, { workerData: data, transferList: peers.filter((p): p is MessagePort => p !== undefined), name: `themis-worker-${i}` });
+      this.workers.push(w);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          w.on('message', (m: WorkerToSupervisor) => {
+            if (m.type === 'ready') resolve();
+            else if (m.type === 'fatal') reject(new RuntimeError('THEMIS_WORKER_START', `worker ${i} failed to start: ${m.message}`));
+            else this.onWorkerMessage(i, m);
+          });
+          w.on('error', (err) => {
+            const e = new RuntimeError('THEMIS_WORKER_CRASH', `worker ${i} crashed: ${err.message}`, { cause: err });
+            reject(e);
+            if (this.listenerCount('error') > 0) this.emit('error', e);
+          });
+        }),
+      );
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await this.terminate();
+      throw err;
+    }
+  }
+
+  private onWorkerMessage(i: number, m: WorkerToSupervisor): void {
+    switch (m.type) {
+      case 'metrics':
+        this.snapshots[i] = m.snapshot;
+        this.emit('metrics', this.snapshots);
+        break;
+      case 'status': {
+        const waiter = this.statusWaiters.get(m.requestId);
+        this.statusWaiters.delete(m.requestId);
+        waiter?.(m.status);
+        break;
+      }
+      case 'closed':
+        this.closedCount++;
+        if (this.closedCount === this.workers.length) for (const w of this.closedWaiters.splice(0)) w();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private broadcast(m: SupervisorToWorker): void {
+    for (const w of this.workers) w.postMessage(m);
+  }
+
+  activate(): void {
+    this.broadcast({ type: 'activate' });
+  }
+  deactivate(): void {
+    this.broadcast({ type: 'deactivate' });
+  }
+
+  async status(): Promise<TopologyStatus> {
+    const replies = await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<WorkerStatus>((resolve) => {
+            const requestId = this.nextRequest++;
+            this.statusWaiters.set(requestId, resolve);
+            w.postMessage({ type: 'status', requestId } satisfies SupervisorToWorker);
+          }),
+      ),
+    );
+    let inFlight = 0;
+    let parked = 0;
+    let queued = 0;
+    let exhausted = true;
+    let spouts = 0;
+    for (const r of replies) {
+      queued += r.queued;
+      for (const s of r.spouts) {
+        spouts++;
+        inFlight += s.inFlight;
+        parked += s.parked;
+        if (!s.exhausted) exhausted = false;
+      }
+    }
+    let inTransit = 0;
+    for (let i = 0; i < this.inflight.length; i++) inTransit += Atomics.load(this.inflight, i);
+    return { exhausted: exhausted && spouts > 0, inFlight, parked, queued, inTransit };
+  }
+
+  /**
+   * For finite input: waits until every spout is exhausted and every tree not held by a bolt is
+   * complete, tells the bolts the input has ended (flow matching releases what it holds), then
+   * waits until nothing is in flight, parked or queued anywhere.
+   */
+  async waitUntilDone(pollMs = 20): Promise<void> {
+    const quiet = (s: TopologyStatus, withParked: boolean) => s.exhausted && s.inFlight === 0 && s.queued === 0 && s.inTransit === 0 && (!withParked || s.parked === 0);
+    const sleep = () => new Promise((r) => setTimeout(r, pollMs));
+    // Two quiet readings in a row: a batch can be between a worker's queue and its peer's port.
+    for (let streak = 0; streak < 2; ) {
+      streak = quiet(await this.status(), false) ? streak + 1 : 0;
+      if (streak < 2) await sleep();
+    }
+    this.broadcast({ type: 'inputEnd' });
+    for (let streak = 0; streak < 2; ) {
+      streak = quiet(await this.status(), true) ? streak + 1 : 0;
+      if (streak < 2) await sleep();
+    }
+  }
+
+  /**
+   * Graceful stop: deactivate the spouts, let in-flight trees complete (bounded), then close the
+   * spouts, clean up the bolts and end the threads.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    this.closing ??= this.doShutdown(options.drainTimeoutMs ?? this.spec.options.messageTimeoutSecs * 1000);
+    return this.closing;
+  }
+
+  private async doShutdown(drainTimeoutMs: number): Promise<void> {
+    if (this.exited) return;
+    this.deactivate();
+    const deadline = Date.now() + drainTimeoutMs;
+    while (Date.now() < deadline) {
+      const s = await this.status();
+      if (s.inFlight === 0 && s.queued === 0 && s.inTransit === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const closed = new Promise<void>((resolve) => this.closedWaiters.push(resolve));
+    this.broadcast({ type: 'shutdown' });
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
+    await this.terminate();
+  }
+
+  private async terminate(): Promise<void> {
+    this.exited = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

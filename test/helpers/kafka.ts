@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+
+/**
+ * Fails the run when no broker answers: integration tests need the real broker that
+ * `npm run kafka:up` starts, and a missing one is named rather than skipped. One attempt with
+ * short timeouts, so a stopped broker is reported within a few seconds.
+ */
+export async function requireKafka(brokers = ['127.0.0.1:9092']): Promise<void> {
+  const admin = new Kafka({
+    clientId: 'themis-test-require-kafka',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2_000,
+    requestTimeout: 5_000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.listTopics();
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new Error(
+      `Kafka broker is not running at ${brokers.join(',')} (${reason}). ` +
+        'Start it with `npm run kafka:up`, then run the tests again.',
+      { cause },
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * A topic name no other test or run uses: the prefix, this process and 6 random bytes.
+ * Characters outside Kafka's topic alphabet in the prefix become "-".
+ */
+export function uniqueTopic(prefix: string): string {
+  const safePrefix = prefix.replace(/[^a-zA-Z0-9._-]/g, '-');
+  return `${safePrefix}-${process.pid}-${randomBytes(6).toString('hex')}`;
+}

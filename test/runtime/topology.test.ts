@@ -1,0 +1,118 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { basicBolt, componentTotal, RunningTopology, TopologyBuilder } from '../../runtime/index.js';
+import { EventLog, fixture, range } from '../helpers/runtime-harness.js';
+
+let topo: RunningTopology | null = null;
+let log: EventLog | null = null;
+afterEach(async () => {
+  await topo?.shutdown({ drainTimeoutMs: 2000 });
+  log?.close();
+  topo = null;
+  log = null;
+});
+
+describe('groupings and placement', () => {
+  it('routes equal keys to one task across executors and threads, with more tasks than executors', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 3000, keyMod: 50 }), 2);
+    b.setBolt('pass', basicBolt(fixture('PassBolt')), 2).shuffleGrouping('spout');
+    b.setBolt('by-key', fixture('TestBolt', { channel, report: true }), 3).setNumTasks(7).fieldsGrouping('pass', ['key']);
+    const spec = await b.build({ name: 'test', workers: 2, ackers: 1, metricsIntervalMs: 50 });
+    topo = await RunningTopology.start(spec);
+    await topo.waitUntilDone();
+    await log.until(() => log!.of('seen').length === 6000);
+    const tasksByKey = new Map<unknown, Set<number>>();
+    for (const e of log.of('seen')) {
+      if (!tasksByKey.has(e.key)) tasksByKey.set(e.key, new Set());
+      tasksByKey.get(e.key)!.add(e.task);
+    }
+    expect(tasksByKey.size).toBe(50);
+    for (const tasks of tasksByKey.values()) expect(tasks.size).toBe(1);
+    const seen = log.of('seen');
+    // Seven task instances over three executors, and both worker threads take part.
+    expect(new Set(seen.map((e) => e.task)).size).toBe(7);
+    expect(new Set(seen.map((e) => e.worker))).toEqual(new Set([0, 1]));
+    await topo.shutdown();
+    await log.until(() => log!.of('cleanup').length === 7);
+  });
+
+  it('sends every tuple to every task with all grouping and to one task with global grouping', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 100 }));
+    b.setBolt('everyone', fixture('TestBolt', { channel, report: true }), 2).setNumTasks(3).allGrouping('spout');
+    b.setBolt('one', fixture('TestBolt', { channel, report: true }), 2).setNumTasks(4).globalGrouping('spout');
+    const spec = await b.build({ name: 'test', workers: 2, ackers: 1 });
+    topo = await RunningTopology.start(spec);
+    await topo.waitUntilDone();
+    await log.until(() => log!.of('seen').length === 400);
+    const seen = log.of('seen');
+    const everyone = seen.filter((e) => e.component === 'everyone');
+    const one = seen.filter((e) => e.component === 'one');
+    expect(everyone).toHaveLength(300);
+    expect(new Set(everyone.map((e) => e.task)).size).toBe(3);
+    expect(one).toHaveLength(100);
+    expect(new Set(one.map((e) => e.task))).toEqual(new Set([Math.min(...spec.tasks.filter((t) => t.component === 'one').map((t) => t.taskId))]));
+  });
+
+  it('runs a topology of 80 executors on 2 worker threads', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 500 }), 4);
+    let prev = 'spout';
+    for (let i = 0; i < 7; i++) {
+      b.setBolt(`stage-${i}`, basicBolt(fixture('PassBolt')), 10).shuffleGrouping(prev);
+      prev = `stage-${i}`;
+    }
+    b.setBolt('sink', fixture('SinkBolt'), 4).localOrShuffleGrouping(prev);
+    const spec = await b.build({ name: 'test', workers: 2, ackers: 2 });
+    expect(spec.executors.length).toBe(4 + 70 + 4 + 2);
+    expect(new Set(spec.executors.map((e) => e.worker))).toEqual(new Set([0, 1]));
+    topo = await RunningTopology.start(spec);
+    await topo.waitUntilDone();
+    await log.until(() => log!.acks().length === 2000);
+    expect(log.fails()).toEqual([]);
+  });
+});
+
+describe('failures and shutdown', () => {
+  it('survives a bolt that throws: the tuple fails, is replayed, and the error is counted', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 500 }));
+    b.setBolt('basic', basicBolt(fixture('ThrowingBasicBolt', { throwIds: [10, 20] })), 2).shuffleGrouping('spout');
+    b.setBolt('rich', fixture('TestBolt', { throwIds: [30] }), 2).shuffleGrouping('basic');
+    const spec = await b.build({ name: 'test', workers: 2, ackers: 1, metricsIntervalMs: 50 });
+    topo = await RunningTopology.start(spec);
+    await topo.waitUntilDone();
+    await log.until(() => log!.acks().length === 500);
+    expect(log.fails().map((f) => f.id).sort((a, b) => a - b)).toEqual([10, 20, 30]);
+    expect(log.fails().every((f) => f.reason === 'error')).toBe(true);
+    expect(log.acks().sort((a, b) => a - b)).toEqual(range(500));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(componentTotal(topo.snapshots, 'basic', (c) => c.errors)).toBe(2);
+    expect(componentTotal(topo.snapshots, 'rich', (c) => c.errors)).toBe(1);
+  });
+
+  it('drains in-flight trees on shutdown, then closes spouts and cleans up bolts', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 1_000_000 }), 2).setMaxSpoutPending(500);
+    b.setBolt('fan', fixture('TestBolt', { channel, fanOut: 3 }), 2).shuffleGrouping('spout');
+    b.setBolt('sink', fixture('SinkBolt'), 2).shuffleGrouping('fan');
+    const spec = await b.build({ name: 'test', workers: 2, ackers: 2 });
+    topo = await RunningTopology.start(spec);
+    await log.until(() => log!.acks().length > 1000);
+    await topo.shutdown();
+    await log.until(() => log!.of('closed').length === 2 && log!.of('cleanup').length === 2);
+    // Every spout task closed with nothing in flight: each emitted root was completed before close.
+    expect(log.of('closed').map((e) => e.inFlight)).toEqual([0, 0]);
+    expect(log.fails()).toEqual([]);
+  });
+});
