@@ -13,7 +13,7 @@ export const DEFAULT_OPTIONS: Omit<TopologyOptions, 'name'> = {
   maxSpoutPending: 0,
   batchSize: 512,
   queueCapacity: 4096,
-  maxInflightBatches: 8,
+  maxInflightBatches: 16,
   metricsIntervalMs: 1000,
   latencySampleEvery: 32,
 };

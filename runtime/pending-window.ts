@@ -1,18 +1,30 @@
+import { IntTable } from './int-table.js';
+import { grow, SlotPool } from './slot-pool.js';
+
 /**
  * A spout task's window of incomplete roots (pure; the clock is passed in).
  *
  * `inFlight` counts the roots that bound `nextTuple` (maxSpoutPending). A parked root, held by a
  * bolt on purpose (flow matching), leaves that count and the timeout, but stays incomplete: it
  * is neither acked nor forgotten until the bolt releases it, so a crash still replays it.
+ *
+ * Per-root state is in typed-array slots behind an integer hash table: nothing is allocated per
+ * root. Expiry scans the table, which holds at most maxSpoutPending roots; callers run it a few
+ * times per timeout, not per tuple.
  */
 export interface PendingRoot {
   readonly msgId: unknown;
-  startMs: number;
+  readonly startMs: number;
 }
 
 export class PendingWindow {
-  private readonly active = new Map<number, PendingRoot>();
-  private readonly parked = new Map<number, PendingRoot>();
+  private readonly active = new IntTable(1024);
+  private readonly parked = new IntTable(64);
+  private msgIds: unknown[] = [];
+  private start = new Float64Array(1024);
+  private readonly pool = new SlotPool(1024, (n) => {
+    this.start = grow(this.start, n);
+  });
 
   get inFlight(): number {
     return this.active.size;
@@ -24,51 +36,57 @@ export class PendingWindow {
     return this.active.size + this.parked.size;
   }
 
+  has(root: number): boolean {
+    return this.active.has(root) || (this.parked.size > 0 && this.parked.has(root));
+  }
+
   add(root: number, msgId: unknown, nowMs: number): void {
-    this.active.set(root, { msgId, startMs: nowMs });
+    const slot = this.pool.take();
+    this.msgIds[slot] = msgId;
+    this.start[slot] = nowMs;
+    this.active.set(root, slot);
   }
 
   /** Removes a completed or failed root; returns it, or undefined if unknown (e.g. already timed out). */
   remove(root: number): PendingRoot | undefined {
-    let p = this.active.get(root);
-    if (p) {
-      this.active.delete(root);
-      return p;
+    let slot = this.active.delete(root);
+    if (slot === -1) {
+      if (this.parked.size === 0) return undefined;
+      slot = this.parked.delete(root);
+      if (slot === -1) return undefined;
     }
-    p = this.parked.get(root);
-    if (p) this.parked.delete(root);
-    return p;
+    return this.release(slot);
   }
 
   park(root: number): void {
-    const p = this.active.get(root);
-    if (!p) return;
-    this.active.delete(root);
-    this.parked.set(root, p);
+    const slot = this.active.delete(root);
+    if (slot === -1) return;
+    this.parked.set(root, slot);
   }
 
   /** The holder let the root go on: it counts again, and its timeout starts afresh. */
   unpark(root: number, nowMs: number): void {
-    const p = this.parked.get(root);
-    if (!p) return;
-    this.parked.delete(root);
-    p.startMs = nowMs;
-    this.active.set(root, p);
+    const slot = this.parked.delete(root);
+    if (slot === -1) return;
+    this.start[slot] = nowMs;
+    this.active.set(root, slot);
   }
 
-  /**
-   * Removes and returns the roots started before `nowMs - timeoutMs`. Insertion order is start
-   * order (an unparked root is re-inserted with its new start), so the scan stops at the first
-   * root still in time.
-   */
+  /** Removes and returns the roots started at or before `nowMs - timeoutMs`, oldest first. */
   expire(nowMs: number, timeoutMs: number): Array<[number, PendingRoot]> {
-    const out: Array<[number, PendingRoot]> = [];
     const limit = nowMs - timeoutMs;
-    for (const [root, p] of this.active) {
-      if (p.startMs > limit) break;
-      out.push([root, p]);
-    }
-    for (const [root] of out) this.active.delete(root);
-    return out;
+    const expired: number[] = [];
+    this.active.forEach((root, slot) => {
+      if (this.start[slot]! <= limit) expired.push(root);
+    });
+    const out = expired.map((root): [number, PendingRoot] => [root, this.release(this.active.delete(root))]);
+    return out.sort((a, b) => a[1].startMs - b[1].startMs || a[0] - b[0]);
+  }
+
+  private release(slot: number): PendingRoot {
+    const p = { msgId: this.msgIds[slot], startMs: this.start[slot]! };
+    this.msgIds[slot] = undefined;
+    this.pool.release(slot);
+    return p;
   }
 }

@@ -55,5 +55,6 @@ export function place(components: readonly ComponentSpec[], options: TopologyOpt
     // An acker on the spout's own thread keeps init and completion messages off the thread hop.
     ackersBySpoutTask[t.taskId] = local.length > 0 ? local : ackerTasks;
   }
-  return { options, components: all, tasks, executors, ackersBySpoutTask };
+  const spoutTaskIds = tasks.filter((t) => all.find((c) => c.id === t.component)!.kind === 'spout').map((t) => t.taskId);
+  return { options, components: all, tasks, executors, ackersBySpoutTask, spoutTaskIds };
 }

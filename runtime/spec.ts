@@ -66,8 +66,15 @@ export interface TopologySpec {
   readonly executors: readonly ExecutorSpec[];
   /** For each spout task id, the acker task ids its roots are mapped to. */
   readonly ackersBySpoutTask: Readonly<Record<number, readonly number[]>>;
+  /**
+   * Every spout task id, in order. Root ids are small integers (below 2^30, so never boxed):
+   * root = sequence * spoutTaskIds.length + index of the spout task here.
+   */
+  readonly spoutTaskIds: readonly number[];
 }
 
 export const ACKER_COMPONENT = '__acker';
-/** Root ids carry their spout task id in the low bits; task ids must stay below this. */
+/** Task ids are small integers below this bound. */
 export const MAX_TASKS = 4096;
+/** Root ids stay below this, so they are V8 small integers everywhere (Map keys, batch arrays). */
+export const ROOT_ID_LIMIT = 2 ** 30;

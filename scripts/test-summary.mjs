@@ -11,8 +11,9 @@ try {
   process.exit(1);
 }
 const passed = report.numPassedTests ?? 0;
-// A test file that failed to load counts as a failure even though it ran no test.
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0) - (report.testResults ?? []).filter((r) => r.status === 'failed' && (r.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+// A test file that failed to load ran no test but is a failure all the same.
+const unloadable = (report.testResults ?? []).filter((r) => r.status === 'failed' && (r.assertionResults ?? []).length === 0).length;
+const failed = (report.numFailedTests ?? 0) + unloadable;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-console.log(`${passed} passed, ${Math.max(failed, report.numFailedTests ?? 0)} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(failed > 0 || report.numFailedTests > 0 || passed === 0 ? 1 : 0);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);

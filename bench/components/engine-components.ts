@@ -1,24 +1,15 @@
 import type { BasicBolt, BasicOutputCollector, OutputFields, Spout, SpoutOutputCollector, TopologyContext, Tuple } from '../../runtime/index.js';
 
-/** Emits [seq, payload] tracked by msgId until `count` tuples have been acked or `count` emitted (untracked). */
+/** Emits [seq, payload] for ever, tracked by msgId (the engine decides whether it is acked). */
 export class CountingSpout implements Spout {
   private seq = 0;
-  private acked = 0;
   private collector!: SpoutOutputCollector;
-  constructor(private readonly args: { count: number }) {}
   open(_c: TopologyContext, collector: SpoutOutputCollector): void {
     this.collector = collector;
   }
   nextTuple(): void {
-    if (this.seq >= this.args.count) {
-      this.collector.signalExhausted();
-      return;
-    }
     const seq = this.seq++;
     this.collector.emit([seq, 'payload'], seq);
-  }
-  ack(): void {
-    this.acked++;
   }
   fail(msgId: unknown): void {
     throw new Error(`benchmark tuple ${String(msgId)} failed`);

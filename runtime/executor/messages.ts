@@ -19,22 +19,26 @@ export interface WorkerData {
 }
 
 /**
- * A batch between workers. `data` holds tuples flattened, TUPLE_STRIDE slots each:
- * destTask, streamCode, sourceTask, values, anchors (flat [root, edgeHi, edgeLo]* or null).
+ * A batch between workers. `data` holds tuples flattened, each as TUPLE_HEADER slots — destTask,
+ * streamCode, sourceTask, root (0 = untracked), edgeHi, edgeLo, more roots (flat
+ * [root, edgeHi, edgeLo]* or null), value count n — followed by its n values inline. Structured
+ * clone pays per object, so a tuple of primitives costs no object at all.
  * `sys` holds acker and spout control records, SYS_STRIDE numbers each: op, destTask, root, a, b, c.
  */
 export interface PeerBatch {
   readonly type: 'batch';
   readonly from: number;
   readonly data: unknown[] | null;
-  readonly sys: number[] | null;
+  readonly tuples: number;
+  /** Transferred, not copied; edge halves are stored as int32 bit patterns. */
+  readonly sys: Int32Array | null;
 }
 export interface PeerCredit {
   readonly type: 'credit';
 }
 export type PeerMessage = PeerBatch | PeerCredit;
 
-export const TUPLE_STRIDE = 5;
+export const TUPLE_HEADER = 8;
 export const SYS_STRIDE = 6;
 
 /** Sys ops. To an acker: INIT (a,b = xor halves, c = spout task), ACK (a,b = xor), FAIL. To a spout task: the rest. */

@@ -16,7 +16,7 @@ import { ComponentError, describeError } from '../errors.js';
 import { newCounters, type TaskMetrics } from '../metrics-snapshot.js';
 import { PendingWindow } from '../pending-window.js';
 import type { ComponentSpec, TaskSpec, TopologySpec } from '../spec.js';
-import { MAX_TASKS } from '../spec.js';
+import { ROOT_ID_LIMIT } from '../spec.js';
 import type { Route, StreamTable } from './routing.js';
 import { SysOp } from './messages.js';
 import type { TupleImpl } from './tuple-impl.js';
@@ -28,9 +28,10 @@ export interface TaskHost {
   readonly streams: StreamTable;
   readonly acking: boolean;
   readonly timeoutMs: number;
-  deliver(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], anchors: number[] | null): void;
+  deliver(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, eHi: number, eLo: number, more: number[] | null): void;
   sys(op: SysOp, destTask: number, root: number, a: number, b: number, c: number): void;
   ackerFor(root: number): number;
+  spoutTaskOf(root: number): number;
   scheduleTurn(): void;
 }
 
@@ -52,6 +53,11 @@ export function makeLogger(base: Record<string, unknown>): Logger {
 
 function rand32(): number {
   return (Math.random() * 0x100000000) >>> 0;
+}
+
+function forEachRoot(t: TupleImpl, fn: (root: number) => void): void {
+  if (t.root !== 0) fn(t.root);
+  if (t.more) for (let k = 0; k < t.more.length; k += 3) fn(t.more[k]!);
 }
 
 function toAnchorList(anchors: Tuple | readonly Tuple[] | null | undefined): readonly TupleImpl[] | null {
@@ -227,33 +233,53 @@ export class BoltTask extends EmittingTask {
     const code = this.streamCode(stream);
     const routes = this.routes.get(code)!;
     this.counters.emitted++;
+    const tracked = this.host.acking && anchors !== null && anchors.length > 0;
+    // The common case, one anchor in one tree, allocates nothing beyond the tuple itself.
+    const single = tracked && anchors.length === 1 && anchors[0]!.more === null ? anchors[0]! : null;
     for (let r = 0; r < routes.length; r++) {
       const targets = routes[r]!.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
-        this.host.deliver(targets[i]!, code, this.ts.taskId, values, this.edgesFor(anchors));
+        if (!tracked || (single !== null && single.root === 0)) {
+          this.host.deliver(targets[i]!, code, this.ts.taskId, values, 0, 0, 0, null);
+        } else if (single !== null) {
+          const hi = rand32();
+          const lo = rand32();
+          single.xHi = (single.xHi ^ hi) >>> 0;
+          single.xLo = (single.xLo ^ lo) >>> 0;
+          this.host.deliver(targets[i]!, code, this.ts.taskId, values, single.root, hi, lo, null);
+        } else {
+          this.deliverMultiAnchored(targets[i]!, code, values, anchors!);
+        }
         this.counters.transferred++;
       }
     }
   }
 
-  /** New edge ids for one copy of an emitted tuple, folded into each anchor's pending XOR. */
-  private edgesFor(anchors: readonly TupleImpl[] | null): number[] | null {
-    if (!this.host.acking || !anchors) return null;
-    let out: number[] | null = null;
+  /** One copy anchored to several tuples (or trees): a new edge id per (anchor, tree). */
+  private deliverMultiAnchored(dest: number, code: number, values: unknown[], anchors: readonly TupleImpl[]): void {
+    const edges: number[] = [];
     for (let a = 0; a < anchors.length; a++) {
       const anchor = anchors[a]!;
-      const roots = anchor.anchors;
-      if (!roots) continue;
-      if (!anchor.xor) anchor.xor = new Array<number>((roots.length / 3) * 2).fill(0);
-      for (let k = 0, j = 0; k < roots.length; k += 3, j += 2) {
+      if (anchor.root !== 0) {
         const hi = rand32();
         const lo = rand32();
-        (out ??= []).push(roots[k]!, hi, lo);
-        anchor.xor[j] = (anchor.xor[j]! ^ hi) >>> 0;
-        anchor.xor[j + 1] = (anchor.xor[j + 1]! ^ lo) >>> 0;
+        anchor.xHi = (anchor.xHi ^ hi) >>> 0;
+        anchor.xLo = (anchor.xLo ^ lo) >>> 0;
+        edges.push(anchor.root, hi, lo);
+      }
+      const more = anchor.more;
+      if (!more) continue;
+      anchor.moreXor ??= new Array<number>((more.length / 3) * 2).fill(0);
+      for (let k = 0, j = 0; k < more.length; k += 3, j += 2) {
+        const hi = rand32();
+        const lo = rand32();
+        anchor.moreXor[j] = (anchor.moreXor[j]! ^ hi) >>> 0;
+        anchor.moreXor[j + 1] = (anchor.moreXor[j + 1]! ^ lo) >>> 0;
+        edges.push(more[k]!, hi, lo);
       }
     }
-    return out;
+    if (edges.length === 0) this.host.deliver(dest, code, this.ts.taskId, values, 0, 0, 0, null);
+    else this.host.deliver(dest, code, this.ts.taskId, values, edges[0]!, edges[1]!, edges[2]!, edges.length > 3 ? edges.slice(3) : null);
   }
 
   private ack(t: TupleImpl): void {
@@ -264,30 +290,34 @@ export class BoltTask extends EmittingTask {
       this.counters.processMsSum += performance.now() - t.sampledAt;
       this.counters.processCount++;
     }
-    const roots = t.anchors;
-    if (!this.host.acking || !roots) return;
-    for (let k = 0, j = 0; k < roots.length; k += 3, j += 2) {
-      const root = roots[k]!;
-      const hi = t.xor ? (roots[k + 1]! ^ t.xor[j]!) >>> 0 : roots[k + 1]!;
-      const lo = t.xor ? (roots[k + 2]! ^ t.xor[j + 1]!) >>> 0 : roots[k + 2]!;
-      if (t.parked) this.host.sys(SysOp.Unpark, root % MAX_TASKS, root, 0, 0, 0);
-      this.host.sys(SysOp.Ack, this.host.ackerFor(root), root, hi, lo, 0);
+    if (!this.host.acking) return;
+    if (t.root !== 0) this.ackRoot(t.root, (t.eHi ^ t.xHi) >>> 0, (t.eLo ^ t.xLo) >>> 0, t.parked);
+    const more = t.more;
+    if (!more) return;
+    for (let k = 0, j = 0; k < more.length; k += 3, j += 2) {
+      const xHi = t.moreXor ? t.moreXor[j]! : 0;
+      const xLo = t.moreXor ? t.moreXor[j + 1]! : 0;
+      this.ackRoot(more[k]!, (more[k + 1]! ^ xHi) >>> 0, (more[k + 2]! ^ xLo) >>> 0, t.parked);
     }
+  }
+
+  private ackRoot(root: number, hi: number, lo: number, parked: boolean): void {
+    if (parked) this.host.sys(SysOp.Unpark, this.host.spoutTaskOf(root), root, 0, 0, 0);
+    this.host.sys(SysOp.Ack, this.host.ackerFor(root), root, hi, lo, 0);
   }
 
   private fail(t: TupleImpl): void {
     if (t.done) return;
     t.done = true;
     this.counters.failed++;
-    const roots = t.anchors;
-    if (!this.host.acking || !roots) return;
-    for (let k = 0; k < roots.length; k += 3) this.host.sys(SysOp.Fail, this.host.ackerFor(roots[k]!), roots[k]!, 0, 0, 0);
+    if (!this.host.acking) return;
+    forEachRoot(t, (root) => this.host.sys(SysOp.Fail, this.host.ackerFor(root), root, 0, 0, 0));
   }
 
   private park(t: TupleImpl): void {
-    if (!this.host.acking || !t.anchors || t.parked || t.done) return;
+    if (!this.host.acking || t.parked || t.done || (t.root === 0 && !t.more)) return;
     t.parked = true;
-    for (let k = 0; k < t.anchors.length; k += 3) this.host.sys(SysOp.Park, t.anchors[k]! % MAX_TASKS, t.anchors[k]!, 0, 0, 0);
+    forEachRoot(t, (root) => this.host.sys(SysOp.Park, this.host.spoutTaskOf(root), root, 0, 0, 0));
   }
 
   metrics(): TaskMetrics {
@@ -303,12 +333,20 @@ export class SpoutTask extends EmittingTask {
   private readonly collector: SpoutOutputCollector;
   private readonly maxPending: number;
   private exhausted = false;
-  private seq = 1;
+  private seq = 0;
   private emits = 0;
+  private readonly spoutIndex: number;
+  private readonly spoutCount: number;
+  private readonly seqLimit: number;
+  /** Coarse clock for start times: read once per nextTuple batch, not per tuple. */
+  private nowMs = performance.now();
 
   constructor(host: TaskHost, comp: ComponentSpec, ts: TaskSpec, private readonly instance: Spout, routes: Map<number, Route[]>) {
     super(host, comp, ts, routes);
     this.maxPending = comp.maxSpoutPending ?? 0;
+    this.spoutIndex = host.spec.spoutTaskIds.indexOf(ts.taskId);
+    this.spoutCount = host.spec.spoutTaskIds.length;
+    this.seqLimit = Math.floor((ROOT_ID_LIMIT - 1) / this.spoutCount);
     this.collector = {
       emit: (values, msgId, stream) => {
         this.emit(values, msgId, stream);
@@ -349,6 +387,7 @@ export class SpoutTask extends EmittingTask {
   /** Calls nextTuple up to `budget` times while under maxSpoutPending and downstream has room. */
   run(budget: number, canRun: () => boolean): 'emitted' | 'idle' | 'full' {
     let emitted = false;
+    this.nowMs = performance.now();
     for (let i = 0; i < budget; i++) {
       if (this.maxPending > 0 && this.pending.inFlight >= this.maxPending) return emitted ? 'emitted' : 'full';
       if (!canRun()) return emitted ? 'emitted' : 'full';
@@ -371,22 +410,22 @@ export class SpoutTask extends EmittingTask {
     let xhi = 0;
     let xlo = 0;
     if (tracked) {
-      root = this.seq++ * MAX_TASKS + this.ts.taskId;
-      this.pending.add(root, msgId, performance.now());
+      root = this.nextRoot();
+      this.pending.add(root, msgId, this.nowMs);
     }
     let copies = 0;
     for (let r = 0; r < routes.length; r++) {
       const targets = routes[r]!.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
-        let anchors: number[] | null = null;
+        let hi = 0;
+        let lo = 0;
         if (tracked) {
-          const hi = rand32();
-          const lo = rand32();
+          hi = rand32();
+          lo = rand32();
           xhi = (xhi ^ hi) >>> 0;
           xlo = (xlo ^ lo) >>> 0;
-          anchors = [root, hi, lo];
         }
-        this.host.deliver(targets[i]!, code, this.ts.taskId, values, anchors);
+        this.host.deliver(targets[i]!, code, this.ts.taskId, values, root, hi, lo, null);
         this.counters.transferred++;
         copies++;
       }
@@ -401,6 +440,19 @@ export class SpoutTask extends EmittingTask {
     } else if (msgId !== undefined) {
       // No ackers: a spout tuple is acked as soon as it is emitted, as in Storm.
       this.immediateAcks.push(msgId);
+    }
+  }
+
+  /**
+   * The next free root id of this spout task. Sequences wrap long after any root could still be
+   * pending (timeouts and parking are minutes; a wrap takes 2^30 / spout tasks roots), and an id
+   * still pending is skipped all the same.
+   */
+  private nextRoot(): number {
+    for (;;) {
+      this.seq = this.seq + 1 >= this.seqLimit ? 1 : this.seq + 1;
+      const root = this.seq * this.spoutCount + this.spoutIndex;
+      if (!this.pending.has(root)) return root;
     }
   }
 

@@ -1,12 +1,15 @@
 import type { Tuple } from '../contracts.js';
 
 /**
- * A tuple as it sits in an executor's inbox. `anchors` is flat: [root, edgeHi, edgeLo] per tuple
- * tree this tuple belongs to; `xor` accumulates, per root, the edge ids of the tuples emitted
- * anchored to this one, and is folded into the ack.
+ * A tuple as it sits in an executor's inbox. Almost every tuple belongs to exactly one tuple tree,
+ * so the first (root, edge id) pair is kept in fields and only further trees use the `more` array
+ * (flat [root, edgeHi, edgeLo]*). `xHi/xLo` (and `moreXor`) accumulate, per root, the edge ids of
+ * the tuples emitted anchored to this one; they are folded into the ack. root 0 = untracked.
  */
 export class TupleImpl implements Tuple {
-  xor: number[] | null = null;
+  xHi = 0;
+  xLo = 0;
+  moreXor: number[] | null = null;
   /** Set when the input has been acked or failed, so a second ack/fail is ignored. */
   done = false;
   parked = false;
@@ -20,7 +23,10 @@ export class TupleImpl implements Tuple {
     readonly sourceStream: string,
     readonly destTask: number,
     private readonly fields: readonly string[],
-    readonly anchors: number[] | null,
+    readonly root: number,
+    readonly eHi: number,
+    readonly eLo: number,
+    readonly more: number[] | null,
     readonly isTick: boolean,
   ) {}
 

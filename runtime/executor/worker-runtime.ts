@@ -10,7 +10,7 @@ import { describeError } from '../errors.js';
 import type { ExecutorMetrics, TaskMetrics } from '../metrics-snapshot.js';
 import { buildRoutes, StreamTable } from './routing.js';
 import { TupleImpl, TupleQueue } from './tuple-impl.js';
-import { SYS_STRIDE, SysOp, TUPLE_STRIDE, type PeerMessage, type SupervisorToWorker, type WorkerData, type WorkerStatus, type WorkerToSupervisor } from './messages.js';
+import { SYS_STRIDE, SysOp, TUPLE_HEADER, type PeerMessage, type SupervisorToWorker, type WorkerData, type WorkerStatus, type WorkerToSupervisor } from './messages.js';
 import { BoltTask, SpoutTask, AckerTask, makeLogger, type TaskHost } from './tasks.js';
 
 /** Tuples an executor runs per scheduling pass before the next executor gets its turn. */
@@ -37,6 +37,8 @@ export class Executor {
 
 interface Outbox {
   data: unknown[];
+  /** Tuples in `data` (its length also counts inline values). */
+  tuples: number;
   sys: number[];
 }
 
@@ -57,7 +59,7 @@ export class WorkerRuntime implements TaskHost {
   private boltOrder: Executor[] = [];
   private spoutOrder: Executor[] = [];
   private readonly outboxes: Outbox[];
-  private readonly netQueue: Array<{ from: number; data: unknown[] }> = [];
+  private readonly netQueue: Array<{ from: number; data: unknown[]; tuples: number }> = [];
   private readonly inflight: Int32Array;
   private queued = 0;
   private turnScheduled = false;
@@ -79,7 +81,7 @@ export class WorkerRuntime implements TaskHost {
     this.acking = this.spec.options.ackers > 0;
     this.timeoutMs = this.spec.options.messageTimeoutSecs * 1000;
     this.inflight = new Int32Array(data.inflight);
-    this.outboxes = Array.from({ length: this.nWorkers }, () => ({ data: [], sys: [] }));
+    this.outboxes = Array.from({ length: this.nWorkers }, () => ({ data: [], tuples: 0, sys: [] }));
     this.workerOf = new Int32Array(MAX_TASKS);
     for (const t of this.spec.tasks) this.workerOf[t.taskId] = this.spec.executors[t.executor]!.worker;
     (this as { log: unknown }).log = makeLogger({ worker: this.me });
@@ -164,7 +166,7 @@ export class WorkerRuntime implements TaskHost {
       const mine = [...this.bolts.values()].filter((b) => b.component === c.id);
       if (mine.length === 0) continue;
       this.timers.push(setInterval(() => {
-        for (const b of mine) this.enqueueLocal(new TupleImpl([], '__system', 0, '__tick', b.taskId, [], null, true));
+        for (const b of mine) this.enqueueLocal(new TupleImpl([], '__system', 0, '__tick', b.taskId, [], 0, 0, 0, null, true));
         this.scheduleTurn();
       }, c.tickSecs * 1000));
     }
@@ -203,14 +205,14 @@ export class WorkerRuntime implements TaskHost {
       return;
     }
     if (m.sys) this.handleSys(m.sys);
-    if (m.data) this.netQueue.push({ from: m.from, data: m.data });
+    if (m.data) this.netQueue.push({ from: m.from, data: m.data, tuples: m.tuples });
     this.scheduleTurn();
   }
 
   private status(): WorkerStatus {
     let queued = this.queued;
-    for (const b of this.netQueue) queued += b.data.length / TUPLE_STRIDE;
-    for (const o of this.outboxes) queued += o.data.length / TUPLE_STRIDE;
+    for (const b of this.netQueue) queued += b.tuples;
+    for (const o of this.outboxes) queued += o.tuples;
     const spouts = [...this.spouts.values()].map((s) => s.status());
     return { spouts, queued };
   }
@@ -218,16 +220,18 @@ export class WorkerRuntime implements TaskHost {
   // ---- delivery ----
 
   /** Sends a tuple to a task, on this thread or another. */
-  deliver(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], anchors: number[] | null): void {
+  deliver(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, eHi: number, eLo: number, more: number[] | null): void {
     const w = this.workerOf[destTask]!;
     if (w === this.me) {
       const info = this.streams.infos[streamCode]!;
-      this.enqueueLocal(new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, anchors, false));
+      this.enqueueLocal(new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, root, eHi, eLo, more, false));
       return;
     }
     const out = this.outboxes[w]!;
-    out.data.push(destTask, streamCode, sourceTask, values, anchors);
-    if (out.data.length >= this.spec.options.batchSize * TUPLE_STRIDE) this.flushTo(w);
+    const data = out.data;
+    data.push(destTask, streamCode, sourceTask, root, eHi, eLo, more, values.length);
+    for (let i = 0; i < values.length; i++) data.push(values[i]);
+    if (++out.tuples >= this.spec.options.batchSize) this.flushTo(w);
   }
 
   private enqueueLocal(t: TupleImpl): void {
@@ -245,17 +249,25 @@ export class WorkerRuntime implements TaskHost {
     this.outboxes[w]!.sys.push(op, destTask, root, a, b, c);
   }
 
-  private handleSys(sys: number[]): void {
+  private handleSys(sys: Int32Array): void {
     for (let i = 0; i < sys.length; i += SYS_STRIDE) {
-      this.handleSysOne(sys[i]! as SysOp, sys[i + 1]!, sys[i + 2]!, sys[i + 3]!, sys[i + 4]!, sys[i + 5]!);
+      this.handleSysOne(sys[i]! as SysOp, sys[i + 1]!, sys[i + 2]!, sys[i + 3]! >>> 0, sys[i + 4]! >>> 0, sys[i + 5]!);
     }
+  }
+
+  /** Control records travel as a transferred Int32Array: no per-number cloning. */
+  private packSys(out: Outbox): Int32Array | null {
+    if (out.sys.length === 0) return null;
+    const packed = Int32Array.from(out.sys);
+    out.sys = [];
+    return packed;
   }
 
   private handleSysOne(op: SysOp, dest: number, root: number, a: number, b: number, c: number): void {
     if (op === SysOp.Init || op === SysOp.Ack || op === SysOp.Fail) {
       const acker = this.ackers.get(dest)!;
       if (op === SysOp.Fail) {
-        const spoutTask = acker.ledger.fail(root) || root % MAX_TASKS;
+        const spoutTask = acker.ledger.fail(root) || this.spoutTaskOf(root);
         this.sys(SysOp.Failed, spoutTask, root, 0, 0, 0);
         return;
       }
@@ -268,9 +280,13 @@ export class WorkerRuntime implements TaskHost {
     this.scheduleTurn();
   }
 
+  spoutTaskOf(root: number): number {
+    return this.spec.spoutTaskIds[root % this.spec.spoutTaskIds.length]!;
+  }
+
   ackerFor(root: number): number {
-    const list = this.spec.ackersBySpoutTask[root % MAX_TASKS]!;
-    return list.length === 1 ? list[0]! : list[Math.floor(root / MAX_TASKS) % list.length]!;
+    const list = this.spec.ackersBySpoutTask[this.spoutTaskOf(root)]!;
+    return list.length === 1 ? list[0]! : list[((root / this.spec.spoutTaskIds.length) | 0) % list.length]!;
   }
 
   private flushTo(w: number): void {
@@ -279,17 +295,18 @@ export class WorkerRuntime implements TaskHost {
     const idx = this.me * this.nWorkers + w;
     if (hasData && Atomics.load(this.inflight, idx) >= this.spec.options.maxInflightBatches) {
       // No credit: data waits (its producers are held back); control traffic still goes.
-      if (out.sys.length > 0) {
-        this.data.peers[w]!.postMessage({ type: 'batch', from: this.me, data: null, sys: out.sys } satisfies PeerMessage);
-        out.sys = [];
-      }
+      const sys = this.packSys(out);
+      if (sys) this.data.peers[w]!.postMessage({ type: 'batch', from: this.me, data: null, tuples: 0, sys } satisfies PeerMessage, [sys.buffer as ArrayBuffer]);
       return;
     }
     if (!hasData && out.sys.length === 0) return;
     if (hasData) Atomics.add(this.inflight, idx, 1);
-    this.data.peers[w]!.postMessage({ type: 'batch', from: this.me, data: hasData ? out.data : null, sys: out.sys.length > 0 ? out.sys : null } satisfies PeerMessage);
-    if (hasData) out.data = [];
-    out.sys = [];
+    const sys = this.packSys(out);
+    this.data.peers[w]!.postMessage({ type: 'batch', from: this.me, data: hasData ? out.data : null, tuples: out.tuples, sys } satisfies PeerMessage, sys ? [sys.buffer as ArrayBuffer] : []);
+    if (hasData) {
+      out.data = [];
+      out.tuples = 0;
+    }
   }
 
   private flushAll(): void {
@@ -302,10 +319,15 @@ export class WorkerRuntime implements TaskHost {
     const cap = this.spec.options.queueCapacity * Math.max(1, this.executors.length);
     while (this.netQueue.length > 0 && this.queued < cap) {
       const { from, data } = this.netQueue.shift()!;
-      for (let i = 0; i < data.length; i += TUPLE_STRIDE) {
+      for (let i = 0; i < data.length; ) {
         const code = data[i + 1] as number;
         const info = this.streams.infos[code]!;
-        this.enqueueLocal(new TupleImpl(data[i + 3] as unknown[], info.component, data[i + 2] as number, info.stream, data[i] as number, info.fields, data[i + 4] as number[] | null, false));
+        const n = data[i + 7] as number;
+        const values = data.slice(i + TUPLE_HEADER, i + TUPLE_HEADER + n);
+        this.enqueueLocal(
+          new TupleImpl(values, info.component, data[i + 2] as number, info.stream, data[i] as number, info.fields, data[i + 3] as number, data[i + 4] as number, data[i + 5] as number, data[i + 6] as number[] | null, false),
+        );
+        i += TUPLE_HEADER + n;
       }
       const idx = from * this.nWorkers + this.me;
       const before = Atomics.sub(this.inflight, idx, 1);
@@ -365,8 +387,8 @@ export class WorkerRuntime implements TaskHost {
   private canRun(ex: Executor): boolean {
     const cap = this.spec.options.queueCapacity;
     for (const d of ex.localDownstream) if (d.inbox.size >= cap) return false;
-    const outCap = this.spec.options.batchSize * TUPLE_STRIDE * 2;
-    for (const w of ex.remoteDownstream) if (this.outboxes[w]!.data.length >= outCap) return false;
+    const outCap = this.spec.options.batchSize * 2;
+    for (const w of ex.remoteDownstream) if (this.outboxes[w]!.tuples >= outCap) return false;
     return true;
   }
 
