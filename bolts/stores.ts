@@ -30,4 +30,7 @@ export interface IntelEntry {
 export interface IntelLookup {
   /** Intel entries per IP text, for a batch of IPs at once (one pipelined round trip in Redis). */
   lookupMany(ips: readonly string[]): Promise<Map<string, IntelEntry[]>>;
+  /** In-memory stores answer at once; the bolt then needs no asynchronous step. */
+  lookupSync?(ip: string): readonly IntelEntry[] | undefined;
+  close?(): Promise<void>;
 }

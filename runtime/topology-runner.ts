@@ -200,7 +200,9 @@ export class RunningTopology extends EventEmitter {
     }
     const closed = new Promise<void>((resolve) => this.closedWaiters.push(resolve));
     this.broadcast({ type: 'shutdown' });
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
     await this.terminate();
   }
 

@@ -100,7 +100,32 @@ export function parseIp(text: string): IpAddress | null {
     const v4 = ((bytes[12]! << 24) >>> 0) + (bytes[13]! << 16) + (bytes[14]! << 8) + bytes[15]!;
     return { version: 4, v4, text: formatV4(v4) };
   }
-  return { version: 6, bytes, text };
+  // One spelling per address (RFC 5952), so text-keyed stores (IntelMQ) and outputs agree.
+  return { version: 6, bytes, text: formatV6(bytes) };
+}
+
+/** RFC 5952 text: lower case, no leading zeros, the longest run (>= 2) of zero groups as `::`. */
+export function formatV6(bytes: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(':');
+  if (bestStart === -1) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
 }
 
 export function formatV4(v4: number): string {

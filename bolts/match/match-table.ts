@@ -180,15 +180,32 @@ function released<H>(entry: Entry<H>, reason: ReleaseReason): ReleasedFlow<H> {
  *
  * - Source = the local side ("our IP on the left", as the original). When both or neither side is
  *   local (flows the discard stage normally drops), the initiator's flow is the source.
- * - Initiator = the flow with the earlier `startSecs`; a tie goes to the one that arrived first.
+ * - Initiator = the flow with the earlier `startSecs`. NetFlow times are whole seconds, so ties are
+ *   common; they are broken without regard to arrival order (which differs between runs once
+ *   lines are spread over threads): a SYN without ACK marks the opener; else the flow sent to the
+ *   lower port (a client writes to the service port from an ephemeral one); else the lower id.
  * - Direction = OUTBOUND when the local side initiated, INBOUND when the remote side did (§15 item
  *   17); without exactly one local side the source flow's own direction is kept.
- * - The conversation spans both flows: earliest start, latest end, earliest arrival time.
+ * - The conversation spans both flows: earliest start, latest end, and the later arrival time
+ *   (the moment it became complete, from which its latency counts).
  * - Everything else (ASNs, geo, tos) comes from the source flow, whose src/dst are the
  *   conversation's src/dst.
  */
+function opensConnection(flags: string | null): boolean {
+  // nfdump UAPRSF: column 4 is SYN, column 1 is ACK.
+  return flags !== null && flags.length === 6 && flags[4] === 'S' && flags[1] !== 'A';
+}
+
+export function initiatorOf(a: Flow, b: Flow): Flow {
+  if (a.startSecs !== b.startSecs) return a.startSecs < b.startSecs ? a : b;
+  const aOpens = opensConnection(a.flags);
+  if (aOpens !== opensConnection(b.flags)) return aOpens ? a : b;
+  if (a.dstPort !== b.dstPort) return a.dstPort < b.dstPort ? a : b;
+  return a.id <= b.id ? a : b;
+}
+
 function conversationRecord(first: Flow, second: Flow): Flow {
-  const initiatorFlow = second.startSecs < first.startSecs ? second : first;
+  const initiatorFlow = initiatorOf(first, second);
   const hasOneLocalSide = first.srcIsLocal !== second.srcIsLocal;
   const local = hasOneLocalSide ? (first.srcIsLocal ? first : second) : initiatorFlow;
   const remote = local === first ? second : first;
@@ -206,7 +223,8 @@ function conversationRecord(first: Flow, second: Flow): Flow {
     direction: hasOneLocalSide ? (localInitiated ? 'OUTBOUND' : 'INBOUND') : local.direction,
     // Matching runs before scoring, so both lists are normally empty.
     tags: concatTags(local.tags, remote.tags),
-    receivedAtMs: Math.min(local.receivedAtMs, remote.receivedAtMs),
+    // The conversation became complete when its second flow arrived: latency counts from then.
+    receivedAtMs: Math.max(local.receivedAtMs, remote.receivedAtMs),
   };
 }
 

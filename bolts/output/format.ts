@@ -116,27 +116,30 @@ export function scanCandidateRecords(flow: Flow, maxPackets: number = DEFAULT_SC
     `,"packets_recv":${num(scannerIsDst ? flow.packetsSent : flow.packetsRecv)}` +
     `,"bytes_recv":${num(scannerIsDst ? flow.bytesSent : flow.bytesRecv)}}`;
   const id = String(flow.id);
+  // IPv6 addresses are bracketed in keys, so the `:` before the port stays unambiguous.
+  const k = (ipText: string) => (ipText.includes(':') ? `[${ipText}]` : ipText);
   const record = (suspectKey: string, type: string): KafkaRecord => ({
     key: id,
     value: `{"id":${id},"key":${JSON.stringify(suspectKey)},"type":"${type}"${tail}`,
   });
   return [
-    record(`scan-candidate-vertical-${scanner}:${target}`, 'VERTICAL'),
-    record(`scan-candidate-horizontal-${scanner}:${port}`, 'HORIZONTAL'),
+    record(`scan-candidate-vertical-${k(scanner)}:${k(target)}`, 'VERTICAL'),
+    record(`scan-candidate-horizontal-${k(scanner)}:${port}`, 'HORIZONTAL'),
     record(`scan-candidate-botnet-${port}`, 'DISTRIBUTED'),
   ];
 }
 
 /** An input the topology did not score: a line that did not parse, or a flow the discard stage dropped. */
 export type IgnoredFlow =
-  | { readonly reason: string; readonly line: string; readonly id?: number | null }
+  | { readonly reason: string; readonly line: string; readonly id?: number | null; readonly origin?: string }
   | { readonly reason: string; readonly flow: Flow };
 
 /**
  * The `ignored-flows` record (the topic of §9.1, which the original never wired, §5.23), so that
  * nothing is dropped unseen:
- * - stage `parse`: `{"type":"ignored_flow","stage":"parse","reason","flow_id","line"}`, with the raw
- *   line, so an input we wrongly refused can be replayed; `flow_id` null when unknown;
+ * - stage `parse`: `{"type":"ignored_flow","stage":"parse","reason","flow_id","line","origin"}`, with
+ *   the raw line, so an input we wrongly refused can be replayed; `flow_id` null when unknown;
+ *   `origin` (where the line came from: `file:line` or `topic/partition@offset`) when known;
  * - stage `discard`: the §9.2 summary keys of the flow (through `flow_direction`, type
  *   `ignored_flow`), then `stage` and `reason`.
  */
@@ -153,7 +156,8 @@ export function ignoredFlowRecord(ignored: IgnoredFlow): KafkaRecord {
     key: id === null ? null : String(id),
     value:
       `{"type":"ignored_flow","stage":"parse","reason":${JSON.stringify(ignored.reason)}` +
-      `,"flow_id":${numOrNull(id)},"line":${JSON.stringify(ignored.line)}}`,
+      `,"flow_id":${numOrNull(id)},"line":${JSON.stringify(ignored.line)}` +
+      (ignored.origin === undefined ? '}' : `,"origin":${JSON.stringify(ignored.origin)}}`),
   };
 }
 

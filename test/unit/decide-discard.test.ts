@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideDiscard, isLocalAsn, type DiscardLists } from '../../bolts/rules/decide-discard.js';
-import { defaultConfig } from '../../topology/themis-config.js';
+import { defaultConfig } from '../../bolts/themis-config.js';
 import { makeFlow } from '../helpers/make-flow.js';
 
 const OURS = 64496;

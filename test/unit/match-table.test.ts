@@ -89,7 +89,8 @@ describe('MatchTable', () => {
         flagsRecv: '.AP.S.',
         startSecs: 1000,
         endSecs: 1003,
-        receivedAtMs: 7,
+        // Complete when the second flow arrived.
+        receivedAtMs: 9,
       });
     }
   });
@@ -118,9 +119,10 @@ describe('MatchTable', () => {
     const reply = reverseOf(request, { id: 21, startSecs: 500 });
     const t = table();
     t.offer(reply, 'reply');
-    // Same start second: the tie goes to the flow that arrived first, here the reply...
-    expect(matchedRecord(t.offer(request, 'request'))).toMatchObject({ id: 20, initiator: 'dst', direction: 'INBOUND' });
-    // ...and with the request one second earlier, the local side initiated.
+    // Same start second, reply arrived first: arrival order does not decide; the request went to
+    // the lower (service) port 53, so the local side initiated...
+    expect(matchedRecord(t.offer(request, 'request'))).toMatchObject({ id: 20, initiator: 'src', direction: 'OUTBOUND' });
+    // ...and with the request one second earlier, too.
     t.offer(reply, 'reply');
     expect(matchedRecord(t.offer({ ...request, startSecs: 499 }, 'request'))).toMatchObject({
       id: 20,
@@ -128,6 +130,30 @@ describe('MatchTable', () => {
       direction: 'OUTBOUND',
       startSecs: 499,
     });
+  });
+
+  it('breaks a same-second tie by SYN without ACK, then by the lower destination port, then by the lower id, never by arrival', () => {
+    const client = flowFixture({ id: 40, src: REMOTE_V4, dst: LOCAL_V4, srcPort: 50000, dstPort: 8080, srcIsLocal: false, dstIsLocal: true, startSecs: 700, flags: '....S.' });
+    const server = reverseOf(client, { id: 41, startSecs: 700, flags: '.A..S.' });
+    for (const [first, second] of [
+      [client, server],
+      [server, client],
+    ] as const) {
+      const t = table();
+      t.offer(first, 'a');
+      expect(matchedRecord(t.offer(second, 'b'))).toMatchObject({ initiator: 'dst', direction: 'INBOUND' });
+    }
+    // Both full connections (SYN and ACK on both sides): the flow sent to port 8080 opened it.
+    const c2 = { ...client, flags: '.AP.SF' };
+    const s2 = { ...server, flags: '.AP.SF' };
+    for (const [first, second] of [
+      [c2, s2],
+      [s2, c2],
+    ] as const) {
+      const t = table();
+      t.offer(first, 'a');
+      expect(matchedRecord(t.offer(second, 'b'))).toMatchObject({ initiator: 'dst', direction: 'INBOUND' });
+    }
   });
 
   it('pairs IPv6 conversations', () => {

@@ -6,7 +6,7 @@ import { intelRemoteIp, scoreIntelMq } from '../../bolts/rules/score-intelmq.js'
 import { scoreIpList } from '../../bolts/rules/score-ip-list.js';
 import { scoreSuspectCountry } from '../../bolts/rules/score-suspect-country.js';
 import { addTags, totals } from '../../bolts/rules/tags.js';
-import { defaultConfig } from '../../topology/themis-config.js';
+import { defaultConfig } from '../../bolts/themis-config.js';
 import { makeFlow } from '../helpers/make-flow.js';
 
 const { rules } = defaultConfig();

@@ -3,7 +3,7 @@ import { parseKnownHostServices } from '../../bolts/lists/known-host-services.js
 import { scoreInsecurePorts } from '../../bolts/rules/score-insecure-ports.js';
 import { scoreService } from '../../bolts/rules/score-service.js';
 import { scoreUnknownPorts } from '../../bolts/rules/score-unknown-ports.js';
-import { defaultConfig } from '../../topology/themis-config.js';
+import { defaultConfig } from '../../bolts/themis-config.js';
 import { ip, makeFlow, type FlowOverrides } from '../helpers/make-flow.js';
 
 const { rules } = defaultConfig();

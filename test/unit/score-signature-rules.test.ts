@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { scoreHttpBruteForce } from '../../bolts/rules/score-http-brute-force.js';
 import { scorePossibleScan } from '../../bolts/rules/score-possible-scan.js';
 import { scoreSshBruteForce } from '../../bolts/rules/score-ssh-brute-force.js';
-import { defaultConfig } from '../../topology/themis-config.js';
+import { defaultConfig } from '../../bolts/themis-config.js';
 import { makeFlow, type FlowOverrides } from '../helpers/make-flow.js';
 
 const { rules } = defaultConfig();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, validateConfig, type ThemisConfig } from '../../topology/themis-config.js';
+import { defaultConfig, validateConfig, type ThemisConfig } from '../../bolts/themis-config.js';
 
 function errorsOf(partial: unknown): string[] {
   const result = validateConfig(partial);
@@ -59,7 +59,7 @@ describe('defaultConfig', () => {
 
   it('carries the windows, topics, Redis and timer names', () => {
     const config = defaultConfig();
-    expect(config.windows).toEqual({ matchWindowMs: 120_000, joinWindowMs: 60_000, messageTimeoutSecs: 60, tickSecs: 10 });
+    expect(config.windows).toEqual({ matchWindowMs: 120_000, joinWindowMs: 60_000, messageTimeoutSecs: 60, tickSecs: 10, matchMaxHeld: 200_000 });
     expect(config.topics).toEqual({
       input: 'netflow-json',
       ignored: 'ignored-flows',

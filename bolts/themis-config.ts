@@ -1,12 +1,12 @@
-import type { DiscardRule } from '../bolts/rules/decide-discard.js';
-import type { HttpBruteForceRule, HttpSignature } from '../bolts/rules/score-http-brute-force.js';
-import type { PortRule } from '../bolts/rules/score-insecure-ports.js';
-import type { IntelMqRule } from '../bolts/rules/score-intelmq.js';
-import type { IpListRule } from '../bolts/rules/score-ip-list.js';
-import type { PossibleScanRule } from '../bolts/rules/score-possible-scan.js';
-import type { ServiceRule } from '../bolts/rules/score-service.js';
-import type { SshBruteForceRule } from '../bolts/rules/score-ssh-brute-force.js';
-import type { TagSpec } from '../bolts/rules/tags.js';
+import type { DiscardRule } from './rules/decide-discard.js';
+import type { HttpBruteForceRule, HttpSignature } from './rules/score-http-brute-force.js';
+import type { PortRule } from './rules/score-insecure-ports.js';
+import type { IntelMqRule } from './rules/score-intelmq.js';
+import type { IpListRule } from './rules/score-ip-list.js';
+import type { PossibleScanRule } from './rules/score-possible-scan.js';
+import type { ServiceRule } from './rules/score-service.js';
+import type { SshBruteForceRule } from './rules/score-ssh-brute-force.js';
+import type { TagSpec } from './rules/tags.js';
 
 /**
  * Every tunable of the Themis topology, with the original's final-topology values as defaults
@@ -49,6 +49,11 @@ export interface ThemisConfig {
     readonly messageTimeoutSecs: number;
     /** Tick period of the matcher and timers (original: 10 s). */
     readonly tickSecs: number;
+    /**
+     * Flows one match-flows task holds at most; when full, the oldest is released unmatched
+     * (original: 50,000 per task, evicting silently, §15 item 15).
+     */
+    readonly matchMaxHeld: number;
   };
   readonly files: {
     /** Directory the file names below are relative to (the original hard-coded it, §15 item 28). */
@@ -67,7 +72,7 @@ export interface ThemisConfig {
     readonly knownHostServices: string;
     readonly suspectCountries: string;
     readonly geoCity: string;
-    /** MMDB ASN edition, replacing the discontinued legacy GeoIPASNum.dat (§15 item 38). */
+    /** ASN database, under the original's file name but in MaxMind DB GeoLite2-ASN layout (§15 item 38). */
     readonly geoAsn: string;
   };
   readonly topics: {
@@ -257,6 +262,7 @@ const SCHEMA: Schema<ThemisConfig> = {
     joinWindowMs: int(60_000, 1),
     messageTimeoutSecs: int(60, 1),
     tickSecs: int(10, 1),
+    matchMaxHeld: int(200_000, 1),
   },
   files: {
     dataDir: fileName('data_sources'),
@@ -274,7 +280,7 @@ const SCHEMA: Schema<ThemisConfig> = {
     knownHostServices: fileName('known_host_services.csv'),
     suspectCountries: fileName('suspect_countries.csv'),
     geoCity: fileName('GeoLite2-City.mmdb'),
-    geoAsn: fileName('GeoLite2-ASN.mmdb'),
+    geoAsn: fileName('GeoIPASNum.dat'),
   },
   // README names, not the deployed `*-timings` ones that never met the producer (§15 item 32).
   topics: {

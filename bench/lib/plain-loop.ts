@@ -1,0 +1,123 @@
+/**
+ * The baseline of the Themis benchmark: the same per-flow work as the topology — parse, ASN,
+ * discard, match, geo, every scoring rule of the flow's branches, merge, format every output
+ * record and write it to a file — called in one plain loop on one thread, with no engine at all.
+ * The topology's rate on N threads is compared with N times this.
+ */
+import { createReadStream, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from '../../runtime/index.js';
+import { Resources } from '../../bolts/components/resources.js';
+import { makeScorer, type Scorer, type ScorerName } from '../../bolts/components/scorers.js';
+import type { ThemisArgs } from '../../bolts/components/themis-args.js';
+import { enrichAsn } from '../../bolts/enrich/enrich-asn.js';
+import { enrichGeo } from '../../bolts/enrich/enrich-geo.js';
+import type { Flow } from '../../bolts/flow.js';
+import { MatchTable } from '../../bolts/match/match-table.js';
+import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord } from '../../bolts/output/format.js';
+import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
+import { decideDiscard } from '../../bolts/rules/decide-discard.js';
+import { intelRemoteIp, scoreIntelMq } from '../../bolts/rules/score-intelmq.js';
+import { addTags } from '../../bolts/rules/tags.js';
+import type { IntelEntry } from '../../bolts/stores.js';
+import { ALL_CHAIN, TCP_CHAIN, UDP_CHAIN } from '../../topology/themis-topology.js';
+
+const quiet: Logger = { info: () => undefined, warn: () => undefined, error: (m, f) => console.error(m, f) };
+
+export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise<{ flows: number; seconds: number; flowsPerSec: number }> {
+  const resources = new Resources(args, quiet);
+  const cfg = args.config;
+  const asnDb = await resources.mmdb(cfg.files.geoAsn);
+  const cityDb = await resources.mmdb(cfg.files.geoCity);
+  const lists = {
+    validProtocols: await resources.validProtocols(),
+    localAsns: await resources.localAsns(),
+    honeypotPorts: await resources.ports(cfg.files.honeypotPorts),
+  };
+  const intel = await resources.intel();
+  const scorers = async (links: typeof ALL_CHAIN): Promise<Scorer[]> =>
+    Promise.all(links.filter(([, s]) => s !== 'intelMq').map(([, s]) => makeScorer(s as ScorerName, cfg, resources)));
+  const all = await scorers(ALL_CHAIN);
+  const tcp = await scorers(TCP_CHAIN);
+  const udp = await scorers(UDP_CHAIN);
+
+  mkdirSync(args.outputDir, { recursive: true });
+  const fds = new Map<string, number>();
+  const buffers = new Map<string, string[]>();
+  const out = (topic: string, value: string) => {
+    let b = buffers.get(topic);
+    if (!b) buffers.set(topic, (b = []));
+    b.push(value);
+    if (b.length >= 512) flush(topic);
+  };
+  const flush = (topic: string) => {
+    const b = buffers.get(topic);
+    if (!b || b.length === 0) return;
+    let fd = fds.get(topic);
+    if (fd === undefined) fds.set(topic, (fd = openSync(join(args.outputDir, `${topic}.jsonl`), 'a')));
+    writeSync(fd, `${b.join('\n')}\n`);
+    b.length = 0;
+  };
+
+  const oneIntel = new Map<string, readonly IntelEntry[]>();
+  const score = (flow: Flow) => {
+    // The branch copies the topology makes, and their merge.
+    const copy = { ...flow, tags: [] as Flow['tags'] };
+    for (const s of all) addTags(copy, s(copy));
+    const remote = intelRemoteIp(copy).text;
+    const entries = intel.lookupSync?.(remote);
+    if (entries && entries.length > 0) {
+      oneIntel.clear();
+      oneIntel.set(remote, entries);
+      addTags(copy, scoreIntelMq(copy, cfg.rules.intelMq, oneIntel));
+    }
+    const branch = flow.protocol === 6 ? tcp : flow.protocol === 17 ? udp : null;
+    if (branch) {
+      const c2 = { ...flow, tags: [] as Flow['tags'] };
+      for (const s of branch) addTags(c2, s(c2));
+      addTags(copy, c2.tags);
+    }
+    if (flow.protocol === 6) for (const r of scanCandidateRecords(flow, cfg.scanCandidates.maxPackets)) out(cfg.topics.scanCandidates, r.value);
+    out(cfg.topics.scored, scoredFlowRecord(copy).value);
+    for (const d of scoredFlowDetailRecords(copy)) out(cfg.topics.scoredDetail, d.value);
+  };
+  const after = (flow: Flow) => {
+    enrichGeo(flow, cityDb);
+    score(flow);
+  };
+
+  const table = new MatchTable<null>({ now: Date.now, windowMs: cfg.windows.matchWindowMs, maxSize: cfg.windows.matchMaxHeld });
+  const rl = createInterface({ input: createReadStream(inputPath, { highWaterMark: 1 << 20 }), crlfDelay: Infinity });
+  let flows = 0;
+  const started = performance.now();
+  for await (const line of rl) {
+    if (line.length === 0) continue;
+    flows++;
+    const parsed = parseFlowLine(line, Date.now());
+    if (!parsed.ok) {
+      out(cfg.topics.ignored, ignoredFlowRecord({ reason: parsed.reason, line }).value);
+      continue;
+    }
+    const flow = parsed.flow;
+    enrichAsn(flow, asnDb);
+    const d = decideDiscard(flow, cfg.discard, lists);
+    flow.direction = d.direction;
+    flow.srcIsLocal = d.srcIsLocal;
+    flow.dstIsLocal = d.dstIsLocal;
+    if (d.discardReason !== null) {
+      out(cfg.topics.ignored, ignoredFlowRecord({ reason: d.discardReason, flow }).value);
+      continue;
+    }
+    const m = table.offer(flow, null);
+    if (m.kind === 'passthrough') after(flow);
+    else if (m.kind === 'matched') after(m.record);
+    else for (const r of m.released) after(r.flow);
+  }
+  for (const r of table.drain()) after(r.flow);
+  for (const topic of buffers.keys()) flush(topic);
+  const seconds = (performance.now() - started) / 1000;
+  for (const fd of fds.values()) closeSync(fd);
+  await resources.release();
+  return { flows, seconds, flowsPerSec: Math.round(flows / seconds) };
+}

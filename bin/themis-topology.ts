@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { dbCommand } from './commands/db.js';
+import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
+import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
+import { parseParallelismFile, parseSubmitArguments } from '../topology/deployment.js';
+import { startThemis, type FlowInput, type Progress } from '../topology/run-themis.js';
+import type { Parallelism } from '../topology/themis-topology.js';
+
+/** The package root: two levels up from dist/bin or one from bin/ in development. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(resolve(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+class UsageError extends Error {}
+
+/**
+ * Worker threads cannot read the process's standard input (a socket or pipe owned by the main
+ * thread), so the main thread streams it into a FIFO the file spout reads like any file.
+ */
+function stdinFifo(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'themis-stdin-'));
+  const fifo = join(dir, 'stdin.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const out = createWriteStream(fifo);
+  process.stdin.pipe(out);
+  out.on('close', () => rmSync(dir, { recursive: true, force: true }));
+  return fifo;
+}
+
+function intOption(name: string, min: number, max: number) {
+  return (text: string): number => {
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new InvalidArgumentError(`${name} must be an integer ${min}-${max}, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+}
+
+function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${what} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${what} ${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+interface SubmitOptions {
+  input?: string;
+  outputDir: string;
+  dataDir?: string;
+  config?: string;
+  parallelism?: string;
+  metricsPort: number | false;
+  metricsHost: string;
+  workers: number;
+  kafka?: string;
+  inputTopic?: string;
+  redis?: string;
+  redisDb?: number;
+  postgres?: string;
+  postgresSchema?: string;
+  persist?: boolean;
+  maxRetries: number;
+  quiet?: boolean;
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function progressLine(p: Progress, prev: Progress | null, secs: number): string {
+  const rate = prev ? (p.linesIn - prev.linesIn) / secs : 0;
+  return `flows in ${fmt(p.linesIn)} (${fmt(rate)}/s), scored ${fmt(p.scored)}, discarded ${fmt(p.discarded)}, invalid ${fmt(p.invalid)}, replayed ${fmt(p.failed)}`;
+}
+
+async function submit(positional: string[], opts: SubmitOptions): Promise<number> {
+  const root = packageRoot();
+  const problems: string[] = [];
+  const parsed = parseSubmitArguments(positional);
+  if ('errors' in parsed) problems.push(...parsed.errors);
+
+  let config: ThemisConfig | null = null;
+  const userConfig = opts.config ? readJsonFile(opts.config, '--config') : {};
+  const validated = validateConfig(userConfig);
+  if ('errors' in validated) problems.push(...validated.errors.map((e) => `--config ${opts.config}: ${e}`));
+  else config = validated.config;
+
+  let overrides: Record<string, Parallelism> = {};
+  if (opts.parallelism) {
+    const p = parseParallelismFile(readJsonFile(opts.parallelism, '--parallelism'), opts.parallelism);
+    if ('errors' in p) problems.push(...p.errors);
+    else overrides = p.value;
+  }
+
+  const dataDir = resolve(opts.dataDir ?? resolve(root, config?.files.dataDir ?? 'data_sources'));
+  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) problems.push(`--data-dir ${dataDir}: not a directory`);
+
+  const kafkaBrokers = (opts.kafka ?? process.env['THEMIS_KAFKA_BROKERS'])?.split(',').map((s) => s.trim()).filter(Boolean);
+  let input: FlowInput;
+  const maxRetries = opts.maxRetries;
+  if (opts.input === undefined && kafkaBrokers && kafkaBrokers.length > 0) {
+    input = { kind: 'kafka', brokers: kafkaBrokers, topic: opts.inputTopic ?? config?.topics.input ?? 'netflow-json', groupId: `themis-${'value' in parsed ? parsed.value.name : 'x'}`, maxRetries };
+  } else {
+    const path = opts.input ?? resolve(root, 'data_sources', 'sample-flows.jsonl');
+    if (path !== '-' && (!existsSync(path) || !statSync(path).isFile())) problems.push(`--input ${path}: no such file`);
+    input = path === '-' ? { kind: 'file', path: stdinFifo(), label: 'stdin', maxRetries } : { kind: 'file', path: resolve(path), maxRetries };
+  }
+
+  if (problems.length > 0 || !config || !('value' in parsed)) {
+    throw new UsageError(problems.join('\n'));
+  }
+  const services: ThemisServices = {
+    ...(kafkaBrokers && kafkaBrokers.length > 0 ? { kafka: { brokers: kafkaBrokers, clientId: `themis-${parsed.value.name}` } } : {}),
+    ...(opts.redis ?? process.env['THEMIS_REDIS_URL'] ? { redis: { url: (opts.redis ?? process.env['THEMIS_REDIS_URL'])!, db: opts.redisDb ?? config.redis.intelDb, cacheTtlMs: 10_000 } } : {}),
+    ...(opts.postgres ?? process.env['THEMIS_POSTGRES_URL']
+      ? { postgres: { url: (opts.postgres ?? process.env['THEMIS_POSTGRES_URL'])!, ...(opts.postgresSchema ? { schema: opts.postgresSchema } : {}), refreshSecs: 60, persist: opts.persist === true } }
+      : {}),
+  };
+  const args: ThemisArgs = { config, dataDir, outputDir: resolve(opts.outputDir), instance: parsed.value.name, services };
+  const log = (msg: string) => {
+    if (!opts.quiet) process.stderr.write(`${msg}\n`);
+  };
+  log(
+    `themis: instance ${parsed.value.name}: executors ${parsed.value.executors}, tasks ${parsed.value.tasks}, max pending ${parsed.value.maxPending}, extra match ${parsed.value.extraMatch}, ${opts.workers} worker threads`,
+  );
+  log(`themis: input ${input.kind === 'file' ? input.path : `kafka ${input.brokers.join(',')} topic ${input.topic}`}; output ${services.kafka ? 'kafka topics' : args.outputDir}`);
+
+  const started = Date.now();
+  const run = await startThemis({
+    submit: parsed.value,
+    args,
+    input,
+    workers: opts.workers,
+    parallelism: overrides,
+    metricsPort: opts.metricsPort === false ? null : opts.metricsPort,
+    metricsHost: opts.metricsHost,
+  });
+  if (run.metricsServer) {
+    const a = run.metricsServer.address();
+    log(`themis: metrics on http://${opts.metricsHost}:${typeof a === 'object' && a ? a.port : opts.metricsPort}/metrics`);
+  }
+  let prev: Progress | null = null;
+  let prevAt = Date.now();
+  const ticker = setInterval(() => {
+    const p = run.progress();
+    const now = Date.now();
+    log(`themis: ${progressLine(p, prev, (now - prevAt) / 1000)}`);
+    prev = p;
+    prevAt = now;
+  }, 2000);
+  let stopping = false;
+  const stopOnSignal = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`themis: ${sig}: stopping (draining in-flight flows)`);
+    clearInterval(ticker);
+    void run.stop().then(() => {
+      summary(run.progress(), started, log);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.on('SIGINT', () => stopOnSignal('SIGINT'));
+  process.on('SIGTERM', () => stopOnSignal('SIGTERM'));
+
+  if (input.kind === 'file') {
+    await run.topology.waitUntilDone();
+    clearInterval(ticker);
+    if (stopping) return 0;
+    stopping = true;
+    await new Promise((r) => setTimeout(r, 1100)); // one more metrics report from every thread
+    const final = run.progress();
+    await run.stop();
+    summary(final, started, log);
+    if (!services.kafka) log(`themis: outputs in ${args.outputDir}: ${config.topics.scored}.jsonl, ${config.topics.scoredDetail}.jsonl, ${config.topics.scanCandidates}.jsonl, ${config.topics.ignored}.jsonl`);
+    if (final.spoutErrors > 0) {
+      process.stderr.write(`themis-topology: the input could not be read completely (${final.spoutErrors} error(s) above)\n`);
+      return 1;
+    }
+    return 0;
+  }
+  await new Promise(() => undefined); // a stream runs until a signal stops it
+  return 0;
+}
+
+function summary(p: Progress, started: number, log: (m: string) => void): void {
+  const secs = (Date.now() - started) / 1000;
+  log(
+    `themis: done in ${secs.toFixed(1)} s: ${fmt(p.linesIn)} lines (${fmt(p.linesIn / secs)}/s), ${fmt(p.invalid)} invalid, ${fmt(p.discarded)} discarded, ` +
+      `${fmt(p.scored)} scored records, ${fmt(p.scanCandidateRecords)} scan-candidate records, ${fmt(p.failed)} replays (${fmt(p.timedOut)} timeouts)`,
+  );
+}
+
+export function createProgram(): Command {
+  const program = new Command('themis-topology').description('Themis: NetFlow scoring and tagging on a Storm-style topology engine').showHelpAfterError();
+  program
+    .command('submit')
+    .description('run the Themis topology: submit <executors> <tasks> <maxPending> <extraMatch> <name>')
+    .argument('<executors>', 'executors (threads of work) per bolt')
+    .argument('<tasks>', 'tasks (instances) per bolt')
+    .argument('<maxPending>', 'max spout pending: incomplete flows per spout task')
+    .argument('<extraMatch>', 'extra executors and tasks for match-flows')
+    .argument('<name>', 'instance name, the label of every metric')
+    .option('--input <file|->', 'JSON lines of flows (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)')
+    .option('--output-dir <dir>', 'where the embedded outputs are written', './out')
+    .option('--data-dir <dir>', 'the data sources (default: data_sources/ of the package)')
+    .option('--config <file>', 'JSON of tunables over the defaults (scores, thresholds, windows, file and topic names)')
+    .option('--parallelism <file>', 'JSON of { component: { executors, tasks } } for this deployment')
+    .option('--metrics-port <n>', 'Prometheus endpoint port (0: any free port)', intOption('--metrics-port', 0, 65535), 9464)
+    .option('--no-metrics-port', 'no Prometheus endpoint')
+    .option('--metrics-host <host>', 'address the endpoint binds to', '127.0.0.1')
+    .option('--workers <n>', 'worker threads', intOption('--workers', 1, 256), availableParallelism())
+    .option('--kafka <brokers>', 'Kafka brokers (host:port,...): flows from the input topic, outputs to topics (env THEMIS_KAFKA_BROKERS)')
+    .option('--input-topic <topic>', 'input topic (default: config topics.input, netflow-json)')
+    .option('--redis <url>', 'IntelMQ intel from Redis (env THEMIS_REDIS_URL)')
+    .option('--redis-db <n>', 'Redis database of the intel hashes (default: config redis.intelDb, 14)', intOption('--redis-db', 0, 255))
+    .option('--postgres <url>', 'known services and suspect countries from PostgreSQL (env THEMIS_POSTGRES_URL)')
+    .option('--postgres-schema <name>', 'PostgreSQL schema of the Themis tables')
+    .option('--persist', 'also write scored flows and their tags to PostgreSQL')
+    .option('--max-retries <n>', 'replays of a failing flow before it goes to ignored-flows', intOption('--max-retries', 1, 1000), 5)
+    .option('--quiet', 'no progress output')
+    .action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
+      process.exitCode = await submit([executors, tasks, maxPending, extraMatch, name], opts);
+    });
+  program.addCommand(dbCommand());
+  return program;
+}
+
+const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  createProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      if (err instanceof UsageError) {
+        process.stderr.write(`themis-topology: ${err.message.split('\n').join('\nthemis-topology: ')}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`themis-topology: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,128 @@
+import type { Bolt, MetricCounter, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
+import type { Flow } from '../flow.js';
+import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
+import type { RecordSink, TopicBatch } from '../output/record-sink.js';
+import type { ScoredFlowWriter } from '../postgres/scored-flow-writer.js';
+import { Resources } from './resources.js';
+import { STREAM_DISCARD } from './streams.js';
+import type { ThemisArgs } from './themis-args.js';
+
+/** Upper bounds (ms) of the latency histogram the scored output keeps, exported as counters. */
+export const LATENCY_BUCKETS_MS = [1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+
+export function latencyBucketName(i: number): string {
+  return i < LATENCY_BUCKETS_MS.length ? `scored_latency_le_${LATENCY_BUCKETS_MS[i]}ms` : 'scored_latency_le_inf';
+}
+
+type OutputKind = 'scored' | 'scan' | 'ignored';
+
+/**
+ * The output bolts (reference §5.19, §5.21-5.23): each batch of inputs becomes records in one
+ * write to the sink (files or Kafka, and PostgreSQL for scored flows when enabled); the inputs are
+ * acked only once the write is confirmed, and failed for replay when it is not (§15 items 23-24).
+ */
+export class OutputBolt implements Bolt {
+  private sink!: RecordSink;
+  private writer: ScoredFlowWriter | null = null;
+  private resources!: Resources;
+  private collector!: OutputCollector;
+  private latency: MetricCounter[] = [];
+  private written!: MetricCounter;
+
+  constructor(private readonly args: ThemisArgs & { readonly kind: OutputKind }) {}
+
+  async prepare(context: TopologyContext, collector: OutputCollector): Promise<void> {
+    this.collector = collector;
+    this.resources = new Resources(this.args, context.log);
+    this.sink = await this.resources.sink();
+    if (this.args.kind === 'scored') {
+      this.writer = await this.resources.scoredFlowWriter();
+      this.latency = Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => context.counter(latencyBucketName(i)));
+    }
+    this.written = context.counter(`${this.args.kind}_records_written`);
+  }
+
+  executeBatch(inputs: Tuple[]): void {
+    const topics = this.args.config.topics;
+    let batches: TopicBatch[];
+    const flows: Flow[] = [];
+    if (this.args.kind === 'scored') {
+      const summary: KafkaRecord[] = [];
+      const detail: KafkaRecord[] = [];
+      for (const t of inputs) {
+        const flow = t.values[1] as Flow;
+        flows.push(flow);
+        summary.push(scoredFlowRecord(flow));
+        for (const d of scoredFlowDetailRecords(flow)) detail.push(d);
+      }
+      batches = [
+        { topic: topics.scored, records: summary },
+        { topic: topics.scoredDetail, records: detail },
+      ];
+    } else if (this.args.kind === 'scan') {
+      const records: KafkaRecord[] = [];
+      const max = this.args.config.scanCandidates.maxPackets;
+      for (const t of inputs) for (const r of scanCandidateRecords(t.values[1] as Flow, max)) records.push(r);
+      batches = [{ topic: topics.scanCandidates, records }];
+    } else {
+      const records = inputs.map((t) =>
+        t.sourceStream === STREAM_DISCARD
+          ? ignoredFlowRecord({ reason: t.values[2] as string, flow: t.values[1] as Flow })
+          : ignoredFlowRecord({ reason: t.values[0] as string, line: t.values[1] as string, origin: t.values[2] as string }),
+      );
+      batches = [{ topic: topics.ignored, records }];
+    }
+    const writes: Array<Promise<unknown>> = [this.sink.write(batches)];
+    if (this.writer && flows.length > 0) writes.push(this.writer.writeBatch(flows));
+    Promise.all(writes).then(
+      () => {
+        const now = Date.now();
+        // Latency of the record that completes a conversation (or of a flow that needs no
+        // pairing); a flow released unmatched waited for its window on purpose.
+        for (const f of flows) if (f.matched || (f.protocol !== 6 && f.protocol !== 17)) this.observeLatency(now - f.receivedAtMs);
+        let n = 0;
+        for (const b of batches) n += b.records.length;
+        this.written.inc(n);
+        for (const t of inputs) this.collector.ack(t);
+      },
+      (err: unknown) => {
+        for (const t of inputs) this.collector.fail(t, err);
+      },
+    );
+  }
+
+  private observeLatency(ms: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]!) i++;
+    this.latency[i]!.inc();
+  }
+
+  async cleanup(): Promise<void> {
+    await this.resources?.release();
+  }
+  declareOutputFields(): OutputFields {
+    return {};
+  }
+}
+
+/**
+ * The timer bolts (reference §5.24) as metrics: counts the tuples it sees under the name given
+ * (`first_tuple`, `discard_tuple`, `last_tuple`), exported as `themis_<name>_total` with the
+ * instance label, instead of Redis counters that never expired and counted ticks (§15 item 39).
+ */
+export class TimerBolt implements Bolt {
+  private counter!: MetricCounter;
+  private collector!: OutputCollector;
+  constructor(private readonly args: { readonly counter: string }) {}
+  prepare(context: TopologyContext, collector: OutputCollector): void {
+    this.collector = collector;
+    this.counter = context.counter(this.args.counter);
+  }
+  executeBatch(inputs: Tuple[]): void {
+    this.counter.inc(inputs.length);
+    for (const t of inputs) this.collector.ack(t);
+  }
+  declareOutputFields(): OutputFields {
+    return {};
+  }
+}

@@ -1,0 +1,90 @@
+import type { BasicBolt, BasicOutputCollector, Bolt, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
+import type { Flow } from '../flow.js';
+import { intelRemoteIp, scoreIntelMq } from '../rules/score-intelmq.js';
+import { addTags } from '../rules/tags.js';
+import type { IntelEntry, IntelLookup } from '../stores.js';
+import { Resources } from './resources.js';
+import { makeScorer, type Scorer, type ScorerName } from './scorers.js';
+import { BRANCH_FIELDS, type ThemisArgs } from './themis-args.js';
+
+/**
+ * One scoring test of a branch chain (reference §5.8-5.17): adds its tags to the branch's copy
+ * of the flow and passes it on. Which test is an argument, so each chain link is the same class.
+ */
+export class ScoringBolt implements BasicBolt {
+  private score!: Scorer;
+  private resources!: Resources;
+  constructor(private readonly args: ThemisArgs & { readonly scorer: ScorerName }) {}
+
+  async prepare(context: TopologyContext): Promise<void> {
+    this.resources = new Resources(this.args, context.log);
+    this.score = await makeScorer(this.args.scorer, this.args.config, this.resources);
+  }
+  execute(input: Tuple, collector: BasicOutputCollector): void {
+    const flow = input.values[1] as Flow;
+    addTags(flow, this.score(flow));
+    collector.emit(input.values as unknown[]);
+  }
+  async cleanup(): Promise<void> {
+    await this.resources?.release();
+  }
+  declareOutputFields(): OutputFields {
+    return { default: BRANCH_FIELDS };
+  }
+}
+
+/**
+ * `score-intelmq` (reference §5.12): the remote IPs of a whole batch of inputs are looked up at
+ * once — one pipelined round trip to Redis, or none for the in-memory store — then each flow gets
+ * its tags and goes on. A store failure fails the batch's tuples for replay.
+ */
+export class IntelMqBolt implements Bolt {
+  private intel!: IntelLookup;
+  private resources!: Resources;
+  private collector!: OutputCollector;
+  constructor(private readonly args: ThemisArgs) {}
+
+  async prepare(context: TopologyContext, collector: OutputCollector): Promise<void> {
+    this.collector = collector;
+    this.resources = new Resources(this.args, context.log);
+    this.intel = await this.resources.intel();
+  }
+
+  executeBatch(inputs: Tuple[]): void {
+    const ips = new Set<string>();
+    for (const t of inputs) ips.add(intelRemoteIp(t.values[1] as Flow).text);
+    const sync = this.intel.lookupSync?.bind(this.intel);
+    if (sync) {
+      const found = new Map<string, readonly IntelEntry[]>();
+      for (const ip of ips) {
+        const entries = sync(ip);
+        if (entries && entries.length > 0) found.set(ip, entries);
+      }
+      this.finish(inputs, found);
+      return;
+    }
+    this.intel.lookupMany([...ips]).then(
+      (found) => this.finish(inputs, found),
+      (err: unknown) => {
+        for (const t of inputs) this.collector.fail(t, err);
+      },
+    );
+  }
+
+  private finish(inputs: Tuple[], found: ReadonlyMap<string, readonly IntelEntry[]>): void {
+    const rule = this.args.config.rules.intelMq;
+    for (const t of inputs) {
+      const flow = t.values[1] as Flow;
+      if (found.size > 0) addTags(flow, scoreIntelMq(flow, rule, found));
+      this.collector.emit(t.values as unknown[], t);
+      this.collector.ack(t);
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    await this.resources?.release();
+  }
+  declareOutputFields(): OutputFields {
+    return { default: BRANCH_FIELDS };
+  }
+}

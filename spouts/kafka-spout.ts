@@ -1,0 +1,617 @@
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+
+/** Messages that failed `maxRetries` times leave on this stream, for the ignored-flows output. */
+export const IGNORED_STREAM = 'ignored';
+
+/** SASL mechanisms whose options are plain data (OAUTHBEARER needs a function, so it cannot cross threads). */
+export interface KafkaSpoutSasl {
+  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly username: string;
+  readonly password: string;
+}
+
+/** TLS settings that are plain data; PEM strings, not file paths. */
+export interface KafkaSpoutTls {
+  readonly ca?: string[];
+  readonly cert?: string;
+  readonly key?: string;
+  readonly servername?: string;
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** Structured-cloneable, so every spout task builds its own consumer on its worker thread. */
+export interface KafkaSpoutArgs {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  /** The topology instance name: its spout tasks, and the same topology restarted, share the offsets. */
+  readonly groupId: string;
+  readonly clientId?: string;
+  /** Failures of one message before it is sent to the ignored stream instead (default 5). */
+  readonly maxRetries?: number;
+  /** Where a group without a committed offset starts: the earliest message, or (default) new ones only. */
+  readonly fromBeginning?: boolean;
+  /** Bytes per fetch response (kafkajs default 10 MiB) and per partition in it (1 MiB). */
+  readonly fetchMaxBytes?: number;
+  readonly fetchMaxBytesPerPartition?: number;
+  /**
+   * How long the broker holds a fetch that finds nothing new (default 500 ms, Kafka's own default;
+   * kafkajs' 5 s would also hold up every close by that long, which waits for the open fetch).
+   */
+  readonly fetchMaxWaitMs?: number;
+  /** Fetched messages held for nextTuple; fetching waits while this many are held (default 10 000). */
+  readonly maxBufferedMessages?: number;
+  /** How often completed offsets are committed (default 500 ms); also on rebalance, deactivate and close. */
+  readonly commitIntervalMs?: number;
+  readonly sessionTimeoutMs?: number;
+  /**
+   * Finite input, for tests and benchmarks: read up to the end offsets the topic had at open, and
+   * signal exhaustion once every message before them is complete and committed.
+   */
+  readonly stopAtEndOffsets?: boolean;
+  readonly ssl?: boolean | KafkaSpoutTls;
+  readonly sasl?: KafkaSpoutSasl;
+}
+
+/**
+ * THEMIS_KAFKA_CONNECT: no broker answered, or the topic could not be subscribed, at open.
+ * THEMIS_KAFKA_CONSUME: the consumer crashed (kafkajs restarts it when `retriable`, we do otherwise).
+ * THEMIS_KAFKA_COMMIT: an offset commit failed; the next commit carries the same or a later offset.
+ */
+export type KafkaSpoutErrorCode = 'THEMIS_KAFKA_CONNECT' | 'THEMIS_KAFKA_CONSUME' | 'THEMIS_KAFKA_COMMIT';
+
+export class KafkaSpoutError extends Error {
+  readonly code: KafkaSpoutErrorCode;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly brokers: readonly string[];
+  readonly retriable: boolean;
+
+  constructor(message: string, context: { code: KafkaSpoutErrorCode; topic: string; groupId: string; brokers: readonly string[]; retriable: boolean; cause: unknown }) {
+    super(message, { cause: context.cause });
+    this.name = 'KafkaSpoutError';
+    this.code = context.code;
+    this.topic = context.topic;
+    this.groupId = context.groupId;
+    this.brokers = context.brokers;
+    this.retriable = context.retriable;
+  }
+}
+
+const DEFAULT_MAX_RETRIES = 5;
+const DEFAULT_MAX_BUFFERED = 10_000;
+const DEFAULT_COMMIT_INTERVAL_MS = 500;
+const DEFAULT_FETCH_MAX_WAIT_MS = 500;
+/** A fetch waiting for room in the buffer heartbeats this often (kafkajs sends at most one per heartbeatInterval). */
+const ROOM_WAIT_MS = 1_000;
+/** After a crash kafkajs does not recover from, the consumer is rebuilt after this pause. */
+const RESTART_DELAY_MS = 5_000;
+/** Commit failures expected while the group rebalances: the next generation commits again. */
+const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP']);
+
+/** One fetched message, from fetch to completion. It is also the msgId the engine hands back. */
+interface FetchedMessage {
+  readonly partition: number;
+  readonly offset: number;
+  /** The partition's assignment when fetched: completions from an earlier assignment are dropped. */
+  readonly epoch: number;
+  readonly line: string;
+  failures: number;
+  /** Set once the message has failed maxRetries times; it is then replayed on the ignored stream. */
+  ignoredReason: string | null;
+}
+
+/**
+ * The commit rule of one assigned partition. Each offset is pending from fetch until complete; the
+ * commit point is the lowest pending offset, or one past the last seen when none is. Committing it
+ * says "every message of this partition before it is fully processed". Offsets need not be
+ * contiguous (compaction, transaction markers): an offset never tracked counts as done.
+ *
+ * One byte per offset from the oldest pending one to the newest: a flow parked for minutes in the
+ * match bolt holds the commit back while many messages after it complete, so per-offset objects
+ * would grow with the rate times the parking time.
+ */
+export class PartitionOffsets {
+  /** 1: pending; 0: complete or no message. flags[i] is offset base + i. */
+  private flags = new Uint8Array(1024);
+  private base = 0;
+  /** Every flag before it is 0; while anything is pending, flags[first] is 1. */
+  private first = 0;
+  private pendingCount = 0;
+  /** One past the last offset seen; -1 before the first. */
+  nextOffset = -1;
+  /** The last commit point the broker confirmed; -1 when unknown. */
+  committed = -1;
+  /** Where the group's position stood when the partition was assigned (stopAtEndOffsets); -1 until known. */
+  startOffset = -1;
+
+  constructor(readonly epoch: number) {}
+
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  /** Offsets arrive in increasing order. */
+  track(offset: number): void {
+    if (this.pendingCount === 0) {
+      // Every flag is 0: the window restarts here.
+      this.base = offset;
+      this.first = 0;
+    }
+    let i = offset - this.base;
+    if (i >= this.flags.length) {
+      this.makeRoom(i);
+      i = offset - this.base;
+    }
+    this.flags[i] = 1;
+    this.pendingCount++;
+    this.nextOffset = offset + 1;
+  }
+
+  /** Offsets without a message for us (a transaction marker ends the batch) need no completion. */
+  skipTo(offset: number): void {
+    if (offset > this.nextOffset) this.nextOffset = offset;
+  }
+
+  complete(offset: number): void {
+    const i = offset - this.base;
+    if (i < this.first || i >= this.flags.length || this.flags[i] !== 1) return;
+    this.flags[i] = 0;
+    this.pendingCount--;
+    if (this.pendingCount === 0 || i !== this.first) return;
+    while (this.flags[this.first] === 0) this.first++;
+  }
+
+  /** The offset to commit; -1 when nothing was seen. */
+  commitPoint(): number {
+    return this.pendingCount > 0 ? this.base + this.first : this.nextOffset;
+  }
+
+  /** Every message before `end` is complete. */
+  isCompleteTo(end: number): boolean {
+    return this.pendingCount === 0 && Math.max(this.nextOffset, this.startOffset) >= end;
+  }
+
+  /** Drops the done prefix of the window, and grows it when index `i` still does not fit. */
+  private makeRoom(i: number): void {
+    const used = this.nextOffset - this.base;
+    this.flags.copyWithin(0, this.first, used);
+    this.flags.fill(0, used - this.first, used);
+    this.base += this.first;
+    i -= this.first;
+    this.first = 0;
+    if (i < this.flags.length) return;
+    const grown = new Uint8Array(Math.max(this.flags.length * 2, i + 1));
+    grown.set(this.flags);
+    this.flags = grown;
+  }
+}
+
+/** A FIFO of fetched messages, taken from the front by nextTuple. */
+class MessageQueue {
+  private items: FetchedMessage[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  push(message: FetchedMessage): void {
+    this.items.push(message);
+  }
+  shift(): FetchedMessage | undefined {
+    if (this.head === this.items.length) return undefined;
+    const message = this.items[this.head++];
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+      // Fetches keep appending while nextTuple takes: drop the taken prefix now and then.
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return message;
+  }
+  removeWhere(isRemoved: (message: FetchedMessage) => boolean): void {
+    this.items = this.items.slice(this.head).filter((message) => !isRemoved(message));
+    this.head = 0;
+  }
+}
+
+/**
+ * Reads a topic in a consumer group and emits each message once per nextTuple call as
+ * `[line, origin]` (origin `<topic>/<partition>@<offset>`), the message itself as msgId.
+ *
+ * Offsets are committed by hand: a partition's offset N+1 only once every message up to N is
+ * complete, so a crash or rebalance replays from the oldest incomplete message (at-least-once).
+ * A failed message is replayed; after maxRetries failures it goes once to the ignored stream as
+ * `[reason, line, origin]`, and its completion then lets the commit pass it (a failure of that
+ * emit replays it there again).
+ *
+ * Fetching stops while the buffer is full: the batch being handed over waits (heartbeating) for
+ * nextTuple to drain the buffer before it takes more, so memory stays bounded by the buffer and
+ * one fetch response.
+ */
+export class KafkaSpout implements Spout {
+  private readonly topic: string;
+  private readonly maxRetries: number;
+  private readonly maxBuffered: number;
+  private readonly resumeAt: number;
+  private collector!: SpoutOutputCollector;
+  private context!: TopologyContext;
+  private kafka: Kafka | null = null;
+  private consumer: Consumer | null = null;
+  private admin: Admin | null = null;
+  private readonly buffer = new MessageQueue();
+  private readonly replays: FetchedMessage[] = [];
+  private readonly partitions = new Map<number, PartitionOffsets>();
+  private nextEpoch = 1;
+  private wakeFetch: (() => void) | null = null;
+  private commitTimer: NodeJS.Timeout | null = null;
+  private commits: Promise<void> = Promise.resolve();
+  private isCommitQueued = false;
+  private isClosing = false;
+  /** stopAtEndOffsets only: the topic's end and start offsets when the spout opened. */
+  private endOffsets: Map<number, number> | null = null;
+  private lowOffsets = new Map<number, number>();
+  private hasJoined = false;
+  private isLoadingStarts = false;
+  private exhaustion: 'reading' | 'committing' | 'committed' | 'signalled' = 'reading';
+
+  constructor(private readonly args: KafkaSpoutArgs) {
+    this.topic = args.topic;
+    this.maxRetries = args.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.maxBuffered = args.maxBufferedMessages ?? DEFAULT_MAX_BUFFERED;
+    this.resumeAt = Math.floor(this.maxBuffered / 2);
+  }
+
+  declareOutputFields(): OutputFields {
+    return { default: ['line', 'origin'], [IGNORED_STREAM]: ['reason', 'line', 'origin'] };
+  }
+
+  async open(context: TopologyContext, collector: SpoutOutputCollector): Promise<void> {
+    this.context = context;
+    this.collector = collector;
+    const { brokers, clientId, ssl, sasl } = this.args;
+    this.kafka = new Kafka({
+      clientId: clientId ?? `themis-spout-${this.args.groupId}`,
+      brokers: [...brokers],
+      logLevel: logLevel.ERROR,
+      logCreator: () => (entry) => this.logKafka(entry),
+      ...(ssl === undefined ? {} : { ssl }),
+      ...(sasl === undefined ? {} : { sasl: { ...sasl } as SASLOptions }),
+    });
+    if (this.args.stopAtEndOffsets) await this.readEndOffsets();
+    try {
+      await this.startConsumer();
+    } catch (error) {
+      await this.admin?.disconnect();
+      throw error;
+    }
+    this.commitTimer = setInterval(() => this.commitSoon(), this.args.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS);
+    this.commitTimer.unref();
+  }
+
+  nextTuple(): void {
+    const message = this.replays.length > 0 ? this.replays.shift() : this.buffer.shift();
+    if (message === undefined) {
+      if (this.endOffsets !== null) this.checkExhausted();
+      return;
+    }
+    if (this.wakeFetch !== null && this.buffer.size <= this.resumeAt) this.wakeFetch();
+    const origin = `${this.topic}/${message.partition}@${message.offset}`;
+    if (message.ignoredReason === null) this.collector.emit([message.line, origin], message);
+    else this.collector.emit([message.ignoredReason, message.line, origin], message, IGNORED_STREAM);
+  }
+
+  ack(msgId: unknown): void {
+    const message = msgId as FetchedMessage;
+    const state = this.partitions.get(message.partition);
+    // Revoked since it was fetched: the partition's new owner replays it from the committed offset.
+    if (state === undefined || state.epoch !== message.epoch) return;
+    state.complete(message.offset);
+  }
+
+  fail(msgId: unknown, reason: FailReason): void {
+    const message = msgId as FetchedMessage;
+    const state = this.partitions.get(message.partition);
+    if (state === undefined || state.epoch !== message.epoch) return;
+    if (message.ignoredReason === null) {
+      message.failures++;
+      if (message.failures >= this.maxRetries) message.ignoredReason = `failed ${message.failures} times: ${reason}`;
+    }
+    this.replays.push(message);
+  }
+
+  deactivate(): void {
+    this.commitSoon();
+  }
+
+  async close(): Promise<void> {
+    this.isClosing = true;
+    if (this.commitTimer !== null) clearInterval(this.commitTimer);
+    this.wakeFetch?.();
+    // Commit while the consumer is still a group member: kafkajs drops commits once it stops.
+    await this.commit();
+    try {
+      await this.consumer?.disconnect();
+      await this.admin?.disconnect();
+    } catch (cause) {
+      this.context.log.warn('disconnecting the Kafka consumer failed', { topic: this.topic, groupId: this.args.groupId, error: describeKafkaError(cause) });
+    }
+  }
+
+  // ---- the consumer ----
+
+  private async startConsumer(): Promise<void> {
+    const { groupId, fetchMaxBytes, fetchMaxBytesPerPartition, fetchMaxWaitMs, sessionTimeoutMs } = this.args;
+    const consumer = this.kafka!.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
+      ...(fetchMaxBytes === undefined ? {} : { maxBytes: fetchMaxBytes }),
+      ...(fetchMaxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: fetchMaxBytesPerPartition }),
+      ...(sessionTimeoutMs === undefined ? {} : { sessionTimeout: sessionTimeoutMs }),
+    });
+    this.consumer = consumer;
+    // GROUP_JOIN is emitted inside the join, before the first fetch of the new assignment.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssigned(payload.memberAssignment[this.topic] ?? []));
+    // Commit what is complete before the partitions move (the old generation may still commit).
+    consumer.on(consumer.events.REBALANCING, () => this.commitSoon());
+    consumer.on(consumer.events.CRASH, ({ payload }) => this.onCrash(consumer, payload.error, payload.restart));
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [this.topic], fromBeginning: this.args.fromBeginning ?? false });
+    } catch (cause) {
+      await consumer.disconnect().catch((error: unknown) => this.context.log.warn('disconnecting a failed consumer failed', { error: describeKafkaError(error) }));
+      throw this.error('THEMIS_KAFKA_CONNECT', `cannot subscribe to Kafka topic "${this.topic}" as group "${this.args.groupId}"`, cause, true);
+    }
+    // run() resolves once the first join is done; later failures arrive as CRASH events.
+    void consumer
+      .run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: (payload) => this.onBatch(payload) })
+      .catch((cause: unknown) => this.onCrash(consumer, cause, false));
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
+    const partition = batch.partition;
+    const state = this.partitions.get(partition);
+    if (state === undefined) return;
+    const end = this.endOffsets?.get(partition);
+    for (const message of batch.messages) {
+      const offset = Number(message.offset);
+      // Already tracked: kafkajs starts a kept partition from the committed offset after a join.
+      if (offset < state.nextOffset) {
+        resolveOffset(message.offset);
+        continue;
+      }
+      if (end !== undefined && offset >= end) {
+        pause();
+        return;
+      }
+      while (this.buffer.size >= this.maxBuffered) {
+        await this.roomInBuffer();
+        if (this.isClosing || !isRunning() || isStale() || this.partitions.get(partition) !== state) return;
+        // Throws when the group rebalances; kafkajs then rejoins, and GROUP_JOIN sorts out what stays.
+        await heartbeat();
+      }
+      state.track(offset);
+      this.buffer.push({ partition, offset, epoch: state.epoch, line: message.value?.toString('utf8') ?? '', failures: 0, ignoredReason: null });
+      resolveOffset(message.offset);
+    }
+    const afterBatch = Number(batch.lastOffset()) + 1;
+    state.skipTo(end === undefined ? afterBatch : Math.min(afterBatch, end));
+  }
+
+  private roomInBuffer(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => wake(), ROOM_WAIT_MS);
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakeFetch = null;
+        resolve();
+      };
+      this.wakeFetch = wake;
+    });
+  }
+
+  /** The assignment after a (re)join: revoked partitions are forgotten, kept ones resume where they were. */
+  private onAssigned(assigned: readonly number[]): void {
+    const kept = new Set(assigned);
+    const revoked = [...this.partitions.keys()].filter((partition) => !kept.has(partition));
+    if (revoked.length > 0) this.revoke(revoked);
+    for (const partition of assigned) {
+      const state = this.partitions.get(partition);
+      if (state === undefined) {
+        this.partitions.set(partition, new PartitionOffsets(this.nextEpoch++));
+        continue;
+      }
+      // The new generation has not confirmed our commits: send the current point again.
+      state.committed = -1;
+      if (state.nextOffset >= 0) this.consumer?.seek({ topic: this.topic, partition, offset: String(state.nextOffset) });
+    }
+    this.hasJoined = true;
+    this.context.log.info('Kafka partitions assigned', { topic: this.topic, groupId: this.args.groupId, partitions: [...assigned], revoked });
+    if (this.endOffsets !== null) void this.loadStartOffsets();
+  }
+
+  /**
+   * Drops the buffered messages and the offsets of partitions this task no longer owns. Their
+   * emitted messages still complete, but are not counted: the new owner reads from the committed
+   * offset, so they may be processed twice (at-least-once).
+   */
+  private revoke(partitions: readonly number[]): void {
+    const gone = new Set(partitions);
+    for (const partition of partitions) this.partitions.delete(partition);
+    this.buffer.removeWhere((message) => gone.has(message.partition));
+    let kept = 0;
+    for (const message of this.replays) if (!gone.has(message.partition)) this.replays[kept++] = message;
+    this.replays.length = kept;
+    this.wakeFetch?.();
+  }
+
+  private onCrash(consumer: Consumer, cause: unknown, willRestart: boolean): void {
+    if (this.isClosing || consumer !== this.consumer) return;
+    const next = willRestart ? 'kafkajs restarts it' : `restarting it in ${RESTART_DELAY_MS} ms`;
+    this.collector.reportError(this.error('THEMIS_KAFKA_CONSUME', `the consumer of Kafka topic "${this.topic}" as group "${this.args.groupId}" crashed; ${next}`, cause, willRestart));
+    if (willRestart) return;
+    // A new consumer is a new group member: everything is read again from the committed offsets.
+    this.revoke([...this.partitions.keys()]);
+    this.hasJoined = false;
+    this.consumer = null;
+    setTimeout(() => this.restart(), RESTART_DELAY_MS).unref();
+  }
+
+  private restart(): void {
+    if (this.isClosing) return;
+    this.startConsumer().catch((cause: unknown) => {
+      this.collector.reportError(cause);
+      setTimeout(() => this.restart(), RESTART_DELAY_MS).unref();
+    });
+  }
+
+  // ---- commits ----
+
+  /** Queues a commit unless one is already waiting (the timer must not pile them up). */
+  private commitSoon(): void {
+    if (!this.isCommitQueued) void this.commit();
+  }
+
+  /** Commits every partition whose commit point moved; commits run one after another. */
+  private commit(): Promise<void> {
+    this.isCommitQueued = true;
+    this.commits = this.commits.then(() => {
+      this.isCommitQueued = false;
+      return this.commitOnce();
+    });
+    return this.commits;
+  }
+
+  private async commitOnce(): Promise<void> {
+    const consumer = this.consumer;
+    if (consumer === null) return;
+    const offsets: Array<{ topic: string; partition: number; offset: string }> = [];
+    const moved: Array<[PartitionOffsets, number]> = [];
+    for (const [partition, state] of this.partitions) {
+      const point = state.commitPoint();
+      if (point <= state.committed) continue;
+      offsets.push({ topic: this.topic, partition, offset: String(point) });
+      moved.push([state, point]);
+    }
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commitOffsets(offsets);
+      for (const [state, point] of moved) if (point > state.committed) state.committed = point;
+    } catch (cause) {
+      const type = errorType(innermost(cause));
+      if (type !== undefined && REBALANCE_ERRORS.has(type)) {
+        this.context.log.warn('offset commit refused during a rebalance; the next assignment commits again', { topic: this.topic, groupId: this.args.groupId, error: type });
+        return;
+      }
+      const partitions = offsets.map((o) => `${o.partition}@${o.offset}`).join(', ');
+      this.collector.reportError(this.error('THEMIS_KAFKA_COMMIT', `committing offsets ${partitions} of Kafka topic "${this.topic}" for group "${this.args.groupId}"`, cause, true));
+    }
+  }
+
+  // ---- finite input (stopAtEndOffsets) ----
+
+  private async readEndOffsets(): Promise<void> {
+    const admin = this.kafka!.admin();
+    this.admin = admin;
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      this.endOffsets = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+      this.lowOffsets = new Map(offsets.map((o) => [o.partition, Number(o.low)]));
+    } catch (cause) {
+      await admin.disconnect();
+      throw this.error('THEMIS_KAFKA_CONNECT', `cannot read the end offsets of Kafka topic "${this.topic}"`, cause, true);
+    }
+  }
+
+  /**
+   * A partition whose group offset already stands at its end yields no message at all, so the
+   * position it was assigned at is read from the group's committed offsets.
+   */
+  private async loadStartOffsets(): Promise<void> {
+    if (this.isLoadingStarts || this.admin === null) return;
+    this.isLoadingStarts = true;
+    try {
+      const [topicOffsets] = await this.admin.fetchOffsets({ groupId: this.args.groupId, topics: [this.topic] });
+      for (const { partition, offset } of topicOffsets?.partitions ?? []) {
+        const state = this.partitions.get(partition);
+        if (state === undefined || state.startOffset >= 0) continue;
+        const committed = Number(offset);
+        const reset = this.args.fromBeginning ? this.lowOffsets : this.endOffsets!;
+        state.startOffset = committed >= 0 ? committed : (reset.get(partition) ?? 0);
+      }
+    } catch (cause) {
+      this.collector.reportError(this.error('THEMIS_KAFKA_CONSUME', `cannot read the committed offsets of group "${this.args.groupId}"`, cause, true));
+    } finally {
+      this.isLoadingStarts = false;
+    }
+  }
+
+  private checkExhausted(): void {
+    if (this.exhaustion === 'committed') {
+      this.exhaustion = 'signalled';
+      this.collector.signalExhausted();
+      return;
+    }
+    if (this.exhaustion !== 'reading' || !this.isAtEnd()) return;
+    this.exhaustion = 'committing';
+    void this.commit().then(() => {
+      const isCommitted = [...this.partitions.values()].every((state) => state.committed >= state.commitPoint());
+      this.exhaustion = isCommitted && this.isAtEnd() ? 'committed' : 'reading';
+    });
+  }
+
+  private isAtEnd(): boolean {
+    if (!this.hasJoined || this.replays.length > 0 || this.buffer.size > 0) return false;
+    let isAtEnd = true;
+    for (const [partition, state] of this.partitions) {
+      if (state.isCompleteTo(this.endOffsets!.get(partition) ?? 0)) continue;
+      isAtEnd = false;
+      if (state.startOffset < 0 && state.pending === 0) void this.loadStartOffsets();
+    }
+    return isAtEnd;
+  }
+
+  // ---- errors and logs ----
+
+  private error(code: KafkaSpoutErrorCode, what: string, cause: unknown, retriable: boolean): KafkaSpoutError {
+    const { brokers, groupId } = this.args;
+    return new KafkaSpoutError(`${what} on ${brokers.join(',')}: ${describeKafkaError(cause)}`, { code, topic: this.topic, groupId, brokers, retriable, cause });
+  }
+
+  /**
+   * kafkajs' own error logs, as warnings of this task: they include the protocol noise of every
+   * rebalance, which must not use up the task's rate-limited error log; our errors are reported
+   * separately with their codes.
+   */
+  private logKafka(entry: LogEntry): void {
+    const { message, ...fields } = entry.log;
+    this.context.log.warn(`kafkajs: ${message}`, { namespace: entry.namespace, topic: this.topic, groupId: this.args.groupId, ...fields });
+  }
+}
+
+function innermost(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 10 && current instanceof Error; depth++) {
+    const nested = (current as Error & { errors?: unknown[] }).errors?.[0] ?? current.cause;
+    if (nested === undefined || nested === current) break;
+    current = nested;
+  }
+  return current;
+}
+
+function errorType(error: unknown): string | undefined {
+  const type = error instanceof Error ? (error as Error & { type?: unknown }).type : undefined;
+  return typeof type === 'string' ? type : undefined;
+}
+
+/** The innermost kafkajs error, with the broker's error type when there is one. */
+function describeKafkaError(error: unknown): string {
+  const inner = innermost(error);
+  if (!(inner instanceof Error)) return String(inner);
+  const type = errorType(inner);
+  return type === undefined ? inner.message : `${type}: ${inner.message}`;
+}

@@ -1,0 +1,63 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'themis-cli-'));
+
+describe('themis-topology submit: arguments', () => {
+  it('refuses non-integer and out-of-range arguments, naming each one', async () => {
+    const r = await runCli('themis-topology', ['submit', 'two', '0', '-5', '1.5', 'bad name!', '--no-metrics-port']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('<executors> must be an integer 1-256, got "two"');
+    expect(r.stderr).toContain('<tasks> must be an integer 1-1024, got 0');
+    expect(r.stderr).toContain('<maxPending> must be an integer 1-10000000, got -5');
+    expect(r.stderr).toContain('<extraMatch> must be an integer 0-256, got "1.5"');
+    expect(r.stderr).toContain('<name> must be 1-63 letters');
+  });
+
+  it('refuses a config with unknown keys or bad values, naming the key, before any worker starts', async () => {
+    const dir = tmp();
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ rules: { darkIp: { score: -5 } }, windows: { matchWindw: 1 } }));
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'cfg', '--config', config, '--no-metrics-port']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('rules.darkIp.score (-5) must be an integer >= 0');
+    expect(r.stderr).toContain('unknown key windows.matchWindw');
+    expect(r.stderr).not.toContain('instance cfg');
+  });
+
+  it('refuses a parallelism file naming an unknown component', async () => {
+    const dir = tmp();
+    const file = join(dir, 'parallelism.json');
+    writeFileSync(file, JSON.stringify({ 'match-flowz': { executors: 2, tasks: 2 }, 'join-streams': { executors: 2, tasks: 1 } }));
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'par', '--parallelism', file, '--no-metrics-port']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown component "match-flowz"');
+    expect(r.stderr).toContain('join-streams.tasks (1) must be an integer >= executors (2)');
+  });
+
+  it('says which input file is missing', async () => {
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'nofile', '--input', '/nonexistent/flows.jsonl', '--no-metrics-port']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--input /nonexistent/flows.jsonl: no such file');
+  });
+
+  it('reads flows from standard input and keeps the valid lines around a bad one', async () => {
+    const dir = tmp();
+    const flow = (id: number, src: string, dst: string) =>
+      JSON.stringify({ id, start_timestamp_unix_secs: 1704067200 + id, end_timestamp_unix_secs: 1704067200 + id, protocol: 1, src_ip: src, dst_ip: dst, src_port: 0, dst_port: 0, packets: 1, bytes: 84 });
+    const input = [flow(1, '198.51.100.7', '192.0.2.1'), '{"id": 2, "protocol": "six"}', flow(3, '192.0.2.1', '203.0.113.9')].join('\n');
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'stdin', '--input', '-', '--output-dir', dir, '--workers', '1', '--no-metrics-port'], { input });
+    expect(r.code, r.stderr).toBe(0);
+    const scored = readFileSync(join(dir, 'scored-flows.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { flow_id: number });
+    expect(scored.map((s) => s.flow_id).sort()).toEqual([1, 3]);
+    const ignored = readFileSync(join(dir, 'ignored-flows.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage: string; reason: string; origin: string });
+    expect(ignored).toHaveLength(1);
+    expect(ignored[0]!.stage).toBe('parse');
+    expect(ignored[0]!.origin).toBe('stdin:2');
+    expect(ignored[0]!.reason).toMatch(/start_timestamp_unix_secs|protocol/);
+    expect(r.stderr).toMatch(/done in .* 3 lines/);
+  });
+});

@@ -1,0 +1,168 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Logger } from '../../runtime/index.js';
+import { KafkaSink } from '../../bolts/output/kafka-sink.js';
+import { OutputError } from '../../bolts/output/errors.js';
+import type { KafkaRecord } from '../../bolts/output/format.js';
+import { createTopics } from '../../spouts/kafka/create-topics.js';
+import { requireKafka, uniqueTopic } from '../helpers/kafka.js';
+
+// Writes through KafkaSink to the broker that `npm run kafka:up` starts, and reads the records
+// back with a plain consumer. Topics and groups are unique per test and deleted in afterAll.
+const BROKERS = ['127.0.0.1:9092'];
+const kafka = new Kafka({ clientId: 'themis-test-kafka-sink', brokers: BROKERS, logLevel: logLevel.NOTHING });
+let admin: Admin;
+const topicsToDelete: string[] = [];
+const groupsToDelete: string[] = [];
+const sinks: KafkaSink[] = [];
+/** kafkajs' own logs of the sinks under test (connection refused, unknown topic), kept off the console. */
+const kafkaLogs: string[] = [];
+const log: Logger = {
+  info: (msg) => void kafkaLogs.push(msg),
+  warn: (msg) => void kafkaLogs.push(msg),
+  error: (msg) => void kafkaLogs.push(msg),
+};
+
+beforeAll(async () => {
+  await requireKafka(BROKERS);
+  admin = kafka.admin();
+  await admin.connect();
+});
+
+afterEach(async () => {
+  for (const sink of sinks.splice(0)) await sink.close();
+});
+
+afterAll(async () => {
+  if (admin === undefined) return;
+  // Groups first: deleting a topic also drops the offsets that keep an empty group in existence.
+  if (groupsToDelete.length > 0) await admin.deleteGroups(groupsToDelete);
+  const present = new Set(await admin.listTopics());
+  const topics = topicsToDelete.filter((topic) => present.has(topic));
+  if (topics.length > 0) await admin.deleteTopics({ topics });
+  await admin.disconnect();
+});
+
+async function newTopic(prefix: string): Promise<string> {
+  const topic = uniqueTopic(prefix);
+  topicsToDelete.push(topic);
+  await createTopics({ brokers: BROKERS, topics: [topic], partitions: 4 });
+  return topic;
+}
+
+function newSink(options: { retries?: number } = {}): KafkaSink {
+  const sink = new KafkaSink({ brokers: BROKERS, clientId: 'themis-test-kafka-sink', ...options }, log);
+  sinks.push(sink);
+  return sink;
+}
+
+interface ReadRecord {
+  key: string | null;
+  value: string;
+  partition: number;
+}
+
+/**
+ * Reads every record of a topic up to its current end offsets (bounded wait). A produce retried
+ * after a partial failure may have stored a record twice (at-least-once), so a record is one
+ * partition and offset, and the caller counts duplicates of a value.
+ */
+async function readTopic(topic: string): Promise<ReadRecord[]> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const total = ends.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+  const groupId = uniqueTopic('themis-it-sink-reader');
+  groupsToDelete.push(groupId);
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
+  const records = new Map<string, ReadRecord>();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${records.size} of ${total} records of ${topic} arrived within 15 s`)), 15_000);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          records.set(`${partition}@${message.offset}`, { key: message.key === null ? null : message.key.toString(), value: String(message.value), partition });
+          if (records.size === total) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return [...records.values()];
+}
+
+/** The distinct records as `key value` lines, sorted. */
+function distinct(records: ReadonlyArray<{ key: string | null; value: string }>): string[] {
+  return [...new Set(records.map((r) => `${r.key} ${r.value}`))].sort();
+}
+
+describe('KafkaSink on the real broker', () => {
+  it('writes each batch to its topic with the records keys in one call', async () => {
+    const scored = await newTopic('themis-it-sink-scored');
+    const detail = await newTopic('themis-it-sink-detail');
+    const scoredRecords: KafkaRecord[] = Array.from({ length: 60 }, (_, i) => ({ key: String(1000 + (i % 7)), value: JSON.stringify({ n: i }) }));
+    const detailRecords: KafkaRecord[] = [
+      { key: '1000', value: '{"tag":"BL-SRC"}' },
+      { key: null, value: '{"ignored":"no flow id"}' },
+    ];
+
+    await newSink().write([
+      { topic: scored, records: scoredRecords },
+      { topic: detail, records: detailRecords },
+      { topic: detail, records: [] },
+    ]);
+
+    const scoredRead = await readTopic(scored);
+    expect(distinct(scoredRead)).toEqual(distinct(scoredRecords));
+    // Keyed records: one flow id, one partition.
+    for (const key of new Set(scoredRecords.map((r) => r.key))) {
+      expect(new Set(scoredRead.filter((r) => r.key === key).map((r) => r.partition)).size).toBe(1);
+    }
+    const detailRead = await readTopic(detail);
+    expect(distinct(detailRead)).toEqual(distinct(detailRecords));
+    const duplicates = scoredRead.length + detailRead.length - scoredRecords.length - detailRecords.length;
+    if (duplicates > 0) console.info(`KafkaSink: ${duplicates} records stored twice by a retried produce`);
+  });
+
+  it('resolves a write with no records without reaching the broker', async () => {
+    const sink = new KafkaSink({ brokers: ['127.0.0.1:1'], clientId: 'themis-test-kafka-sink-unused' }, log);
+
+    await expect(sink.write([{ topic: 'nowhere', records: [] }])).resolves.toBeUndefined();
+    await sink.close();
+  });
+
+  it('rejects a write to a topic that does not exist with THEMIS_KAFKA_PRODUCE and its cause', async () => {
+    const missing = uniqueTopic('themis-it-sink-missing');
+
+    const failure = await newSink({ retries: 1 })
+      .write([{ topic: missing, records: [{ key: '1', value: '{}' }] }])
+      .catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(OutputError);
+    const error = failure as OutputError;
+    expect(error.code).toBe('THEMIS_KAFKA_PRODUCE');
+    expect(error.topics).toEqual([missing]);
+    expect(error.records).toBe(1);
+    expect(error.retriable).toBe(true);
+    expect(error.cause).toBeDefined();
+    expect(error.message).toContain(missing);
+    expect(error.message).toContain('127.0.0.1:9092');
+    expect(error.message).toContain('UNKNOWN_TOPIC_OR_PARTITION');
+  });
+
+  it('rejects with THEMIS_KAFKA_PRODUCE when no broker answers', async () => {
+    const sink = new KafkaSink({ brokers: ['127.0.0.1:1'], clientId: 'themis-test-kafka-sink-down', retries: 0 }, log);
+    sinks.push(sink);
+
+    const failure = await sink.write([{ topic: 'scored-flows', records: [{ key: '1', value: '{}' }] }]).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(OutputError);
+    expect((failure as OutputError).code).toBe('THEMIS_KAFKA_PRODUCE');
+    expect((failure as OutputError).retriable).toBe(true);
+    expect((failure as OutputError).message).toContain('127.0.0.1:1');
+  });
+});

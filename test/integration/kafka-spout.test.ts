@@ -1,0 +1,249 @@
+import { BroadcastChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { moduleRef, RunningTopology, TopologyBuilder } from '../../runtime/index.js';
+import { createTopics } from '../../spouts/kafka/create-topics.js';
+import type { KafkaSpoutArgs } from '../../spouts/kafka-spout.js';
+import type { KafkaFixtureEvent, RecordingBoltArgs } from './fixtures/kafka-fixtures.js';
+import { requireKafka, uniqueTopic } from '../helpers/kafka.js';
+
+// Runs KafkaSpout topologies against the broker that `npm run kafka:up` starts. Every test has
+// its own topic (4 partitions) and consumer group; both are deleted in afterAll.
+const BROKERS = ['127.0.0.1:9092'];
+const PARTITIONS = 4;
+const kafka = new Kafka({ clientId: 'themis-test-kafka-spout', brokers: BROKERS, logLevel: logLevel.NOTHING });
+let admin: Admin;
+let producer: Producer;
+const topicsToDelete: string[] = [];
+const groupsToDelete: string[] = [];
+const running: RunningTopology[] = [];
+const channels: EventLog[] = [];
+
+beforeAll(async () => {
+  await requireKafka(BROKERS);
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer();
+  await producer.connect();
+});
+
+afterEach(async () => {
+  for (const topology of running.splice(0)) await topology.shutdown({ drainTimeoutMs: 2_000 });
+  for (const log of channels.splice(0)) log.close();
+});
+
+afterAll(async () => {
+  await producer?.disconnect();
+  if (admin === undefined) return;
+  // Groups first: deleting a topic also drops the offsets that keep an empty group in existence.
+  if (groupsToDelete.length > 0) await admin.deleteGroups(groupsToDelete);
+  const present = new Set(await admin.listTopics());
+  const topics = topicsToDelete.filter((topic) => present.has(topic));
+  if (topics.length > 0) await admin.deleteTopics({ topics });
+  await admin.disconnect();
+});
+
+/** Collects what the fixture bolts report from their worker threads. */
+class EventLog {
+  readonly channelName = `themis-kafka-test-${randomUUID()}`;
+  readonly events: KafkaFixtureEvent[] = [];
+  private readonly channel = new BroadcastChannel(this.channelName);
+  constructor() {
+    this.channel.onmessage = (e: unknown) => this.events.push((e as { data: KafkaFixtureEvent }).data);
+  }
+  of<K extends KafkaFixtureEvent['kind']>(kind: K): Array<Extract<KafkaFixtureEvent, { kind: K }>> {
+    return this.events.filter((e): e is Extract<KafkaFixtureEvent, { kind: K }> => e.kind === kind);
+  }
+  async until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error('condition not reached in time');
+      await sleep(20);
+    }
+  }
+  close(): void {
+    this.channel.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function newTopic(prefix: string): Promise<string> {
+  const topic = uniqueTopic(prefix);
+  topicsToDelete.push(topic);
+  await createTopics({ brokers: BROKERS, topics: [topic], partitions: PARTITIONS });
+  return topic;
+}
+
+function newGroup(): string {
+  const group = uniqueTopic('themis-it-spout-group');
+  groupsToDelete.push(group);
+  return group;
+}
+
+/** Produces `count` messages `{"seq":n}`, n from `first`, message n to partition n % 4. */
+async function produce(topic: string, count: number, first = 0): Promise<void> {
+  const messages = Array.from({ length: count }, (_, i) => ({ partition: (first + i) % PARTITIONS, value: JSON.stringify({ seq: first + i }) }));
+  await producer.send({ topic, acks: -1, messages });
+}
+
+/** partition -> the group's committed offset (-1: none). */
+async function committedOffsets(groupId: string, topic: string): Promise<Record<number, number>> {
+  const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return Object.fromEntries((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+}
+
+async function highWatermarks(topic: string): Promise<Record<number, number>> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return Object.fromEntries(offsets.map((o) => [o.partition, Number(o.high)]));
+}
+
+/** Every origin `<topic>/<partition>@<offset>` below the high-water marks. */
+function originsBelow(topic: string, ends: Record<number, number>, starts: Record<number, number> = {}): string[] {
+  const origins: string[] = [];
+  for (const [partition, end] of Object.entries(ends)) {
+    for (let offset = starts[Number(partition)] ?? 0; offset < end; offset++) origins.push(`${topic}/${partition}@${offset}`);
+  }
+  return origins.sort();
+}
+
+interface RunOptions {
+  spout: Partial<KafkaSpoutArgs> & { topic: string; groupId: string };
+  bolt?: Omit<RecordingBoltArgs, 'channel'>;
+  spoutTasks?: number;
+  maxSpoutPending?: number;
+  messageTimeoutSecs?: number;
+}
+
+/** Starts KafkaSpout -> RecordingBolt (both streams grouped by origin, so one task sees every attempt). */
+async function runTopology(options: RunOptions): Promise<{ topology: RunningTopology; log: EventLog }> {
+  const log = new EventLog();
+  channels.push(log);
+  const spoutArgs: KafkaSpoutArgs = { brokers: BROKERS, fromBeginning: true, stopAtEndOffsets: true, commitIntervalMs: 100, ...options.spout };
+  const builder = new TopologyBuilder();
+  const spout = builder.setSpout('kafka', moduleRef(import.meta.url, '../../spouts/kafka-spout', 'KafkaSpout', spoutArgs), options.spoutTasks ?? 1);
+  if (options.maxSpoutPending !== undefined) spout.setMaxSpoutPending(options.maxSpoutPending);
+  builder
+    .setBolt('record', moduleRef(import.meta.url, './fixtures/kafka-fixtures', 'RecordingBolt', { channel: log.channelName, ...options.bolt }), 2)
+    .fieldsGrouping('kafka', ['origin'])
+    .fieldsGrouping('kafka', 'ignored', ['origin']);
+  const spec = await builder.build({ name: options.spout.groupId, workers: 2, ackers: 1, messageTimeoutSecs: options.messageTimeoutSecs ?? 30, metricsIntervalMs: 200 });
+  const topology = await RunningTopology.start(spec);
+  running.push(topology);
+  return { topology, log };
+}
+
+function origins(events: Array<{ origin: string }>): string[] {
+  return events.map((e) => e.origin).sort();
+}
+
+describe('KafkaSpout on the real broker', () => {
+  it('emits and acks every message and commits the high-water mark of every partition', async () => {
+    const topic = await newTopic('themis-it-spout-all');
+    const groupId = newGroup();
+    await produce(topic, 400);
+    const ends = await highWatermarks(topic);
+
+    const { topology, log } = await runTopology({ spout: { topic, groupId } });
+    await topology.waitUntilDone();
+    await log.until(() => log.of('acked').length >= 400);
+
+    expect(origins(log.of('line'))).toEqual(originsBelow(topic, ends));
+    expect(origins(log.of('acked'))).toEqual(originsBelow(topic, ends));
+    // A produce retried after a partial failure may store a message twice, so values are compared as a set.
+    expect(new Set(log.of('line').map((e) => e.line))).toEqual(new Set(Array.from({ length: 400 }, (_, seq) => JSON.stringify({ seq }))));
+    // Exhaustion is signalled only after the commit, so the group is at the end before shutdown.
+    expect(await committedOffsets(groupId, topic)).toEqual(ends);
+  });
+
+  it('replays a failed message and commits past it only once it completes', async () => {
+    const topic = await newTopic('themis-it-spout-replay');
+    const groupId = newGroup();
+    await produce(topic, 200);
+    const ends = await highWatermarks(topic);
+    const x = `${topic}/1@10`;
+
+    // First attempt failed, second dropped (pending until the 2 s message timeout), third acked.
+    const { topology, log } = await runTopology({ spout: { topic, groupId }, bolt: { script: { [x]: ['fail', 'drop'] } }, messageTimeoutSecs: 2 });
+    await log.until(() => log.of('line').some((e) => e.origin === x && e.attempt === 1));
+    const samples: number[] = [];
+    while (!log.of('acked').some((e) => e.origin === x)) {
+      samples.push((await committedOffsets(groupId, topic))[1] ?? -1);
+      await sleep(50);
+    }
+    await topology.waitUntilDone();
+
+    // While x was pending, partition 1's commit reached x (every earlier message was done) but never passed it.
+    expect(samples.length).toBeGreaterThan(5);
+    expect(Math.max(...samples)).toBe(10);
+    expect(log.of('line').filter((e) => e.origin === x).map((e) => e.attempt)).toEqual([0, 1, 2]);
+    expect(new Set(origins(log.of('acked')))).toEqual(new Set(originsBelow(topic, ends)));
+    expect(log.of('ignored')).toEqual([]);
+    expect(await committedOffsets(groupId, topic)).toEqual(ends);
+  });
+
+  it('sends a message that always fails to the ignored stream after maxRetries, then commits past it', async () => {
+    const topic = await newTopic('themis-it-spout-ignored');
+    const groupId = newGroup();
+    await produce(topic, 100);
+    const ends = await highWatermarks(topic);
+    const x = `${topic}/3@7`;
+
+    const { topology, log } = await runTopology({ spout: { topic, groupId, maxRetries: 3 }, bolt: { alwaysFail: [x] } });
+    await topology.waitUntilDone();
+    await log.until(() => log.of('ignored').length === 1);
+
+    expect(log.of('line').filter((e) => e.origin === x).map((e) => e.attempt)).toEqual([0, 1, 2]);
+    const line = log.of('line').find((e) => e.origin === x)!.line;
+    expect(line).toMatch(/^\{"seq":\d+\}$/);
+    expect(log.of('ignored')).toEqual([{ kind: 'ignored', origin: x, line, reason: 'failed 3 times: error' }]);
+    expect(origins(log.of('acked'))).toEqual(originsBelow(topic, ends).filter((o) => o !== x));
+    expect(await committedOffsets(groupId, topic)).toEqual(ends);
+  });
+
+  it('does not re-read completed messages when a second topology joins the same group', async () => {
+    const topic = await newTopic('themis-it-spout-restart');
+    const groupId = newGroup();
+    await produce(topic, 100);
+    const firstEnds = await highWatermarks(topic);
+    const first = await runTopology({ spout: { topic, groupId } });
+    await first.topology.waitUntilDone();
+    await first.topology.shutdown({ drainTimeoutMs: 2_000 });
+
+    await produce(topic, 40, 100);
+    const ends = await highWatermarks(topic);
+    const second = await runTopology({ spout: { topic, groupId } });
+    await second.topology.waitUntilDone();
+    await second.log.until(() => second.log.of('acked').length >= 40);
+
+    expect(origins(first.log.of('line'))).toEqual(originsBelow(topic, firstEnds));
+    expect(origins(second.log.of('line'))).toEqual(originsBelow(topic, ends, firstEnds));
+    expect(await committedOffsets(groupId, topic)).toEqual(ends);
+  });
+
+  it('shares the partitions between two spout tasks of one group and delivers every message', async () => {
+    const topic = await newTopic('themis-it-spout-rebalance');
+    const groupId = newGroup();
+    await produce(topic, 2_000);
+    const ends = await highWatermarks(topic);
+
+    // Slow enough (about 400 messages/s) that the second task joins while the first is mid-way.
+    const { topology, log } = await runTopology({
+      spout: { topic, groupId, maxBufferedMessages: 100 },
+      spoutTasks: 2,
+      maxSpoutPending: 20,
+      bolt: { ackDelayMs: 50 },
+    });
+    await topology.waitUntilDone();
+    await log.until(() => new Set(origins(log.of('acked'))).size === 2_000);
+
+    // At-least-once: what the first task had not committed of a moved partition is read again.
+    const seen = origins(log.of('line'));
+    expect([...new Set(seen)].sort()).toEqual(originsBelow(topic, ends));
+    console.info(`two spout tasks: ${seen.length - 2_000} duplicates of 2000 messages`);
+    expect(await committedOffsets(groupId, topic)).toEqual(ends);
+  });
+});

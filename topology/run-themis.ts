@@ -1,0 +1,143 @@
+import type { Server } from 'node:http';
+import { Registry } from 'prom-client';
+import { componentTotal, moduleRef, registerTopologyMetrics, RunningTopology, serveMetrics, type ComponentRef, type WorkerMetricsSnapshot } from '../runtime/index.js';
+import type { ThemisArgs } from '../bolts/components/themis-args.js';
+import { deploymentParallelism, type SubmitArguments } from './deployment.js';
+import {
+  buildThemisTopology,
+  DISCARD_TIMER,
+  INPUT_TIMER,
+  MATCH_FLOWS,
+  OUTPUT_TIMER,
+  PERSIST_IGNORED,
+  SCAN_CANDIDATES,
+  SPOUT,
+  type Parallelism,
+} from './themis-topology.js';
+
+export type FlowInput =
+  | { readonly kind: 'file'; readonly path: string; readonly label?: string; readonly maxRetries: number; readonly ratePerSec?: number }
+  | {
+      readonly kind: 'kafka';
+      readonly brokers: readonly string[];
+      readonly topic: string;
+      readonly groupId: string;
+      readonly maxRetries: number;
+      readonly stopAtEndOffsets?: boolean;
+      readonly fromBeginning?: boolean;
+    };
+
+export interface RunThemisOptions {
+  readonly submit: SubmitArguments;
+  readonly args: ThemisArgs;
+  readonly input: FlowInput;
+  readonly workers: number;
+  readonly ackers?: number;
+  readonly parallelism?: Readonly<Record<string, Parallelism>>;
+  /** null: no endpoint. */
+  readonly metricsPort: number | null;
+  readonly metricsHost?: string;
+}
+
+export interface ThemisRun {
+  readonly topology: RunningTopology;
+  readonly registry: Registry;
+  readonly metricsServer: Server | null;
+  /** Figures so far, from the latest metrics of every thread. */
+  progress(): Progress;
+  /** Graceful stop: drain in-flight trees, close spouts and bolts, stop the endpoint. */
+  stop(): Promise<void>;
+}
+
+export interface Progress {
+  readonly linesIn: number;
+  readonly invalid: number;
+  readonly discarded: number;
+  readonly conversations: number;
+  readonly scored: number;
+  readonly scanCandidateRecords: number;
+  readonly ignoredRecords: number;
+  readonly failed: number;
+  readonly timedOut: number;
+  /** Errors the spout reported (e.g. the input could not be read). */
+  readonly spoutErrors: number;
+}
+
+function spoutRef(input: FlowInput): ComponentRef {
+  if (input.kind === 'file') {
+    const { kind: _kind, ...file } = input;
+    return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', file);
+  }
+  const { kind: _kind, ...kafka } = input;
+  return moduleRef(import.meta.url, '../spouts/kafka-spout', 'KafkaSpout', { ...kafka, brokers: [...kafka.brokers] });
+}
+
+export function progressOf(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): Progress {
+  const custom = (component: string, name: string) => {
+    let n = 0;
+    for (const s of snapshots) if (s) for (const t of s.tasks) if (t.component === component) n += t.custom[name] ?? 0;
+    return n;
+  };
+  return {
+    linesIn: custom(INPUT_TIMER, 'first_tuple'),
+    invalid: countInvalid(snapshots),
+    discarded: custom(DISCARD_TIMER, 'discard_tuple'),
+    conversations: componentTotal(snapshots, MATCH_FLOWS, (c) => c.emitted),
+    scored: custom(OUTPUT_TIMER, 'last_tuple'),
+    scanCandidateRecords: custom(SCAN_CANDIDATES, 'scan_records_written'),
+    ignoredRecords: custom(PERSIST_IGNORED, 'ignored_records_written'),
+    failed: componentTotal(snapshots, SPOUT, (c) => c.failed),
+    timedOut: componentTotal(snapshots, SPOUT, (c) => c.timedOut),
+    spoutErrors: componentTotal(snapshots, SPOUT, (c) => c.errors),
+  };
+}
+
+function countInvalid(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): number {
+  // Lines json-to-tuple could not parse: every executed line emits exactly one tuple, on the
+  // default stream when valid, so the invalid ones are what the ignored output got minus discards.
+  let ignored = 0;
+  let discarded = 0;
+  for (const s of snapshots) {
+    if (!s) continue;
+    for (const t of s.tasks) {
+      if (t.component === PERSIST_IGNORED) ignored += t.counters.executed;
+      if (t.component === DISCARD_TIMER) discarded += t.custom['discard_tuple'] ?? 0;
+    }
+  }
+  return Math.max(0, ignored - discarded);
+}
+
+/** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */
+export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
+  const spoutDefault: Parallelism = o.input.kind === 'file' ? { executors: 1, tasks: 1 } : { executors: o.workers, tasks: o.workers };
+  const builder = buildThemisTopology({ args: o.args, spout: spoutRef(o.input), parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism) });
+  const spec = await builder.build({
+    name: o.submit.name,
+    workers: o.workers,
+    ackers: o.ackers ?? o.workers,
+    maxSpoutPending: o.submit.maxPending,
+    messageTimeoutSecs: o.args.config.windows.messageTimeoutSecs,
+  });
+  const topology = await RunningTopology.start(spec);
+  const registry = new Registry();
+  registerTopologyMetrics(registry, topology, o.submit.name);
+  let metricsServer: Server | null = null;
+  if (o.metricsPort !== null) {
+    try {
+      metricsServer = await serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1');
+    } catch (err) {
+      await topology.shutdown({ drainTimeoutMs: 1000 });
+      throw new Error(`cannot serve metrics on ${o.metricsHost ?? '127.0.0.1'}:${o.metricsPort}: ${(err as Error).message} (choose another --metrics-port)`, { cause: err });
+    }
+  }
+  return {
+    topology,
+    registry,
+    metricsServer,
+    progress: () => progressOf(topology.snapshots),
+    async stop() {
+      await topology.shutdown();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    },
+  };
+}

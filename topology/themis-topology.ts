@@ -1,0 +1,154 @@
+import { basicBolt, moduleRef, TopologyBuilder, type ComponentRef } from '../runtime/index.js';
+import type { ScorerName } from '../bolts/components/scorers.js';
+import {
+  STREAM_ALL,
+  STREAM_BATCH,
+  STREAM_DISCARD,
+  STREAM_IGNORED,
+  STREAM_INTERESTING,
+  STREAM_INVALID,
+  STREAM_TCP,
+  STREAM_UDP,
+} from '../bolts/components/streams.js';
+import { BRANCH_ALL, BRANCH_TCP, BRANCH_UDP, type ThemisArgs } from '../bolts/components/themis-args.js';
+
+/** Component ids of the Themis topology, as in the original's final topology (reference §3.2). */
+export const SPOUT = 'flow-spout';
+export const JSON_TO_TUPLE = 'json-to-tuple';
+export const RESOLVE_ASN = 'resolve-asn';
+export const DISCARD_FLOWS = 'discard-flows';
+export const MATCH_FLOWS = 'match-flows';
+export const RESOLVE_LOCATION = 'resolve-location';
+export const FLOW_SPLITTER = 'flow-splitter';
+export const JOIN_STREAMS = 'join-streams';
+export const PERSIST_SCORED = 'persist-tuple';
+export const SCAN_CANDIDATES = 'scan-candidate-persist';
+export const PERSIST_IGNORED = 'persist-ignored';
+export const INPUT_TIMER = 'input-timer';
+export const DISCARD_TIMER = 'discard-timer';
+export const OUTPUT_TIMER = 'output-timer';
+
+type Link = readonly [id: string, scorer: ScorerName | 'intelMq'];
+
+/** The three scoring branches: each a chain of one test per bolt (reference §3.1). */
+export const ALL_CHAIN: readonly Link[] = [
+  ['score-dark-ip', 'darkIp'],
+  ['score-emerging-threats-list', 'emergingThreats'],
+  ['score-alienvault-list', 'alienVault'],
+  ['score-suspect-country', 'suspectCountry'],
+  ['score-intelmq', 'intelMq'],
+  ['score-ndpi-known-list', 'ndpiGood'],
+];
+export const TCP_CHAIN: readonly Link[] = [
+  ['score-syn-only', 'possibleScan'],
+  ['score-ssh-brute', 'sshBruteForce'],
+  ['score-http-brute', 'httpBruteForce'],
+  ['score-tcp-hosted-service', 'tcpHostedService'],
+  ['score-tcp-remote-service', 'tcpRemoteService'],
+  ['score-bad-tcp-ports', 'insecureTcpPorts'],
+  ['score-bad-tcp-traffic', 'unknownTcpPorts'],
+];
+export const UDP_CHAIN: readonly Link[] = [
+  ['score-udp-hosted-service', 'udpHostedService'],
+  ['score-udp-remote-service', 'udpRemoteService'],
+  ['score-bad-udp-ports', 'insecureUdpPorts'],
+  ['score-bad-udp-traffic', 'unknownUdpPorts'],
+];
+
+/** Executors and tasks of one component. */
+export interface Parallelism {
+  readonly executors: number;
+  readonly tasks: number;
+}
+
+export interface ThemisTopologyOptions {
+  readonly args: ThemisArgs;
+  /** The spout: the file spout or the Kafka spout, declaring `default: [line, origin]` and `ignored`. */
+  readonly spout: ComponentRef;
+  /** Parallelism of every component by id (see `deploymentParallelism`). */
+  readonly parallelism: (componentId: string) => Parallelism;
+}
+
+/** Every component id, in topology order (for parallelism files and validation). */
+export function themisComponentIds(): string[] {
+  return [
+    SPOUT,
+    JSON_TO_TUPLE,
+    RESOLVE_ASN,
+    DISCARD_FLOWS,
+    MATCH_FLOWS,
+    RESOLVE_LOCATION,
+    FLOW_SPLITTER,
+    ...ALL_CHAIN.map(([id]) => id),
+    ...TCP_CHAIN.map(([id]) => id),
+    ...UDP_CHAIN.map(([id]) => id),
+    JOIN_STREAMS,
+    PERSIST_SCORED,
+    SCAN_CANDIDATES,
+    PERSIST_IGNORED,
+    INPUT_TIMER,
+    DISCARD_TIMER,
+    OUTPUT_TIMER,
+  ];
+}
+
+/**
+ * Declares the Themis scoring topology (reference §3.1) on the engine.
+ *
+ * Groupings: the original shuffled everywhere; here a linear hop is local-or-shuffle, so a flow
+ * walks its chain on the thread it is on and crosses threads only where it must: the spout's
+ * lines are shuffled over the parsers of every thread, match-flows is fields-grouped on the
+ * conversation key (both directions meet in one task), and join-streams on the flow id.
+ */
+export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
+  const a = o.args;
+  const ref = (file: string, name: string, extra: Record<string, unknown> = {}) => moduleRef(import.meta.url, `../bolts/components/${file}`, name, { ...a, ...extra });
+  const b = new TopologyBuilder();
+  const bolt = (id: string, r: ComponentRef) => {
+    const p = o.parallelism(id);
+    return b.setBolt(id, r, p.executors).setNumTasks(p.tasks);
+  };
+  const sp = o.parallelism(SPOUT);
+  b.setSpout(SPOUT, o.spout, sp.executors).setNumTasks(sp.tasks);
+
+  bolt(JSON_TO_TUPLE, basicBolt(ref('front-bolts', 'JsonToTupleBolt'))).shuffleGrouping(SPOUT);
+  bolt(RESOLVE_ASN, basicBolt(ref('front-bolts', 'ResolveAsnBolt'))).localOrShuffleGrouping(JSON_TO_TUPLE);
+  bolt(DISCARD_FLOWS, basicBolt(ref('front-bolts', 'DiscardFlowsBolt'))).localOrShuffleGrouping(RESOLVE_ASN);
+  bolt(MATCH_FLOWS, ref('match-flows-bolt', 'MatchFlowsBolt')).fieldsGrouping(DISCARD_FLOWS, STREAM_INTERESTING, ['conversation']);
+  bolt(RESOLVE_LOCATION, basicBolt(ref('front-bolts', 'ResolveLocationBolt'))).localOrShuffleGrouping(MATCH_FLOWS);
+  bolt(FLOW_SPLITTER, basicBolt(ref('front-bolts', 'FlowSplitterBolt'))).localOrShuffleGrouping(RESOLVE_LOCATION);
+
+  const chain = (links: readonly Link[], stream: string): string => {
+    let prev = FLOW_SPLITTER;
+    let prevStream = stream;
+    for (const [id, scorer] of links) {
+      const r = scorer === 'intelMq' ? ref('scoring-bolts', 'IntelMqBolt') : basicBolt(ref('scoring-bolts', 'ScoringBolt', { scorer }));
+      bolt(id, r).localOrShuffleGrouping(prev, prevStream);
+      prev = id;
+      prevStream = 'default';
+    }
+    return prev;
+  };
+  const allEnd = chain(ALL_CHAIN, STREAM_ALL);
+  const tcpEnd = chain(TCP_CHAIN, STREAM_TCP);
+  const udpEnd = chain(UDP_CHAIN, STREAM_UDP);
+
+  const branchBySource = { [allEnd]: BRANCH_ALL, [tcpEnd]: BRANCH_TCP, [udpEnd]: BRANCH_UDP };
+  bolt(JOIN_STREAMS, ref('join-streams-bolt', 'JoinStreamsBolt', { branchBySource }))
+    .fieldsGrouping(allEnd, ['flowId'])
+    .fieldsGrouping(tcpEnd, ['flowId'])
+    .fieldsGrouping(udpEnd, ['flowId']);
+
+  bolt(PERSIST_SCORED, ref('output-bolts', 'OutputBolt', { kind: 'scored' })).localOrShuffleGrouping(JOIN_STREAMS);
+  bolt(SCAN_CANDIDATES, ref('output-bolts', 'OutputBolt', { kind: 'scan' })).localOrShuffleGrouping(FLOW_SPLITTER, STREAM_BATCH);
+  bolt(PERSIST_IGNORED, ref('output-bolts', 'OutputBolt', { kind: 'ignored' }))
+    .localOrShuffleGrouping(JSON_TO_TUPLE, STREAM_INVALID)
+    .localOrShuffleGrouping(DISCARD_FLOWS, STREAM_DISCARD)
+    .localOrShuffleGrouping(SPOUT, STREAM_IGNORED);
+
+  const timer = (counter: string) => moduleRef(import.meta.url, '../bolts/components/output-bolts', 'TimerBolt', { counter });
+  bolt(INPUT_TIMER, timer('first_tuple')).localOrShuffleGrouping(SPOUT);
+  bolt(DISCARD_TIMER, timer('discard_tuple')).localOrShuffleGrouping(DISCARD_FLOWS, STREAM_DISCARD);
+  bolt(OUTPUT_TIMER, timer('last_tuple')).localOrShuffleGrouping(JOIN_STREAMS);
+  return b;
+}
