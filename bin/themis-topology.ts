@@ -72,7 +72,10 @@ interface SubmitOptions {
   postgres?: string;
   postgresSchema?: string;
   persist?: boolean;
+  postgresRefreshSecs: number;
   maxRetries: number;
+  stopAtEnd?: boolean;
+  fromBeginning?: boolean;
   quiet?: boolean;
 }
 
@@ -111,7 +114,16 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   let input: FlowInput;
   const maxRetries = opts.maxRetries;
   if (opts.input === undefined && kafkaBrokers && kafkaBrokers.length > 0) {
-    input = { kind: 'kafka', brokers: kafkaBrokers, topic: opts.inputTopic ?? config?.topics.input ?? 'netflow-json', groupId: `themis-${'value' in parsed ? parsed.value.name : 'x'}`, maxRetries };
+    input = {
+      kind: 'kafka',
+      brokers: kafkaBrokers,
+      topic: opts.inputTopic ?? config?.topics.input ?? 'netflow-json',
+      // The consumer group is named after the instance, so a redeploy resumes where it stopped (§15 item 33).
+      groupId: `themis-${'value' in parsed ? parsed.value.name : 'x'}`,
+      maxRetries,
+      ...(opts.stopAtEnd ? { stopAtEndOffsets: true } : {}),
+      ...(opts.fromBeginning ? { fromBeginning: true } : {}),
+    };
   } else {
     const path = opts.input ?? resolve(root, 'data_sources', 'sample-flows.jsonl');
     if (path !== '-' && (!existsSync(path) || !statSync(path).isFile())) problems.push(`--input ${path}: no such file`);
@@ -125,7 +137,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     ...(kafkaBrokers && kafkaBrokers.length > 0 ? { kafka: { brokers: kafkaBrokers, clientId: `themis-${parsed.value.name}` } } : {}),
     ...(opts.redis ?? process.env['THEMIS_REDIS_URL'] ? { redis: { url: (opts.redis ?? process.env['THEMIS_REDIS_URL'])!, db: opts.redisDb ?? config.redis.intelDb, cacheTtlMs: 10_000 } } : {}),
     ...(opts.postgres ?? process.env['THEMIS_POSTGRES_URL']
-      ? { postgres: { url: (opts.postgres ?? process.env['THEMIS_POSTGRES_URL'])!, ...(opts.postgresSchema ? { schema: opts.postgresSchema } : {}), refreshSecs: 60, persist: opts.persist === true } }
+      ? { postgres: { url: (opts.postgres ?? process.env['THEMIS_POSTGRES_URL'])!, ...(opts.postgresSchema ? { schema: opts.postgresSchema } : {}), refreshSecs: opts.postgresRefreshSecs, persist: opts.persist === true } }
       : {}),
   };
   const args: ThemisArgs = { config, dataDir, outputDir: resolve(opts.outputDir), instance: parsed.value.name, services };
@@ -174,7 +186,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   process.on('SIGINT', () => stopOnSignal('SIGINT'));
   process.on('SIGTERM', () => stopOnSignal('SIGTERM'));
 
-  if (input.kind === 'file') {
+  if (input.kind === 'file' || input.stopAtEndOffsets) {
     await run.topology.waitUntilDone();
     clearInterval(ticker);
     if (stopping) return 0;
@@ -228,6 +240,9 @@ export function createProgram(): Command {
     .option('--postgres <url>', 'known services and suspect countries from PostgreSQL (env THEMIS_POSTGRES_URL)')
     .option('--postgres-schema <name>', 'PostgreSQL schema of the Themis tables')
     .option('--persist', 'also write scored flows and their tags to PostgreSQL')
+    .option('--postgres-refresh-secs <n>', 'seconds between reloads of the known services and suspect countries from PostgreSQL', intOption('--postgres-refresh-secs', 1, 86_400), 60)
+    .option('--stop-at-end', 'with Kafka input: stop once the topic is consumed up to the offsets it had at start')
+    .option('--from-beginning', 'with Kafka input and no committed offsets: start at the earliest offset, not the latest')
     .option('--max-retries <n>', 'replays of a failing flow before it goes to ignored-flows', intOption('--max-retries', 1, 1000), 5)
     .option('--quiet', 'no progress output')
     .action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {

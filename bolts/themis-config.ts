@@ -84,7 +84,11 @@ export interface ThemisConfig {
   };
   readonly redis: {
     readonly intelDb: number;
-    /** The IntelMQ bot writes `intel-mq-<ip>` hashes (§10-11). */
+    /**
+     * A namespace put before the `intel-mq-<ip>` hashes the IntelMQ bot writes (§10-11); empty,
+     * the default, reads exactly the original bot's keys. `themis-intel load --key-prefix` takes
+     * the same value.
+     */
     readonly intelKeyPrefix: string;
   };
   readonly timers: {
@@ -292,7 +296,7 @@ const SCHEMA: Schema<ThemisConfig> = {
   },
   redis: {
     intelDb: int(14, 0),
-    intelKeyPrefix: text('intel-mq-', NON_EMPTY, 'must be a non-empty string'),
+    intelKeyPrefix: text('', /^\S*$/, 'must be a string without spaces'),
   },
   timers: {
     instanceName: new Leaf('', (v) => (typeof v === 'string' ? null : 'must be a string')),

@@ -26,6 +26,16 @@ export function basicBolt<A>(ref: ComponentRef<A>): ComponentRef<A> {
   return { ...ref, basic: true };
 }
 
+/**
+ * Turns a stream's tuple values into a compact wire form and back, used only when a tuple crosses
+ * threads (as Storm serialises only between workers). Structured clone pays per property name of
+ * every object; a flat array of primitives costs a fraction of that.
+ */
+export interface StreamCodec {
+  encode(values: readonly unknown[]): unknown[];
+  decode(wire: unknown[]): unknown[];
+}
+
 export interface Tuple {
   readonly values: readonly unknown[];
   readonly sourceComponent: string;

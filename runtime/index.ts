@@ -12,6 +12,7 @@ export type {
   OutputFields,
   Spout,
   SpoutOutputCollector,
+  StreamCodec,
   TopologyContext,
   Tuple,
 } from './contracts.js';

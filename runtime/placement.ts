@@ -1,4 +1,4 @@
-import type { ComponentSpec, ExecutorSpec, TaskSpec, TopologyOptions, TopologySpec } from './spec.js';
+import type { ComponentSpec, ExecutorSpec, StreamCodecSpec, TaskSpec, TopologyOptions, TopologySpec } from './spec.js';
 import { ACKER_COMPONENT } from './spec.js';
 
 /**
@@ -9,7 +9,7 @@ import { ACKER_COMPONENT } from './spec.js';
  * with one running offset, so each component spreads evenly and a chain wired with
  * local-or-shuffle finds a task of its next component on its own thread.
  */
-export function place(components: readonly ComponentSpec[], options: TopologyOptions): TopologySpec {
+export function place(components: readonly ComponentSpec[], options: TopologyOptions, codecs: readonly StreamCodecSpec[] = []): TopologySpec {
   const all: ComponentSpec[] = [...components];
   if (options.ackers > 0) {
     all.push({
@@ -56,5 +56,5 @@ export function place(components: readonly ComponentSpec[], options: TopologyOpt
     ackersBySpoutTask[t.taskId] = local.length > 0 ? local : ackerTasks;
   }
   const spoutTaskIds = tasks.filter((t) => all.find((c) => c.id === t.component)!.kind === 'spout').map((t) => t.taskId);
-  return { options, components: all, tasks, executors, ackersBySpoutTask, spoutTaskIds };
+  return { options, codecs, components: all, tasks, executors, ackersBySpoutTask, spoutTaskIds };
 }

@@ -2,7 +2,7 @@ import type { ComponentRef, OutputFields } from './contracts.js';
 
 /** The serialisable description of a submitted topology, as every worker thread receives it. */
 
-export type GroupingType = 'shuffle' | 'fields' | 'all' | 'global' | 'localOrShuffle';
+export type GroupingType = 'shuffle' | 'fields' | 'localFields' | 'all' | 'global' | 'localOrShuffle';
 
 export interface InputSpec {
   readonly source: string;
@@ -43,6 +43,8 @@ export interface TopologyOptions {
   readonly metricsIntervalMs: number;
   /** Latency is timed on one tuple in this many (Storm samples too). */
   readonly latencySampleEvery: number;
+  /** V8 young-generation size of each worker thread, MB. */
+  readonly youngGenerationMb: number;
 }
 
 export interface TaskSpec {
@@ -59,8 +61,16 @@ export interface ExecutorSpec {
   readonly taskIds: readonly number[];
 }
 
+/** A stream whose tuples are encoded by a codec when they cross threads (Storm: Kryo registration). */
+export interface StreamCodecSpec {
+  readonly component: string;
+  readonly stream: string;
+  readonly ref: ComponentRef;
+}
+
 export interface TopologySpec {
   readonly options: TopologyOptions;
+  readonly codecs: readonly StreamCodecSpec[];
   readonly components: readonly ComponentSpec[];
   readonly tasks: readonly TaskSpec[];
   readonly executors: readonly ExecutorSpec[];

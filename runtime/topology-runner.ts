@@ -73,7 +73,14 @@ export class RunningTopology extends EventEmitter {
     for (let i = 0; i < n; i++) {
       const peers = ports[i]!;
       const data: WorkerData = { spec: this.spec, workerIndex: i, peers, inflight: this.inflight.buffer as SharedArrayBuffer, entry };
-      const w = new Worker(file, { workerData: data, transferList: peers.filter((p): p is MessagePort => p !== undefined), name: `themis-worker-${i}` });
+      const w = new Worker(file, {
+        workerData: data,
+        transferList: peers.filter((p): p is MessagePort => p !== undefined),
+        name: `themis-worker-${i}`,
+        // Tuples are short-lived: a larger young generation lets the scavenger free them before
+        // they are promoted (measured: GC share of worker CPU falls markedly).
+        resourceLimits: { maxYoungGenerationSizeMb: this.spec.options.youngGenerationMb },
+      });
       this.workers.push(w);
       ready.push(
         new Promise<void>((resolve, reject) => {

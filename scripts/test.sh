@@ -13,6 +13,8 @@ cd "$ROOT"
 
 need_debian_packages=()
 command -v mmdblookup >/dev/null 2>&1 || need_debian_packages+=(mmdb-bin)
+command -v nfdump >/dev/null 2>&1 || need_debian_packages+=(nfdump)
+command -v softflowd >/dev/null 2>&1 || need_debian_packages+=(softflowd)
 if [ ${#need_debian_packages[@]} -gt 0 ]; then
   echo "test: installing ${need_debian_packages[*]} (Debian packages the tests use)"
   if [ "$(id -u)" -ne 0 ]; then

@@ -8,8 +8,12 @@ export interface FileSpoutArgs {
   readonly label?: string;
   /** A line whose tree fails this many times goes to the `ignored` stream instead of looping. */
   readonly maxRetries: number;
-  /** Only one task reads a file: the others of the component stay idle. */
-  readonly readerTaskIndex?: number;
+  /**
+   * Every task reads the file and emits its share of the lines (line number modulo the tasks), so
+   * each thread parses its own share without a hop. A FIFO (standard input) can be read once:
+   * then only task 0 reads it.
+   */
+  readonly singleReader?: boolean;
   /** Offer at most this many lines per second (benchmarks of latency at a given load). */
   readonly ratePerSec?: number;
 }
@@ -19,7 +23,7 @@ const READ_AHEAD_LINES = 8192;
 
 /**
  * Replays a file of flows, one line per tuple: `[line, origin]` with origin `file:line`, the line
- * number as msgId. A failed line is kept and emitted again; after `maxRetries` failures it goes
+ * number as msgId; with several tasks, each emits every n-th line. A failed line is kept and emitted again; after `maxRetries` failures it goes
  * once to the `ignored` stream with its reason, so a line that can never be processed does not
  * loop (the original's poison-message loop, §5, §15 item 21). Blank lines are skipped.
  * The file is read as a stream with bounded read-ahead, so memory stays flat on any size.
@@ -27,7 +31,11 @@ const READ_AHEAD_LINES = 8192;
 export class FileSpout implements Spout {
   private collector!: SpoutOutputCollector;
   private stream: ReadStream | null = null;
-  private readonly ready: Array<[number, string]> = [];
+  // Read-ahead as two parallel arrays with a head index: Array.shift on thousands of entries
+  // copies them all on every call.
+  private readyNo: number[] = [];
+  private readyLine: string[] = [];
+  private readyHead = 0;
   private readonly replay: number[] = [];
   private readonly pending = new Map<number, { line: string; failures: number; lastReason: FailReason | null }>();
   private readonly poison: Array<[number, string]> = [];
@@ -41,13 +49,21 @@ export class FileSpout implements Spout {
   private startedAtMs = 0;
   private offered = 0;
 
+  private share = 0;
+  private shares = 1;
+
   constructor(private readonly args: FileSpoutArgs) {}
 
   open(context: TopologyContext, collector: SpoutOutputCollector): void {
     this.collector = collector;
-    if (context.taskIndex !== (this.args.readerTaskIndex ?? 0)) {
-      this.ended = true;
-      return;
+    if (this.args.singleReader) {
+      if (context.taskIndex !== 0) {
+        this.ended = true;
+        return;
+      }
+    } else {
+      this.share = context.taskIndex;
+      this.shares = context.componentTasks;
     }
     this.origin = this.args.label ?? this.args.path;
     this.stream = createReadStream(this.args.path, { encoding: 'utf8', highWaterMark: 1 << 20 });
@@ -74,7 +90,7 @@ export class FileSpout implements Spout {
       start = nl + 1;
     }
     this.partial = text.slice(start);
-    if (this.ready.length >= READ_AHEAD_LINES && !this.paused) {
+    if (this.readyCount() >= READ_AHEAD_LINES && !this.paused) {
       this.paused = true;
       this.stream!.pause();
     }
@@ -82,9 +98,15 @@ export class FileSpout implements Spout {
 
   private push(raw: string): void {
     this.lineNo++;
+    if (this.shares > 1 && this.lineNo % this.shares !== this.share) return;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim().length === 0) return;
-    this.ready.push([this.lineNo, line]);
+    this.readyNo.push(this.lineNo);
+    this.readyLine.push(line);
+  }
+
+  private readyCount(): number {
+    return this.readyNo.length - this.readyHead;
   }
 
   nextTuple(): void {
@@ -101,18 +123,28 @@ export class FileSpout implements Spout {
       this.collector.emit([this.pending.get(again)!.line, `${this.origin}:${again}`], again);
       return;
     }
-    if (this.args.ratePerSec !== undefined && this.ready.length > 0) {
+    if (this.args.ratePerSec !== undefined && this.readyCount() > 0) {
       const now = Date.now();
       if (this.startedAtMs === 0) this.startedAtMs = now;
       if (this.offered >= ((now - this.startedAtMs) / 1000) * this.args.ratePerSec) return;
       this.offered++;
     }
-    const next = this.ready.shift();
-    if (next) {
-      const [no, line] = next;
+    if (this.readyCount() > 0) {
+      const no = this.readyNo[this.readyHead]!;
+      const line = this.readyLine[this.readyHead]!;
+      this.readyHead++;
+      if (this.readyHead === this.readyNo.length) {
+        this.readyNo = [];
+        this.readyLine = [];
+        this.readyHead = 0;
+      } else if (this.readyHead >= 4096 && this.readyHead * 2 >= this.readyNo.length) {
+        this.readyNo = this.readyNo.slice(this.readyHead);
+        this.readyLine = this.readyLine.slice(this.readyHead);
+        this.readyHead = 0;
+      }
       this.pending.set(no, { line, failures: 0, lastReason: null });
       this.collector.emit([line, `${this.origin}:${no}`], no);
-      if (this.paused && this.ready.length < READ_AHEAD_LINES / 2) {
+      if (this.paused && this.readyCount() < READ_AHEAD_LINES / 2) {
         this.paused = false;
         this.stream!.resume();
       }

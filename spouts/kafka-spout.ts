@@ -46,7 +46,7 @@ export interface KafkaSpoutArgs {
   readonly sessionTimeoutMs?: number;
   /**
    * Finite input, for tests and benchmarks: read up to the end offsets the topic had at open, and
-   * signal exhaustion once every message before them is complete and committed.
+   * signal exhaustion once every message before them has been fetched and emitted (the engine then waits for completion; the final commit happens on close).
    */
   readonly stopAtEndOffsets?: boolean;
   readonly ssl?: boolean | KafkaSpoutTls;
@@ -169,7 +169,12 @@ export class PartitionOffsets {
 
   /** Every message before `end` is complete. */
   isCompleteTo(end: number): boolean {
-    return this.pendingCount === 0 && Math.max(this.nextOffset, this.startOffset) >= end;
+    return this.pendingCount === 0 && this.hasSeenTo(end);
+  }
+
+  /** Every message before `end` has been fetched (it may still be in flight). */
+  hasSeenTo(end: number): boolean {
+    return Math.max(this.nextOffset, this.startOffset) >= end;
   }
 
   /** Drops the done prefix of the window, and grows it when index `i` still does not fit. */
@@ -255,7 +260,7 @@ export class KafkaSpout implements Spout {
   private lowOffsets = new Map<number, number>();
   private hasJoined = false;
   private isLoadingStarts = false;
-  private exhaustion: 'reading' | 'committing' | 'committed' | 'signalled' = 'reading';
+  private exhaustion: 'reading' | 'signalled' = 'reading';
 
   constructor(private readonly args: KafkaSpoutArgs) {
     this.topic = args.topic;
@@ -550,25 +555,23 @@ export class KafkaSpout implements Spout {
     }
   }
 
+  /**
+   * Exhausted means nothing is left to emit: every message up to the end offsets was fetched and
+   * handed out. Completion is the engine's business — flows parked by match-flows complete only
+   * after the engine, seeing every spout exhausted, tells the bolts the input has ended — and the
+   * final commit happens on close.
+   */
   private checkExhausted(): void {
-    if (this.exhaustion === 'committed') {
-      this.exhaustion = 'signalled';
-      this.collector.signalExhausted();
-      return;
-    }
     if (this.exhaustion !== 'reading' || !this.isAtEnd()) return;
-    this.exhaustion = 'committing';
-    void this.commit().then(() => {
-      const isCommitted = [...this.partitions.values()].every((state) => state.committed >= state.commitPoint());
-      this.exhaustion = isCommitted && this.isAtEnd() ? 'committed' : 'reading';
-    });
+    this.exhaustion = 'signalled';
+    this.collector.signalExhausted();
   }
 
   private isAtEnd(): boolean {
     if (!this.hasJoined || this.replays.length > 0 || this.buffer.size > 0) return false;
     let isAtEnd = true;
     for (const [partition, state] of this.partitions) {
-      if (state.isCompleteTo(this.endOffsets!.get(partition) ?? 0)) continue;
+      if (state.hasSeenTo(this.endOffsets!.get(partition) ?? 0)) continue;
       isAtEnd = false;
       if (state.startOffset < 0 && state.pending === 0) void this.loadStartOffsets();
     }

@@ -66,7 +66,7 @@ export interface Progress {
 function spoutRef(input: FlowInput): ComponentRef {
   if (input.kind === 'file') {
     const { kind: _kind, ...file } = input;
-    return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', file);
+    return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', { ...file, singleReader: input.label === 'stdin' });
   }
   const { kind: _kind, ...kafka } = input;
   return moduleRef(import.meta.url, '../spouts/kafka-spout', 'KafkaSpout', { ...kafka, brokers: [...kafka.brokers] });
@@ -109,8 +109,18 @@ function countInvalid(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined
 
 /** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */
 export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
-  const spoutDefault: Parallelism = o.input.kind === 'file' ? { executors: 1, tasks: 1 } : { executors: o.workers, tasks: o.workers };
-  const builder = buildThemisTopology({ args: o.args, spout: spoutRef(o.input), parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism) });
+  // File input: one reader per thread, each taking a share of the lines (a FIFO has one reader).
+  // Kafka input: one consumer. Several consumers of one group start at different moments (each
+  // thread prepares its bolts first); the late joiner's rebalance makes the first re-read all it
+  // could not commit yet, which held flows keep back: duplicates on every start.
+  const singleReader = o.input.kind === 'kafka' || o.input.label === 'stdin';
+  const spoutDefault: Parallelism = singleReader ? { executors: 1, tasks: 1 } : { executors: o.workers, tasks: o.workers };
+  const builder = buildThemisTopology({
+    args: o.args,
+    spout: spoutRef(o.input),
+    parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism),
+    workers: o.workers,
+  });
   const spec = await builder.build({
     name: o.submit.name,
     workers: o.workers,

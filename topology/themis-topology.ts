@@ -67,6 +67,8 @@ export interface ThemisTopologyOptions {
   readonly spout: ComponentRef;
   /** Parallelism of every component by id (see `deploymentParallelism`). */
   readonly parallelism: (componentId: string) => Parallelism;
+  /** Worker threads the topology will run on. */
+  readonly workers: number;
 }
 
 /** Every component id, in topology order (for parallelism files and validation). */
@@ -96,9 +98,10 @@ export function themisComponentIds(): string[] {
  * Declares the Themis scoring topology (reference §3.1) on the engine.
  *
  * Groupings: the original shuffled everywhere; here a linear hop is local-or-shuffle, so a flow
- * walks its chain on the thread it is on and crosses threads only where it must: the spout's
- * lines are shuffled over the parsers of every thread, match-flows is fields-grouped on the
- * conversation key (both directions meet in one task), and join-streams on the flow id.
+ * walks its chain on the thread it is on, from the spout task of that thread, and crosses threads
+ * only where it must: match-flows is fields-grouped on the conversation key (both directions meet
+ * in one task), and join-streams on the flow id — among its local tasks when the branch chains run
+ * on every thread.
  */
 export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   const a = o.args;
@@ -111,10 +114,17 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   const sp = o.parallelism(SPOUT);
   b.setSpout(SPOUT, o.spout, sp.executors).setNumTasks(sp.tasks);
 
-  bolt(JSON_TO_TUPLE, basicBolt(ref('front-bolts', 'JsonToTupleBolt'))).shuffleGrouping(SPOUT);
+  // A spout task on every thread (file shares) feeds the parsers of its own thread; fewer spout
+  // tasks than threads (one Kafka consumer, a FIFO) shuffle their lines over every thread's parsers.
+  const parse = bolt(JSON_TO_TUPLE, basicBolt(ref('front-bolts', 'JsonToTupleBolt')));
+  if (sp.executors >= o.workers) parse.localOrShuffleGrouping(SPOUT);
+  else parse.shuffleGrouping(SPOUT);
   bolt(RESOLVE_ASN, basicBolt(ref('front-bolts', 'ResolveAsnBolt'))).localOrShuffleGrouping(JSON_TO_TUPLE);
   bolt(DISCARD_FLOWS, basicBolt(ref('front-bolts', 'DiscardFlowsBolt'))).localOrShuffleGrouping(RESOLVE_ASN);
   bolt(MATCH_FLOWS, ref('match-flows-bolt', 'MatchFlowsBolt')).fieldsGrouping(DISCARD_FLOWS, STREAM_INTERESTING, ['conversation']);
+  // Flows cross threads on the fields-grouped streams; they travel in a compact wire form.
+  const flowCodec = moduleRef(import.meta.url, '../bolts/flow-codec', 'FlowStreamCodec', { flowIndex: 1 });
+  b.setStreamCodec(DISCARD_FLOWS, STREAM_INTERESTING, flowCodec);
   bolt(RESOLVE_LOCATION, basicBolt(ref('front-bolts', 'ResolveLocationBolt'))).localOrShuffleGrouping(MATCH_FLOWS);
   bolt(FLOW_SPLITTER, basicBolt(ref('front-bolts', 'FlowSplitterBolt'))).localOrShuffleGrouping(RESOLVE_LOCATION);
 
@@ -134,10 +144,20 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   const udpEnd = chain(UDP_CHAIN, STREAM_UDP);
 
   const branchBySource = { [allEnd]: BRANCH_ALL, [tcpEnd]: BRANCH_TCP, [udpEnd]: BRANCH_UDP };
-  bolt(JOIN_STREAMS, ref('join-streams-bolt', 'JoinStreamsBolt', { branchBySource }))
-    .fieldsGrouping(allEnd, ['flowId'])
-    .fieldsGrouping(tcpEnd, ['flowId'])
-    .fieldsGrouping(udpEnd, ['flowId']);
+  // The copies of one flow are made by one splitter task; when every component from the splitter
+  // to the join has an executor on every thread, the chains keep them on that thread, and the
+  // join can be grouped among its local tasks: no copy of a flow crosses threads to be joined.
+  const everywhere = [FLOW_SPLITTER, ...[...ALL_CHAIN, ...TCP_CHAIN, ...UDP_CHAIN].map(([id]) => id), JOIN_STREAMS].every(
+    (id) => o.parallelism(id).executors >= o.workers,
+  );
+  const join = bolt(JOIN_STREAMS, ref('join-streams-bolt', 'JoinStreamsBolt', { branchBySource }));
+  for (const end of [allEnd, tcpEnd, udpEnd]) {
+    if (everywhere) join.localFieldsGrouping(end, ['flowId']);
+    else {
+      join.fieldsGrouping(end, ['flowId']);
+      b.setStreamCodec(end, 'default', flowCodec);
+    }
+  }
 
   bolt(PERSIST_SCORED, ref('output-bolts', 'OutputBolt', { kind: 'scored' })).localOrShuffleGrouping(JOIN_STREAMS);
   bolt(SCAN_CANDIDATES, ref('output-bolts', 'OutputBolt', { kind: 'scan' })).localOrShuffleGrouping(FLOW_SPLITTER, STREAM_BATCH);

@@ -21,7 +21,8 @@
  * CLI: npx tsx bench/lib/bench-data.ts --out-dir DIR [--prefix-length 16] [--intel-events 2000]
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateBlocklist, GENERATED_BUILD_EPOCH_SECS, type BlocklistRow } from '../../data_sources/tools/generate-lists.js';
@@ -29,7 +30,12 @@ import { mmdbDouble, mmdbUint32, writeMmdb, type MmdbEntry } from '../../data_so
 import { formatCsvError, parseNetworkCsv } from '../../data_sources/tools/network-csv.js';
 import { DEFAULT_BLOCKLIST, REMOTE_V6_FIRST_BLOCK, REMOTE_V6_LAST_BLOCK, remoteV4Blocks } from './flow-generator.js';
 
-const DATA_DIR = fileURLToPath(new URL('../../data_sources/', import.meta.url));
+/** data_sources/ of the package, from the sources or from the compiled copy in dist/. */
+const DATA_DIR = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'data_sources');
+})();
 
 /** Copied unchanged. */
 const COPIED_FILES = [

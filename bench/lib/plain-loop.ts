@@ -4,8 +4,7 @@
  * record and write it to a file — called in one plain loop on one thread, with no engine at all.
  * The topology's rate on N threads is compared with N times this.
  */
-import { createReadStream, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../../runtime/index.js';
 import { Resources } from '../../bolts/components/resources.js';
@@ -15,7 +14,8 @@ import { enrichAsn } from '../../bolts/enrich/enrich-asn.js';
 import { enrichGeo } from '../../bolts/enrich/enrich-geo.js';
 import type { Flow } from '../../bolts/flow.js';
 import { MatchTable } from '../../bolts/match/match-table.js';
-import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord } from '../../bolts/output/format.js';
+import { FileSink } from '../../bolts/output/file-sink.js';
+import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../../bolts/output/format.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { decideDiscard } from '../../bolts/rules/decide-discard.js';
 import { intelRemoteIp, scoreIntelMq } from '../../bolts/rules/score-intelmq.js';
@@ -42,22 +42,20 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
   const tcp = await scorers(TCP_CHAIN);
   const udp = await scorers(UDP_CHAIN);
 
-  mkdirSync(args.outputDir, { recursive: true });
-  const fds = new Map<string, number>();
-  const buffers = new Map<string, string[]>();
-  const out = (topic: string, value: string) => {
+  // The same sink as the topology's output bolts, fed in batches of 512 records per output.
+  const sink = new FileSink(args.outputDir);
+  const buffers = new Map<string, KafkaRecord[]>();
+  const out = (topic: string, record: KafkaRecord) => {
     let b = buffers.get(topic);
     if (!b) buffers.set(topic, (b = []));
-    b.push(value);
+    b.push(record);
     if (b.length >= 512) flush(topic);
   };
   const flush = (topic: string) => {
     const b = buffers.get(topic);
     if (!b || b.length === 0) return;
-    let fd = fds.get(topic);
-    if (fd === undefined) fds.set(topic, (fd = openSync(join(args.outputDir, `${topic}.jsonl`), 'a')));
-    writeSync(fd, `${b.join('\n')}\n`);
-    b.length = 0;
+    void sink.write([{ topic, records: b }]);
+    buffers.set(topic, []);
   };
 
   const oneIntel = new Map<string, readonly IntelEntry[]>();
@@ -78,9 +76,9 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
       for (const s of branch) addTags(c2, s(c2));
       addTags(copy, c2.tags);
     }
-    if (flow.protocol === 6) for (const r of scanCandidateRecords(flow, cfg.scanCandidates.maxPackets)) out(cfg.topics.scanCandidates, r.value);
-    out(cfg.topics.scored, scoredFlowRecord(copy).value);
-    for (const d of scoredFlowDetailRecords(copy)) out(cfg.topics.scoredDetail, d.value);
+    if (flow.protocol === 6) for (const r of scanCandidateRecords(flow, cfg.scanCandidates.maxPackets)) out(cfg.topics.scanCandidates, r);
+    out(cfg.topics.scored, scoredFlowRecord(copy));
+    for (const d of scoredFlowDetailRecords(copy)) out(cfg.topics.scoredDetail, d);
   };
   const after = (flow: Flow) => {
     enrichGeo(flow, cityDb);
@@ -96,7 +94,7 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
     flows++;
     const parsed = parseFlowLine(line, Date.now());
     if (!parsed.ok) {
-      out(cfg.topics.ignored, ignoredFlowRecord({ reason: parsed.reason, line }).value);
+      out(cfg.topics.ignored, ignoredFlowRecord({ reason: parsed.reason, line }));
       continue;
     }
     const flow = parsed.flow;
@@ -106,7 +104,7 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
     flow.srcIsLocal = d.srcIsLocal;
     flow.dstIsLocal = d.dstIsLocal;
     if (d.discardReason !== null) {
-      out(cfg.topics.ignored, ignoredFlowRecord({ reason: d.discardReason, flow }).value);
+      out(cfg.topics.ignored, ignoredFlowRecord({ reason: d.discardReason, flow }));
       continue;
     }
     const m = table.offer(flow, null);
@@ -117,7 +115,7 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
   for (const r of table.drain()) after(r.flow);
   for (const topic of buffers.keys()) flush(topic);
   const seconds = (performance.now() - started) / 1000;
-  for (const fd of fds.values()) closeSync(fd);
+  await sink.close();
   await resources.release();
   return { flows, seconds, flowsPerSec: Math.round(flows / seconds) };
 }

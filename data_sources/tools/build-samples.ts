@@ -5,12 +5,17 @@
  * The build epoch is fixed, so a rebuild from unchanged sources gives byte-identical files (the
  * integration test checks that the shipped files match their sources).
  */
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildMmdbFromCsvFile, describeBuild } from './network-csv.js';
 
-export const DATA_DIR = fileURLToPath(new URL('..', import.meta.url));
+/** data_sources/ of the package, from the sources or from the compiled copy in dist/. */
+export const DATA_DIR = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'data_sources');
+})();
 export const SAMPLE_BUILD_EPOCH_SECS = 1_704_067_200; // 2024-01-01T00:00:00Z
 
 export interface SampleDatabase {

@@ -67,9 +67,12 @@ export function buildRoutes(
           case 'localOrShuffle':
             grouping = localOrShuffleGrouping(targets, targets.filter((t) => workerOfTask(t) === myWorker), emitterTask);
             break;
-          case 'fields': {
+          case 'fields':
+          case 'localFields': {
             const fields = source.outputs[stream]!;
-            grouping = new FieldsGrouping(targets, (input.fields ?? []).map((f) => fields.indexOf(f)));
+            const local = targets.filter((t) => workerOfTask(t) === myWorker);
+            const pool = input.grouping === 'localFields' && local.length > 0 ? local : targets;
+            grouping = new FieldsGrouping(pool, (input.fields ?? []).map((f) => fields.indexOf(f)));
             break;
           }
           case 'all':

@@ -255,31 +255,54 @@ export class BoltTask extends EmittingTask {
     }
   }
 
-  /** One copy anchored to several tuples (or trees): a new edge id per (anchor, tree). */
+  /**
+   * One copy anchored to several tuples: a new edge id per (anchor, tree), folded into each
+   * anchor's pending XOR. Edges of the same tree are XORed into one entry, as Storm does: a join
+   * of copies of one flow then carries a single root and allocates no extra array.
+   */
   private deliverMultiAnchored(dest: number, code: number, values: unknown[], anchors: readonly TupleImpl[]): void {
-    const edges: number[] = [];
+    let root = 0;
+    let hi = 0;
+    let lo = 0;
+    let more: number[] | null = null;
+    const add = (r: number, h: number, l: number) => {
+      if (root === 0 || root === r) {
+        root = r;
+        hi = (hi ^ h) >>> 0;
+        lo = (lo ^ l) >>> 0;
+        return;
+      }
+      more ??= [];
+      for (let k = 0; k < more.length; k += 3) {
+        if (more[k] === r) {
+          more[k + 1] = (more[k + 1]! ^ h) >>> 0;
+          more[k + 2] = (more[k + 2]! ^ l) >>> 0;
+          return;
+        }
+      }
+      more.push(r, h, l);
+    };
     for (let a = 0; a < anchors.length; a++) {
       const anchor = anchors[a]!;
       if (anchor.root !== 0) {
-        const hi = rand32();
-        const lo = rand32();
-        anchor.xHi = (anchor.xHi ^ hi) >>> 0;
-        anchor.xLo = (anchor.xLo ^ lo) >>> 0;
-        edges.push(anchor.root, hi, lo);
+        const h = rand32();
+        const l = rand32();
+        anchor.xHi = (anchor.xHi ^ h) >>> 0;
+        anchor.xLo = (anchor.xLo ^ l) >>> 0;
+        add(anchor.root, h, l);
       }
-      const more = anchor.more;
-      if (!more) continue;
-      anchor.moreXor ??= new Array<number>((more.length / 3) * 2).fill(0);
-      for (let k = 0, j = 0; k < more.length; k += 3, j += 2) {
-        const hi = rand32();
-        const lo = rand32();
-        anchor.moreXor[j] = (anchor.moreXor[j]! ^ hi) >>> 0;
-        anchor.moreXor[j + 1] = (anchor.moreXor[j + 1]! ^ lo) >>> 0;
-        edges.push(more[k]!, hi, lo);
+      const am = anchor.more;
+      if (!am) continue;
+      anchor.moreXor ??= new Array<number>((am.length / 3) * 2).fill(0);
+      for (let k = 0, j = 0; k < am.length; k += 3, j += 2) {
+        const h = rand32();
+        const l = rand32();
+        anchor.moreXor[j] = (anchor.moreXor[j]! ^ h) >>> 0;
+        anchor.moreXor[j + 1] = (anchor.moreXor[j + 1]! ^ l) >>> 0;
+        add(am[k]!, h, l);
       }
     }
-    if (edges.length === 0) this.host.deliver(dest, code, this.ts.taskId, values, 0, 0, 0, null);
-    else this.host.deliver(dest, code, this.ts.taskId, values, edges[0]!, edges[1]!, edges[2]!, edges.length > 3 ? edges.slice(3) : null);
+    this.host.deliver(dest, code, this.ts.taskId, values, root, hi, lo, more);
   }
 
   private ack(t: TupleImpl): void {

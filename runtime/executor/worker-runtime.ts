@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
-import type { Bolt, BasicBolt, Spout, Tuple } from '../contracts.js';
+import type { Bolt, BasicBolt, Spout, StreamCodec, Tuple } from '../contracts.js';
 import { DEFAULT_STREAM } from '../contracts.js';
 import { AckLedger } from '../ack-ledger.js';
 import { loadComponentFactory } from '../component-loader.js';
@@ -87,7 +87,14 @@ export class WorkerRuntime implements TaskHost {
     (this as { log: unknown }).log = makeLogger({ worker: this.me });
   }
 
+  /** Codec per stream code, for tuples that cross threads. */
+  private readonly codecs: Array<StreamCodec | undefined> = [];
+
   async start(): Promise<void> {
+    for (const c of this.spec.codecs) {
+      const code = this.streams.code(c.component, c.stream);
+      if (code !== undefined) this.codecs[code] = (await loadComponentFactory(c.ref))() as StreamCodec;
+    }
     const factories = new Map<string, () => unknown>();
     for (const c of this.spec.components) {
       if (c.kind !== 'acker' && this.spec.executors.some((e) => e.worker === this.me && e.component === c.id)) {
@@ -229,8 +236,10 @@ export class WorkerRuntime implements TaskHost {
     }
     const out = this.outboxes[w]!;
     const data = out.data;
-    data.push(destTask, streamCode, sourceTask, root, eHi, eLo, more, values.length);
-    for (let i = 0; i < values.length; i++) data.push(values[i]);
+    const codec = this.codecs[streamCode];
+    const wire = codec ? codec.encode(values) : values;
+    data.push(destTask, streamCode, sourceTask, root, eHi, eLo, more, wire.length);
+    for (let i = 0; i < wire.length; i++) data.push(wire[i]);
     if (++out.tuples >= this.spec.options.batchSize) this.flushTo(w);
   }
 
@@ -323,7 +332,9 @@ export class WorkerRuntime implements TaskHost {
         const code = data[i + 1] as number;
         const info = this.streams.infos[code]!;
         const n = data[i + 7] as number;
-        const values = data.slice(i + TUPLE_HEADER, i + TUPLE_HEADER + n);
+        const wire = data.slice(i + TUPLE_HEADER, i + TUPLE_HEADER + n);
+        const codec = this.codecs[code];
+        const values = codec ? codec.decode(wire) : wire;
         this.enqueueLocal(
           new TupleImpl(values, info.component, data[i + 2] as number, info.stream, data[i] as number, info.fields, data[i + 3] as number, data[i + 4] as number, data[i + 5] as number, data[i + 6] as number[] | null, false),
         );

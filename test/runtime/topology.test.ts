@@ -58,6 +58,48 @@ describe('groupings and placement', () => {
     expect(new Set(one.map((e) => e.task))).toEqual(new Set([Math.min(...spec.tasks.filter((t) => t.component === 'one').map((t) => t.taskId))]));
   });
 
+  it('encodes a stream with its codec only when a tuple crosses threads', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 400 }), 2);
+    b.setBolt('pass', basicBolt(fixture('PassBolt')), 2).localOrShuffleGrouping('spout');
+    b.setBolt('seen', fixture('TestBolt', { channel, report: true }), 2).shuffleGrouping('pass');
+    b.setStreamCodec('pass', 'default', fixture('MarkingCodec'));
+    const spec = await b.build({ name: 'test', workers: 2, ackers: 2 });
+    topo = await RunningTopology.start(spec);
+    await topo.waitUntilDone();
+    await log.until(() => log!.of('seen').length === 800);
+    const keys = log.of('seen').map((e) => String(e.key));
+    const crossed = keys.filter((k) => k.endsWith('@wire'));
+    // Shuffle over two threads: about half the tuples stay local (not encoded), half cross.
+    expect(crossed.length).toBeGreaterThan(100);
+    expect(keys.length - crossed.length).toBeGreaterThan(100);
+    expect(log.acks()).toHaveLength(800);
+  });
+
+  it('groups by fields among the local tasks with local fields grouping', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 500, keyMod: 20 }), 2);
+    b.setBolt('by-key', fixture('TestBolt', { channel, report: true }), 2).setNumTasks(4).localFieldsGrouping('spout', ['key']);
+    const spec = await b.build({ name: 'test', workers: 2, ackers: 1 });
+    const workerOf = (task: number) => spec.executors[spec.tasks.find((t) => t.taskId === task)!.executor]!.worker;
+    topo = await RunningTopology.start(spec);
+    await topo.waitUntilDone();
+    await log.until(() => log!.of('seen').length === 1000);
+    // Each spout task (one per thread) emits every key; per thread, a key always meets one local task.
+    const tasksByKeyAndWorker = new Map<string, Set<number>>();
+    for (const e of log.of('seen')) {
+      const k = `${String(e.key)}/${e.worker}`;
+      if (!tasksByKeyAndWorker.has(k)) tasksByKeyAndWorker.set(k, new Set());
+      tasksByKeyAndWorker.get(k)!.add(e.task);
+      expect(workerOf(e.task)).toBe(e.worker);
+    }
+    for (const tasks of tasksByKeyAndWorker.values()) expect(tasks.size).toBe(1);
+  });
+
   it('runs a topology of 80 executors on 2 worker threads', async () => {
     log = new EventLog();
     const channel = log.channelName;

@@ -67,7 +67,7 @@ describe('defaultConfig', () => {
       scoredDetail: 'scored-flows-detail',
       scanCandidates: 'scan-candidates',
     });
-    expect(config.redis).toEqual({ intelDb: 14, intelKeyPrefix: 'intel-mq-' });
+    expect(config.redis).toEqual({ intelDb: 14, intelKeyPrefix: '' });
     expect(config.timers).toEqual({ instanceName: '', input: 'first-tuple', discard: 'discard-tuple', output: 'last-tuple' });
     expect(config.files.asns).toBe('asn.txt');
     expect(config.files.honeypotPorts).toBe('ignore_honeyport_ports.txt');

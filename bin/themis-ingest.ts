@@ -1,0 +1,364 @@
+#!/usr/bin/env node
+/**
+ * themis-ingest: sends flows to the Themis input topic. Replaces the original's nfdump → MySQL
+ * import and Python producer (reference §12.2-12.3, defects §15.9).
+ *
+ *   themis-ingest json <file|->                 JSON lines in the input schema (§4.2), `-` = stdin
+ *   themis-ingest nfdump <nfcapd-file|dir...>   runs `nfdump -r <file> -o json` per file (TZ=UTC)
+ *   themis-ingest nfdump --nfdump-json <file>   a ready `nfdump -o json` export (`-` = stdin)
+ *
+ * Common options: --brokers (default $THEMIS_KAFKA_BROKERS, else 127.0.0.1:9092), --topic
+ * (netflow-json), --batch (1000 messages per sendBatch), --in-flight (4 batches awaiting acks).
+ *
+ * JSON lines: each line is checked with the topology's parseFlowLine. A bad line is reported with
+ * its line number and reason, counted, and by default NOT sent: the report here names the file and
+ * line, which the topology can no longer do. --send-invalid sends bad lines too (unkeyed), so the
+ * topology's ignored-flows output records them as well.
+ *
+ * nfdump: records carry no flow id, so ids are assigned in order from --first-id. The default is
+ * the start time in epoch milliseconds × 1000 (about 1.8e15, safe up to the year 2255): one run
+ * uses 1000 ids per millisecond it has been running, so runs one after another never collide as
+ * long as they stay under a million flows per second. Runs at the same time need disjoint
+ * --first-id ranges. The summary prints the range used.
+ *
+ * nfdump prints times in its own local zone; nfcapd files are read with TZ=UTC, and for a ready
+ * export --nfdump-utc-offset gives the zone it was made in (default +00:00, i.e. made with
+ * `TZ=UTC nfdump -r <file> -o json`).
+ *
+ * Progress goes to stderr: a one-line bar redrawn in place on a terminal, a line every 5 s
+ * otherwise; the summary goes to stdout. Exit codes: 0 every record read was handled (invalid ones
+ * reported), 1 Kafka failed, nfdump is missing, or an input could not be read completely, 2 bad
+ * options or arguments (nothing sent). Ctrl-C stops reading, sends what was read, and prints the
+ * summary.
+ */
+import { createReadStream, realpathSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_INGEST_TOPIC,
+  DEFAULT_MAX_BATCHES_IN_FLIGHT,
+  ingest,
+  type IngestOptions,
+  type IngestProgress,
+  type IngestSummary,
+} from '../spouts/ingest/ingest.js';
+import { IngestError } from '../spouts/ingest/errors.js';
+import {
+  jsonLinesSource,
+  listNfcapdFiles,
+  nfcapdSource,
+  nfdumpJsonSource,
+  nfdumpVersion,
+  type IdCounter,
+  type SourceItem,
+} from '../spouts/ingest/sources.js';
+
+const DEFAULT_BROKERS = '127.0.0.1:9092';
+const BROKERS_ENV = 'THEMIS_KAFKA_BROKERS';
+const EXIT_FAILED = 1;
+const EXIT_INVALID_OPTIONS = 2;
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+const TTY_PROGRESS_MS = 200;
+const LOG_PROGRESS_MS = 5_000;
+/** Invalid records printed one by one; the rest are only counted. */
+const INVALID_PRINTED = 100;
+
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  /** Raw stderr write for the in-place progress bar. */
+  readonly writeErr: (text: string) => void;
+  readonly isErrTty: boolean;
+  readonly stdin: Readable;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly nowMs: () => number;
+  readonly setExitCode: (code: number) => void;
+  /** Aborted on Ctrl-C; absent in tests. */
+  readonly signal?: AbortSignal;
+}
+
+interface CommonFlags {
+  brokers?: string;
+  topic?: string;
+  batch?: string;
+  inFlight?: string;
+}
+
+interface JsonFlags extends CommonFlags {
+  sendInvalid?: boolean;
+}
+
+interface NfdumpFlags extends CommonFlags {
+  nfdumpJson?: string;
+  nfdumpUtcOffset?: string;
+  firstId?: string;
+  nfdump?: string;
+}
+
+/** Options shared by both commands once every flag has been checked. */
+type CommonConfig = Pick<IngestOptions, 'brokers' | 'topic' | 'batchSize' | 'maxBatchesInFlight'>;
+
+export function createProgram(io: CliIo): Command {
+  const program = new Command('themis-ingest')
+    .description('send NetFlow records to the Themis input topic')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) });
+
+  addCommonOptions(program.command('json'))
+    .description('send JSON lines in the Themis input schema; bad lines are reported and not sent')
+    .argument('<file>', 'file of JSON lines, or - for stdin')
+    .option('--send-invalid', 'also send lines that fail parsing (unkeyed), so ignored-flows records them')
+    .action(async (file: string, flags: JsonFlags) => {
+      const problems: string[] = [];
+      const common = parseCommonFlags(flags, io.env, problems);
+      if (file !== '-') checkReadableFile(file, '<file>', problems);
+      if (common === undefined || problems.length > 0) return rejectOptions('json', problems, io);
+      const input = file === '-' ? io.stdin : createReadStream(file);
+      const name = file === '-' ? 'stdin' : file;
+      await runIngest(jsonLinesSource(input, name), { ...common, sendInvalid: flags.sendInvalid === true }, io);
+    });
+
+  addCommonOptions(program.command('nfdump'))
+    .description('send the flows of nfcapd files (read with nfdump) or of a ready nfdump JSON export')
+    .argument('[paths...]', 'nfcapd files, or directories searched for nfcapd.* files')
+    .option('--nfdump-json <file>', 'read a ready `nfdump -o json` export instead (- for stdin)')
+    .option('--nfdump-utc-offset <offset>', 'zone the export printed its times in, as +hh:mm or -hh:mm (default +00:00)')
+    .option('--first-id <n>', 'id of the first flow (default: epoch milliseconds at start × 1000)')
+    .option('--nfdump <command>', 'nfdump executable (default: nfdump on PATH)')
+    .action(async (paths: string[], flags: NfdumpFlags) => {
+      await runNfdumpCommand(paths, flags, io);
+    });
+  return program;
+}
+
+async function runNfdumpCommand(paths: string[], flags: NfdumpFlags, io: CliIo): Promise<void> {
+  const problems: string[] = [];
+  const common = parseCommonFlags(flags, io.env, problems);
+  const firstId = flags.firstId === undefined ? io.nowMs() * 1000 : parseWholeNumber(flags.firstId);
+  if (firstId === undefined || !Number.isSafeInteger(firstId)) {
+    problems.push(`--first-id (${flags.firstId}) must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
+  }
+  const utcOffsetMinutes = flags.nfdumpUtcOffset === undefined ? 0 : parseUtcOffset(flags.nfdumpUtcOffset);
+  if (utcOffsetMinutes === undefined) {
+    problems.push(`--nfdump-utc-offset (${flags.nfdumpUtcOffset}) must be +hh:mm or -hh:mm, e.g. +01:00`);
+  }
+  if (flags.nfdumpUtcOffset !== undefined && flags.nfdumpJson === undefined) {
+    problems.push('--nfdump-utc-offset applies only to --nfdump-json: nfcapd files are always read with TZ=UTC');
+  }
+  if (flags.nfdumpJson !== undefined && paths.length > 0) {
+    problems.push(`give nfcapd files or --nfdump-json, not both (got ${paths.join(' ')} and --nfdump-json ${flags.nfdumpJson})`);
+  }
+  if (flags.nfdumpJson === undefined && paths.length === 0) {
+    problems.push('give one or more nfcapd files or directories, or --nfdump-json <file>');
+  }
+  if (flags.nfdumpJson !== undefined && flags.nfdumpJson !== '-') checkReadableFile(flags.nfdumpJson, '--nfdump-json', problems);
+  const listed = await listNfcapdFiles(paths);
+  problems.push(...listed.problems.map((problem) => `<paths> ${problem}`));
+  if (common === undefined || firstId === undefined || utcOffsetMinutes === undefined || problems.length > 0) {
+    return rejectOptions('nfdump', problems, io);
+  }
+
+  const ids: IdCounter = { next: firstId };
+  let source: AsyncIterable<SourceItem>;
+  if (flags.nfdumpJson !== undefined) {
+    const isStdin = flags.nfdumpJson === '-';
+    const input = isStdin ? io.stdin : createReadStream(flags.nfdumpJson);
+    source = nfdumpJsonSource(input, isStdin ? 'stdin' : flags.nfdumpJson, ids, { utcOffsetMinutes });
+  } else {
+    const nfdump = { command: flags.nfdump ?? 'nfdump', env: io.env };
+    try {
+      await nfdumpVersion(nfdump);
+    } catch (error) {
+      if (!(error instanceof IngestError)) throw error;
+      io.err(`themis-ingest nfdump: ${error.message} [${error.code}]`);
+      io.setExitCode(EXIT_FAILED);
+      return;
+    }
+    io.err(`themis-ingest: ${listed.files.length} nfcapd file(s): ${listed.files.join(' ')}`);
+    source = nfcapdSource(listed.files, nfdump, ids);
+  }
+  const summary = await runIngest(source, { ...common, sendInvalid: false }, io);
+  if (summary !== undefined) {
+    const assigned = ids.next - firstId;
+    io.out(assigned === 0 ? 'ids: none assigned' : `ids: ${firstId} to ${ids.next - 1} (${assigned} assigned; next run may use --first-id ${ids.next})`);
+  }
+}
+
+function addCommonOptions(command: Command): Command {
+  return command
+    .option('--brokers <list>', `comma-separated host:port list (default: $${BROKERS_ENV}, else ${DEFAULT_BROKERS})`)
+    .option('--topic <name>', `topic to produce to (default: ${DEFAULT_INGEST_TOPIC})`)
+    .option('--batch <n>', `messages per sendBatch (default: ${DEFAULT_BATCH_SIZE})`)
+    .option('--in-flight <n>', `batches awaiting acknowledgement before reading pauses (default: ${DEFAULT_MAX_BATCHES_IN_FLIGHT})`);
+}
+
+async function runIngest(
+  source: AsyncIterable<SourceItem>,
+  options: CommonConfig & { sendInvalid: boolean },
+  io: CliIo,
+): Promise<IngestSummary | undefined> {
+  const progress = new ProgressLine(io);
+  let printedInvalid = 0;
+  try {
+    const summary = await ingest(source, {
+      ...options,
+      now: io.nowMs,
+      progressIntervalMs: io.isErrTty ? TTY_PROGRESS_MS : LOG_PROGRESS_MS,
+      onProgress: (snapshot) => progress.show(snapshot),
+      onInvalid: (record) => {
+        if (printedInvalid++ >= INVALID_PRINTED) return;
+        progress.clear();
+        io.err(`${record.location}: ${record.reason}${options.sendInvalid ? ' (sent anyway)' : ''}`);
+        if (printedInvalid === INVALID_PRINTED) io.err(`(further invalid records are counted, not printed)`);
+      },
+      onSourceError: (message) => {
+        progress.clear();
+        io.err(`error: ${message}`);
+      },
+      ...(io.signal !== undefined ? { signal: io.signal } : {}),
+    });
+    progress.clear();
+    printSummary(summary, options.sendInvalid, io);
+    if (summary.sourceErrors.length > 0) io.setExitCode(EXIT_FAILED);
+    return summary;
+  } catch (error) {
+    progress.clear();
+    if (!(error instanceof IngestError)) throw error;
+    io.err(`themis-ingest: ${error.message} [${error.code}]`);
+    if (error.code === 'THEMIS_INGEST_KAFKA') {
+      io.err(`  is the broker running? Locally: npm run kafka:up. Elsewhere: set --brokers or ${BROKERS_ENV}.`);
+    }
+    io.setExitCode(EXIT_FAILED);
+    return undefined;
+  }
+}
+
+function printSummary(summary: IngestSummary, isSendingInvalid: boolean, io: CliIo): void {
+  const invalidNote = summary.invalid === 0 ? '' : isSendingInvalid ? ` (${summary.invalidSent} sent anyway)` : ' (not sent)';
+  io.out(`topic: ${summary.topic}`);
+  io.out(`read: ${summary.read}, sent: ${summary.sent}, invalid: ${summary.invalid}${invalidNote}`);
+  io.out(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s, rate: ${Math.round(summary.flowsPerSec)} flows/s`);
+  if (summary.isInterrupted) io.out('interrupted: the input was not read to the end');
+  if (summary.sourceErrors.length > 0) io.out(`inputs with errors: ${summary.sourceErrors.length} (see stderr)`);
+}
+
+/** The `\r` bar on a terminal, a plain line per interval otherwise. */
+class ProgressLine {
+  private isShown = false;
+
+  constructor(private readonly io: CliIo) {}
+
+  show(progress: IngestProgress): void {
+    const text =
+      `read ${progress.read.toLocaleString('en-US')}  sent ${progress.sent.toLocaleString('en-US')}  ` +
+      `invalid ${progress.invalid.toLocaleString('en-US')}  ${Math.round(progress.flowsPerSec).toLocaleString('en-US')} flows/s  ` +
+      `${(progress.elapsedMs / 1000).toFixed(1)} s`;
+    if (this.io.isErrTty) {
+      this.io.writeErr(`\r${text}\x1b[K`);
+      this.isShown = true;
+    } else {
+      this.io.err(`themis-ingest: ${text}`);
+    }
+  }
+
+  clear(): void {
+    if (!this.isShown) return;
+    this.io.writeErr('\r\x1b[K');
+    this.isShown = false;
+  }
+}
+
+function rejectOptions(command: string, problems: string[], io: CliIo): void {
+  for (const problem of problems) io.err(`themis-ingest ${command}: ${problem}`);
+  io.setExitCode(EXIT_INVALID_OPTIONS);
+}
+
+/** Checks the flags both commands share; adds one message per problem and returns undefined if any. */
+function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: string[]): CommonConfig | undefined {
+  const before = problems.length;
+  const brokersSource = flags.brokers !== undefined ? '--brokers' : env[BROKERS_ENV] ? BROKERS_ENV : 'default';
+  const brokers = (flags.brokers ?? (env[BROKERS_ENV] || DEFAULT_BROKERS))
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  if (brokers.length === 0) problems.push(`${brokersSource} is empty; give host:port[,host:port...]`);
+  for (const broker of brokers) {
+    const port = /^[^\s:]+:(\d{1,5})$/.exec(broker)?.[1];
+    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) {
+      problems.push(`${brokersSource} entry "${broker}" must be host:port with a port from 1 to 65535`);
+    }
+  }
+  const topic = flags.topic ?? DEFAULT_INGEST_TOPIC;
+  if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
+    problems.push(`--topic "${topic}" is not a legal Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
+  }
+  const batchSize = flags.batch === undefined ? DEFAULT_BATCH_SIZE : parseWholeNumber(flags.batch);
+  if (batchSize === undefined || batchSize < 1 || batchSize > 100_000) {
+    problems.push(`--batch (${flags.batch}) must be a whole number of messages from 1 to 100000`);
+  }
+  const maxBatchesInFlight = flags.inFlight === undefined ? DEFAULT_MAX_BATCHES_IN_FLIGHT : parseWholeNumber(flags.inFlight);
+  if (maxBatchesInFlight === undefined || maxBatchesInFlight < 1 || maxBatchesInFlight > 64) {
+    problems.push(`--in-flight (${flags.inFlight}) must be a whole number of batches from 1 to 64`);
+  }
+  if (problems.length > before || batchSize === undefined || maxBatchesInFlight === undefined) return undefined;
+  return Object.freeze({ brokers: Object.freeze(brokers), topic, batchSize, maxBatchesInFlight });
+}
+
+function checkReadableFile(path: string, option: string, problems: string[]): void {
+  try {
+    if (!statSync(path).isFile()) problems.push(`${option} ${path} is not a file`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    problems.push(`${option} ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+function parseWholeNumber(text: string): number | undefined {
+  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+}
+
+/** `+hh:mm` / `-hh:mm` (also `Z`) as minutes east of UTC. */
+function parseUtcOffset(text: string): number | undefined {
+  if (text === 'Z') return 0;
+  const match = /^([+-])(\d{2}):(\d{2})$/.exec(text);
+  if (match === null) return undefined;
+  const minutes = Number(match[2]) * 60 + Number(match[3]);
+  if (Number(match[2]) > 14 || Number(match[3]) > 59) return undefined;
+  return match[1] === '-' ? -minutes : minutes;
+}
+
+/** Runs the program with commander's own errors (unknown option, missing argument) as exit 2. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<void> {
+  try {
+    await createProgram(io).parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    // Help and version requests end here too, with exit code 0.
+    io.setExitCode(error.exitCode === 0 ? 0 : EXIT_INVALID_OPTIONS);
+  }
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\nthemis-ingest: interrupted; sending what was read (Ctrl-C again to quit at once)\n');
+    interrupt.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  await runCli(process.argv.slice(2), {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    writeErr: (text) => process.stderr.write(text),
+    isErrTty: process.stderr.isTTY === true,
+    stdin: process.stdin,
+    env: process.env,
+    nowMs: () => Date.now(),
+    setExitCode: (code) => {
+      process.exitCode = code;
+    },
+    signal: interrupt.signal,
+  });
+}

@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { CliResult } from './cli.js';
+
+/** How the program ended: its exit code, or the signal that killed it (code null). */
+export interface BackgroundResult extends CliResult {
+  readonly signal: NodeJS.Signals | null;
+}
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** One of our programs running in the background, for tests that signal it or watch it while it runs. */
+export interface BackgroundCli {
+  readonly child: ChildProcess;
+  /** What it has printed on stderr so far. */
+  stderr(): string;
+  /** Resolves when the process has exited and its pipes are closed. */
+  readonly exited: Promise<BackgroundResult>;
+  /** Sends `signal` and waits for the exit; SIGKILL if it is still running after `timeoutMs`, and the wait then rejects. */
+  stop(signal: NodeJS.Signals, timeoutMs?: number): Promise<BackgroundResult>;
+}
+
+/**
+ * Starts a program from its TypeScript source as runCli does, but returns at once. The node
+ * process is the program itself (no shell in between), so a signal reaches it and, for the
+ * topology, its worker threads die with it on SIGKILL.
+ */
+export function startCli(program: string, args: readonly string[], options: { env?: Record<string, string> } = {}): BackgroundCli {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${root}bin/${program}.ts`, ...args], {
+    cwd: root,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<BackgroundResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    async stop(signal, timeoutMs = 30_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`${program} did not exit within ${timeoutMs} ms of ${signal}; killed it\n${stderr.slice(-2000)}`));
+        }, timeoutMs);
+      });
+      try {
+        return await Promise.race([exited, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+

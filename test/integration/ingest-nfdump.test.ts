@@ -1,0 +1,382 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { createTopics } from '../../spouts/kafka/create-topics.js';
+import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
+import { conversationKey } from '../../bolts/match/conversation-key.js';
+import type { Flow } from '../../bolts/flow.js';
+import { requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { consumeTopic } from '../helpers/consume-topic.js';
+import {
+  buildPcap,
+  ipPacketBytes,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  type PacketSpec,
+  type Transport,
+} from '../helpers/pcap-writer.js';
+
+// The whole chain a user runs: a capture (written here) → softflowd 1.1.0 (NetFlow v9) → nfcapd
+// 1.7.1 → `themis-ingest nfdump <file>` (child process) → the real broker. Needs the Debian
+// packages nfdump and softflowd, and the broker from `npm run kafka:up`.
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BROKERS = ['127.0.0.1:9092'];
+const FIRST_ID = 5_000_000;
+/** 2017-01-10T07:39:17.5Z: the thesis example time (reference §4.2), half a second in. */
+const CAPTURE_START_US = 1_484_033_957_500_000;
+const INSTALL_HINT = 'install them with: apt-get update && apt-get install -y nfdump softflowd';
+
+let admin: Admin;
+let workDir: string;
+const topicsToDelete: string[] = [];
+const children: ChildProcess[] = [];
+
+function requireTool(command: string, args: string[]): void {
+  const result = spawnSync(command, args, { stdio: 'ignore' });
+  if (result.error !== undefined) {
+    throw new Error(`${command} is not installed (${result.error.message}); this test needs nfdump and softflowd: ${INSTALL_HINT}`);
+  }
+}
+
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(command: string, args: string[], cwd = workDir): { child: ChildProcess; finished: Promise<Finished>; output: () => string } {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const finished = new Promise<Finished>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, finished, output: () => stdout + stderr };
+}
+
+async function waitFor(description: string, isDone: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!isDone()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** One packet of the capture, `gapMs` after the previous one. */
+interface Step {
+  src: string;
+  dst: string;
+  transport: Transport;
+  tos?: number;
+}
+
+function tcp(src: string, srcPort: number, dst: string, dstPort: number, flags: number, payloadBytes = 0): Step {
+  return { src, dst, transport: { kind: 'tcp', srcPort, dstPort, flags, payloadBytes } };
+}
+
+function udp(src: string, srcPort: number, dst: string, dstPort: number, payloadBytes: number): Step {
+  return { src, dst, transport: { kind: 'udp', srcPort, dstPort, payloadBytes } };
+}
+
+function echo(src: string, dst: string, isReply: boolean): Step {
+  return { src, dst, transport: { kind: 'icmp-echo', isReply, identifier: 7, sequence: 1, payloadBytes: 56 } };
+}
+
+const LOCAL = '192.0.2.10';
+const WEB = '198.51.100.7';
+const ADMIN = '198.51.100.20';
+const SCANNER = '203.0.113.5';
+const RESOLVER = '8.8.8.8';
+const LOCAL6 = '2001:db8::1';
+const WEB6 = '2001:db8:0:1::80';
+const RESOLVER6 = '2001:db8::53';
+
+/** Handshakes in both directions, a SYN-only probe, DNS over UDP, ICMP echo; IPv4 and IPv6. */
+const STEPS: Step[] = [
+  // Outbound HTTPS from the local host, with a TOS mark on its side.
+  { ...tcp(LOCAL, 40000, WEB, 443, TCP_SYN), tos: 0x28 },
+  tcp(WEB, 443, LOCAL, 40000, TCP_SYN | TCP_ACK),
+  { ...tcp(LOCAL, 40000, WEB, 443, TCP_ACK), tos: 0x28 },
+  { ...tcp(LOCAL, 40000, WEB, 443, TCP_ACK | TCP_PSH, 120), tos: 0x28 },
+  tcp(WEB, 443, LOCAL, 40000, TCP_ACK | TCP_PSH, 1400),
+  { ...tcp(LOCAL, 40000, WEB, 443, TCP_ACK | TCP_FIN), tos: 0x28 },
+  tcp(WEB, 443, LOCAL, 40000, TCP_ACK | TCP_FIN),
+  { ...tcp(LOCAL, 40000, WEB, 443, TCP_ACK), tos: 0x28 },
+  // Inbound SSH to the local host, closed with a reset.
+  tcp(ADMIN, 51000, LOCAL, 22, TCP_SYN),
+  tcp(LOCAL, 22, ADMIN, 51000, TCP_SYN | TCP_ACK),
+  tcp(ADMIN, 51000, LOCAL, 22, TCP_ACK),
+  tcp(ADMIN, 51000, LOCAL, 22, TCP_ACK | TCP_PSH, 40),
+  tcp(LOCAL, 22, ADMIN, 51000, TCP_ACK | TCP_PSH, 300),
+  tcp(ADMIN, 51000, LOCAL, 22, TCP_RST | TCP_ACK),
+  // A SYN-only probe that nobody answers.
+  tcp(SCANNER, 55555, LOCAL, 23, TCP_SYN),
+  // DNS over UDP.
+  udp(LOCAL, 53000, RESOLVER, 53, 30),
+  udp(RESOLVER, 53, LOCAL, 53000, 80),
+  // Ping.
+  echo(LOCAL, WEB, false),
+  echo(WEB, LOCAL, true),
+  // IPv6: HTTP with a handshake in the other direction, DNS, ping.
+  tcp(LOCAL6, 40001, WEB6, 80, TCP_SYN),
+  tcp(WEB6, 80, LOCAL6, 40001, TCP_SYN | TCP_ACK),
+  tcp(LOCAL6, 40001, WEB6, 80, TCP_ACK | TCP_PSH, 80),
+  tcp(WEB6, 80, LOCAL6, 40001, TCP_ACK | TCP_PSH | TCP_FIN, 500),
+  tcp(LOCAL6, 40001, WEB6, 80, TCP_ACK | TCP_FIN),
+  udp(LOCAL6, 53001, RESOLVER6, 53, 35),
+  udp(RESOLVER6, 53, LOCAL6, 53001, 120),
+  echo(LOCAL6, WEB6, false),
+  echo(WEB6, LOCAL6, true),
+];
+
+const PACKETS: PacketSpec[] = STEPS.map((step, index) => ({ ...step, timeUs: CAPTURE_START_US + index * 2_000 }));
+
+interface ExpectedFlow {
+  protocol: number;
+  src: string;
+  srcPort: number;
+  dst: string;
+  dstPort: number;
+  packets: number;
+  bytes: number;
+  flags: string;
+  tos: number;
+}
+
+const FLAG_LETTERS = 'UAPRSF';
+
+/**
+ * The unidirectional flows a NetFlow exporter makes of PACKETS: one per (protocol, source,
+ * destination) with packets counted, IP-layer bytes summed and TCP flags OR-ed; ICMP type and
+ * code in the destination port. softflowd's v9 export loses the ICMPv6 type, so nfdump shows 0
+ * for both IPv6 echo flows (test/fixtures/nfdump/README.md).
+ */
+function expectedFlows(): ExpectedFlow[] {
+  const flows = new Map<string, ExpectedFlow & { flagBits: number }>();
+  for (const packet of PACKETS) {
+    const t = packet.transport;
+    const isV6 = packet.src.includes(':');
+    const protocol = t.kind === 'tcp' ? 6 : t.kind === 'udp' ? 17 : isV6 ? 58 : 1;
+    const srcPort = t.kind === 'icmp-echo' ? 0 : t.srcPort;
+    const dstPort = t.kind === 'icmp-echo' ? (isV6 ? 0 : t.isReply ? 0 : 8 * 256) : t.dstPort;
+    const id = `${protocol} ${packet.src} ${srcPort} ${packet.dst} ${dstPort}`;
+    const flow = flows.get(id) ?? {
+      protocol,
+      src: packet.src,
+      srcPort,
+      dst: packet.dst,
+      dstPort,
+      packets: 0,
+      bytes: 0,
+      flags: '',
+      flagBits: 0,
+      // softflowd reports the TOS of the flow's first packet; the capture marks IPv4 only.
+      tos: packet.tos ?? 0,
+    };
+    flow.packets++;
+    flow.bytes += ipPacketBytes(packet);
+    if (t.kind === 'tcp') flow.flagBits |= t.flags;
+    flows.set(id, flow);
+  }
+  return [...flows.values()].map(({ flagBits, ...flow }) => ({
+    ...flow,
+    flags: [...FLAG_LETTERS].map((letter, i) => (flagBits & (0x20 >> i) ? letter : '.')).join(''),
+  }));
+}
+
+function describeFlow(flow: Flow): ExpectedFlow {
+  return {
+    protocol: flow.protocol,
+    src: flow.srcIp.text,
+    srcPort: flow.srcPort,
+    dst: flow.dstIp.text,
+    dstPort: flow.dstPort,
+    packets: flow.packetsSent,
+    bytes: flow.bytesSent,
+    flags: flow.flags ?? '(none)',
+    tos: flow.tos,
+  };
+}
+
+const byEndpoints = (a: ExpectedFlow, b: ExpectedFlow): number =>
+  `${a.protocol} ${a.src} ${a.srcPort} ${a.dst} ${a.dstPort}`.localeCompare(`${b.protocol} ${b.src} ${b.srcPort} ${b.dst} ${b.dstPort}`);
+
+/** Writes the capture, runs softflowd into a fresh nfcapd, and returns the file nfcapd closed. */
+async function captureToNfcapd(): Promise<{ file: string; records: number }> {
+  const pcap = join(workDir, 'capture.pcap');
+  await writeFile(pcap, buildPcap(PACKETS));
+  const flowDir = join(workDir, 'flows');
+  await rm(flowDir, { recursive: true, force: true });
+  await mkdir(flowDir);
+  const port = await freeUdpPort();
+
+  const collector = start('nfcapd', ['-w', flowDir, '-p', String(port), '-b', '127.0.0.1']);
+  await waitFor('nfcapd to start', () => collector.output().includes('Startup nfcapd'));
+
+  // -a dates flows by the capture's own clock; without it softflowd's v9 uptime wraps and nfdump
+  // shows times about 49.7 days off. With -r, -c must not be given: softflowd 1.1.0 then blocks
+  // in accept() on the control socket instead of reading the file.
+  const exporter = await start('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', '9', '-a', '-d']).finished;
+  expect(exporter.code, `softflowd failed: ${exporter.stdout}${exporter.stderr}`).toBe(0);
+  const exported = /Flows exported: \d+ \((\d+) records\)/.exec(exporter.stdout);
+  expect(exported, `softflowd printed no export count: ${exporter.stdout}`).not.toBeNull();
+  const records = Number(exported![1]);
+
+  // nfcapd writes and renames its file when it stops; give it a moment to read the datagrams.
+  await waitFor('nfcapd to see the exporter', () => collector.output().includes('New v9 exporter'));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  collector.child.kill('SIGTERM');
+  const stopped = await collector.finished;
+  const received = /Flows: (\d+)/.exec(stopped.stdout + stopped.stderr);
+  expect(Number(received?.[1]), `nfcapd did not store every exported record: ${stopped.stdout}${stopped.stderr}`).toBe(records);
+
+  const files = (await readdir(flowDir)).filter((name) => name.startsWith('nfcapd.') && !name.startsWith('nfcapd.current.'));
+  expect(files, 'nfcapd should have written one closed file').toHaveLength(1);
+  return { file: join(flowDir, files[0]!), records };
+}
+
+// A failing beforeAll leaves its tests counted as skipped; a missing broker or tool must fail
+// every test instead, so beforeAll keeps its error and beforeEach throws it.
+let setupError: unknown;
+
+beforeAll(async () => {
+  try {
+    await requireKafka(BROKERS);
+    admin = new Kafka({ clientId: 'themis-test-ingest-nfdump', brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    workDir = await mkdtemp(join(tmpdir(), 'themis-ingest-nfdump-'));
+  } catch (error) {
+    setupError = error;
+  }
+});
+
+beforeEach(() => {
+  if (setupError !== undefined) throw setupError;
+  requireTool('nfdump', ['-V']);
+  requireTool('nfcapd', ['-V']);
+  requireTool('softflowd', ['-h']);
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (admin !== undefined && setupError === undefined) {
+    const present = new Set(await admin.listTopics());
+    const topics = topicsToDelete.filter((topic) => present.has(topic));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    await admin.disconnect();
+  }
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('themis-ingest nfdump', () => {
+  it("ingests nfdump's own JSON for a capture file made in the test", async () => {
+    const { file, records } = await captureToNfcapd();
+    const expected = expectedFlows().sort(byEndpoints);
+    expect(records).toBe(expected.length);
+    const topic = uniqueTopic('themis-it-ingest-nfdump');
+    topicsToDelete.push(topic);
+    await createTopics({ brokers: BROKERS, topics: [topic], partitions: 4, retentionMs: 3_600_000 });
+
+    const run = await start(
+      'npx',
+      ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--topic', topic, '--brokers', BROKERS.join(','), '--first-id', String(FIRST_ID)],
+      ROOT,
+    ).finished;
+
+    expect(run.code, `themis-ingest failed:\n${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toContain(`read: ${records}, sent: ${records}, invalid: 0`);
+    expect(run.stdout).toContain(`ids: ${FIRST_ID} to ${FIRST_ID + records - 1}`);
+
+    const messages = await consumeTopic(BROKERS, topic, records);
+    expect(messages).toHaveLength(records);
+    const flows = messages.map((message) => {
+      const parsed = parseFlowLine(message.value, 0);
+      if (!parsed.ok) throw new Error(`message ${message.value} does not parse: ${parsed.reason}`);
+      return { flow: parsed.flow, message };
+    });
+
+    // Every flow of the capture, with its ports, protocol, counters and flags.
+    expect(flows.map(({ flow }) => describeFlow(flow)).sort(byEndpoints)).toEqual(expected);
+    expect(flows.map(({ flow }) => flow.id).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: records }, (_, i) => FIRST_ID + i),
+    );
+    // Times are the capture's (softflowd -a is accurate to a fraction of a second), in UTC.
+    const captureSecs = Math.floor(CAPTURE_START_US / 1e6);
+    for (const { flow } of flows) {
+      expect(flow.startSecs).toBeGreaterThanOrEqual(captureSecs - 1);
+      expect(flow.endSecs).toBeGreaterThanOrEqual(flow.startSecs);
+      expect(flow.endSecs).toBeLessThanOrEqual(captureSecs + 2);
+    }
+
+    // Each message is keyed by its conversation (UTF-16LE of conversationKey), so the two
+    // directions of a TCP or UDP conversation share key and partition.
+    for (const { flow, message } of flows) {
+      expect(message.key?.toString('utf16le')).toBe(conversationKey(flow).key);
+    }
+    const conversations = new Map<string, { partition: number; sourceFirst: boolean }[]>();
+    for (const { flow, message } of flows) {
+      const { key, sourceFirst } = conversationKey(flow);
+      conversations.set(key, [...(conversations.get(key) ?? []), { partition: message.partition, sourceFirst }]);
+    }
+    const twoWay = [...conversations.values()].filter((sides) => sides.length === 2);
+    // HTTPS, SSH, DNS, IPv6 HTTP, IPv6 DNS, and the IPv6 ping, whose request and reply both read
+    // port 0 after softflowd's v9 export. The IPv4 ping does not pair: request and reply differ in
+    // destination port (2048 and 0), which the conversation key includes.
+    expect(twoWay).toHaveLength(6);
+    expect(conversations.size).toBe(twoWay.length + 3);
+    for (const [a, b] of twoWay) {
+      expect(a!.partition).toBe(b!.partition);
+      expect(a!.sourceFirst).not.toBe(b!.sourceFirst);
+    }
+    const probe = flows.find(({ flow }) => flow.srcIp.text === SCANNER)!;
+    expect(conversations.get(conversationKey(probe.flow).key)).toHaveLength(1);
+    expect(probe.flow.flags).toBe('....S.');
+  });
+
+  it('fails with exit 1 and names the file when nfdump cannot read it', async () => {
+    const notNfcapd = join(workDir, 'nfcapd.201701100735');
+    await writeFile(notNfcapd, 'this is not an nfcapd file\n');
+    const topic = uniqueTopic('themis-it-ingest-nfdump-bad');
+    topicsToDelete.push(topic);
+    await createTopics({ brokers: BROKERS, topics: [topic], partitions: 1, retentionMs: 3_600_000 });
+
+    const run = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', notNfcapd, '--topic', topic], ROOT).finished;
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: ${notNfcapd}: nfdump reported a problem: Short read from file`);
+    expect(run.stdout).toContain('read: 0, sent: 0, invalid: 0');
+  });
+
+  it('says how to install nfdump when it is missing', async () => {
+    const file = join(workDir, 'nfcapd.201701100740');
+    await writeFile(file, '');
+
+    const run = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--nfdump', join(workDir, 'no-such-nfdump')], ROOT)
+      .finished;
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('nfdump is not installed');
+    expect(run.stderr).toContain('apt-get install nfdump');
+  });
+});
