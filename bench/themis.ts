@@ -3,26 +3,26 @@
  * realistic generated flow mix with realistic-size block lists, against the same rules called in
  * one plain loop on one thread. Prints a table and writes bench/results/themis.json.
  *
- *   npm run bench:themis [-- --flows 1000000 --offered 20000 --latency-flows 300000]
+ *   npm run bench:themis [-- --flows 1000000 --offered 20000 --latency-flows 300000 --kafka 127.0.0.1:9092]
  *
  * Runs:
  *   file, max rate:     the whole file as fast as it goes; flows/s, latency, peak RSS.
  *   file, 20,000/s:     the spout offers 20,000 flows/s; latency p50/p99 of the record that
  *                       completes a conversation, from its arrival to its output write.
+ *   kafka (--kafka):    produced to a fresh topic first, then consumed to the end (lib/kafka-bench).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
-import { LATENCY_BUCKETS_MS, latencyBucketName } from '../bolts/components/output-bolts.js';
 import { defaultConfig } from '../bolts/themis-config.js';
-import { PERSIST_SCORED } from '../topology/themis-topology.js';
 import { startThemis, type FlowInput } from '../topology/run-themis.js';
-import type { WorkerMetricsSnapshot } from '../runtime/index.js';
 import { buildBenchData } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
 import { runPlainLoop } from './lib/plain-loop.js';
 import { printTable, writeResults } from './lib/report.js';
+import { runKafkaBench } from './lib/kafka-bench.js';
+import { percentile, rssSampler, type ThemisRun } from './lib/measure.js';
 
 const argv = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) argv.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -30,43 +30,7 @@ const flows = Number(argv.get('flows') ?? 1_000_000);
 const offered = Number(argv.get('offered') ?? 20_000);
 const latencyFlows = Number(argv.get('latency-flows') ?? 300_000);
 const workers = Number(argv.get('workers') ?? 2);
-
-export interface ThemisRun {
-  mode: 'file' | 'kafka';
-  flows: number;
-  offeredPerSec: number | null;
-  flowsPerSec: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  peakRssMb: number;
-  plainLoopFlowsPerSec: number;
-  workers: number;
-}
-
-/** Percentile from the scored output's latency histogram (upper bound of the bucket). */
-export function percentile(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>, p: number): number | null {
-  const counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  for (const s of snapshots) if (s) for (const t of s.tasks) if (t.component === PERSIST_SCORED) counts.forEach((_, i) => (counts[i]! += t.custom[latencyBucketName(i)] ?? 0));
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (total === 0) return null;
-  let seen = 0;
-  for (let i = 0; i < counts.length; i++) {
-    seen += counts[i]!;
-    if (seen >= total * p) return LATENCY_BUCKETS_MS[i] ?? Infinity;
-  }
-  return null;
-}
-
-export function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
-  return {
-    stop() {
-      clearInterval(t);
-      return Math.round(Math.max(peak, process.memoryUsage().rss) / (1024 * 1024));
-    },
-  };
-}
+const kafka = argv.get('kafka');
 
 async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, count: number, plain: number): Promise<ThemisRun> {
   const rss = rssSampler();
@@ -118,6 +82,10 @@ try {
   runs.push(await runFile(args('out-max'), { kind: 'file', path: inputPath, maxRetries: 5 }, flows, plain.flowsPerSec));
   console.error(`bench: topology, file to file, ${offered.toLocaleString('en-US')} flows/s offered`);
   runs.push(await runFile(args('out-rate'), { kind: 'file', path: latencyPath, maxRetries: 5, ratePerSec: offered }, latencyFlows, plain.flowsPerSec));
+  if (kafka) {
+    console.error('bench: topology, Kafka topic to Kafka topics');
+    runs.push(await runKafkaBench({ brokers: kafka.split(','), dataDir, inputPath, flows, workers, plainLoopFlowsPerSec: plain.flowsPerSec }));
+  }
   printTable(runs as unknown as Array<Record<string, unknown>>);
   const best = runs[0]!;
   console.log(

@@ -11,9 +11,9 @@ try {
   process.exit(1);
 }
 const passed = report.numPassedTests ?? 0;
-// A test file that failed to load ran no test but is a failure all the same.
-const unloadable = (report.testResults ?? []).filter((r) => r.status === 'failed' && (r.assertionResults ?? []).length === 0).length;
-const failed = (report.numFailedTests ?? 0) + unloadable;
+// A test file that failed without a failed test (it did not load, or a hook threw) is a failure too.
+const fileFailures = (report.testResults ?? []).filter((r) => r.status === 'failed' && !(r.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+const failed = (report.numFailedTests ?? 0) + fileFailures;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

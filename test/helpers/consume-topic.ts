@@ -1,3 +1,4 @@
+import { deleteGroupsEventually } from './kafka.js';
 import { Kafka, logLevel } from 'kafkajs';
 
 export interface ConsumedMessage {
@@ -53,7 +54,7 @@ export async function consumeTopic(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.deleteGroups([groupId]);
+    await deleteGroupsEventually(admin, [groupId]);
   } finally {
     await admin.disconnect();
   }

@@ -7,7 +7,7 @@ import type { Pool } from 'pg';
 import { createPool } from '../../bolts/postgres/pool.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { runCli, type CliResult } from './cli.js';
-import { requireKafka, uniqueTopic } from './kafka.js';
+import { deleteGroupsEventually, requireKafka, uniqueTopic } from './kafka.js';
 import { recordingLogger, requirePostgres, TEST_POSTGRES_URL } from './postgres.js';
 import { requireRedis, TEST_REDIS_URL, testRedisClient } from './redis.js';
 
@@ -132,7 +132,7 @@ export async function teardownDeployment(d: TestDeployment): Promise<void> {
   await step('deleting the consumer groups', async () => {
     const { groups } = await admin.listGroups();
     const mine = groups.map((g) => g.groupId).filter((g) => g === `themis-${d.name}` || g.startsWith(d.name));
-    if (mine.length > 0) await admin.deleteGroups(mine);
+    await deleteGroupsEventually(admin, mine);
   });
   await step('disconnecting from Kafka', () => admin.disconnect());
   await step('closing the pool', () => d.pool.end());

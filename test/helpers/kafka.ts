@@ -38,3 +38,19 @@ export function uniqueTopic(prefix: string): string {
   const safePrefix = prefix.replace(/[^a-zA-Z0-9._-]/g, '-');
   return `${safePrefix}-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
+
+/**
+ * Deletes test consumer groups. A consumer that has just left may still be listed for a moment
+ * (the broker answers NON_EMPTY_GROUP), so this retries for a few seconds before giving up.
+ */
+export async function deleteGroupsEventually(admin: import('kafkajs').Admin, groups: readonly string[]): Promise<void> {
+  for (let attempt = 0; groups.length > 0; attempt++) {
+    try {
+      await admin.deleteGroups([...groups]);
+      return;
+    } catch (err) {
+      if (attempt >= 10) throw new Error(`cannot delete test consumer groups ${groups.join(', ')}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import { deleteGroupsEventually } from './kafka.js';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ConsumedMessage } from './consume-topic.js';
@@ -66,7 +67,7 @@ export async function readTopicToEnd(brokers: readonly string[], topic: string, 
     } finally {
       await consumer.disconnect();
     }
-    await admin.deleteGroups([groupId]);
+    await deleteGroupsEventually(admin, [groupId]);
     return messages;
   } finally {
     await admin.disconnect();
@@ -101,7 +102,7 @@ export async function watchTopic(brokers: readonly string[], topic: string): Pro
       const admin = kafka.admin();
       await admin.connect();
       try {
-        await admin.deleteGroups([groupId]);
+        await deleteGroupsEventually(admin, [groupId]);
       } finally {
         await admin.disconnect();
       }

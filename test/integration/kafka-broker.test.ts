@@ -3,7 +3,7 @@ import { Kafka, logLevel, Partitioners, ConfigResourceTypes, type Admin } from '
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { KafkaAdminError } from '../../spouts/kafka/errors.js';
 import { createProgram, type CliIo } from '../../bin/themis-kafka.js';
-import { requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { deleteGroupsEventually, requireKafka, uniqueTopic } from '../helpers/kafka.js';
 
 // Runs against the broker that `npm run kafka:up` starts; every topic here has a unique name
 // and is deleted in afterAll.
@@ -43,7 +43,7 @@ afterAll(async () => {
   const present = new Set(await admin.listTopics());
   const topics = topicsToDelete.filter((topic) => present.has(topic));
   if (topics.length > 0) await admin.deleteTopics({ topics });
-  if (groupsToDelete.length > 0) await admin.deleteGroups(groupsToDelete);
+  await deleteGroupsEventually(admin, groupsToDelete);
   await admin.disconnect();
 });
 
