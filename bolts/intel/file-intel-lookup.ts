@@ -21,26 +21,8 @@ import { buildIntelIndex, DEFAULT_INTEL_DATA_TIMEOUT_SECS, intelRecordFromEvent 
  * text as given, so the form is rebuilt from its bytes. Null when `text` is not an IP address.
  */
 export function canonicalIpText(text: string): string | null {
-  const ip = parseIp(text);
-  if (ip === null) return null;
-  // parseIp accepts only the canonical dotted quad, and prints an IPv4-mapped IPv6 address as one.
-  if (ip.version === 4) return ip.text;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let end = i;
-    while (end < 8 && groups[end] === 0) end++;
-    if (end - i > bestLength) [bestStart, bestLength] = [i, end - i];
-    i = end;
-  }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
-  return bestStart < 0 ? hex(0, 8) : `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+  // parseIp gives one spelling per address: the dotted quad, or RFC 5952 text for IPv6.
+  return parseIp(text)?.text ?? null;
 }
 
 export interface FileIntelLoadOptions {

@@ -277,8 +277,6 @@ function parseMetadata(buf: Buffer, file: string): { metadata: MmdbMetadata; mar
   };
 }
 
-const V4_MEMO_SIZE = 1 << 16;
-
 export interface MmdbReaderOptions {
   /** Decoded records kept by data offset; the cache is emptied when it reaches this size. */
   readonly maxCachedRecords?: number;
@@ -294,7 +292,6 @@ export class MmdbReader {
   private readonly ipv4Start: number;
   private readonly decoder: ValueDecoder;
   private readonly cache = new Map<number, unknown>();
-  private readonly v4Offsets = new Map<number, number>();
   private readonly maxCachedRecords: number;
 
   private constructor(
@@ -389,16 +386,9 @@ export class MmdbReader {
     const nodeCount = this.nodeCount;
     if (ip.version === 4) {
       const v4 = ip.v4;
-      // Flows repeat addresses (our hosts, both directions of a conversation, scanners): one Map
-      // get instead of a 24-32 step walk. Cleared, not LRU, when full.
-      const known = this.v4Offsets.get(v4);
-      if (known !== undefined) return known;
       let node = this.ipv4Start;
       for (let i = 0; i < 32 && node < nodeCount; i++) node = this.record(node, (v4 >>> (31 - i)) & 1);
-      const offset = this.resolve(node, ip, 32);
-      if (this.v4Offsets.size >= V4_MEMO_SIZE) this.v4Offsets.clear();
-      this.v4Offsets.set(v4, offset);
-      return offset;
+      return this.resolve(node, ip, 32);
     }
     if (this.metadata.ipVersion === 4) return -1;
     const bytes = ip.bytes;

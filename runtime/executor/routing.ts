@@ -36,6 +36,11 @@ export class StreamTable {
 /** One subscriber of a stream, with the grouping instance owned by one emitting task. */
 export interface Route {
   readonly grouping: Grouping;
+  /**
+   * The subscriber is a basic bolt wired local-or-shuffle: a basic bolt emitting to it may run it
+   * directly, inside its own execute, when the chosen task is on this thread (operator chaining).
+   */
+  readonly chainable: boolean;
 }
 
 /**
@@ -82,7 +87,7 @@ export function buildRoutes(
             grouping = new GlobalGrouping(targets);
             break;
         }
-        list.push({ grouping });
+        list.push({ grouping, chainable: input.grouping === 'localOrShuffle' && sub.kind === 'bolt' && sub.ref.basic === true });
       }
     }
     routes.set(code, list);

@@ -32,6 +32,8 @@ export interface TaskHost {
   sys(op: SysOp, destTask: number, root: number, a: number, b: number, c: number): void;
   ackerFor(root: number): number;
   spoutTaskOf(root: number): number;
+  /** Runs a tuple at once in a basic bolt task on this thread, inside the caller's execute; false if the task is elsewhere. */
+  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], parent: TupleImpl): boolean;
   scheduleTurn(): void;
 }
 
@@ -236,9 +238,16 @@ export class BoltTask extends EmittingTask {
     const tracked = this.host.acking && anchors !== null && anchors.length > 0;
     // The common case, one anchor in one tree, allocates nothing beyond the tuple itself.
     const single = tracked && anchors.length === 1 && anchors[0]!.more === null ? anchors[0]! : null;
+    // Operator chaining: a basic bolt's single-tree emit to a local basic bolt runs it right here.
+    const chainParent = this.isBasic && single !== null && this.current === single ? single : null;
     for (let r = 0; r < routes.length; r++) {
-      const targets = routes[r]!.grouping.choose(values);
+      const route = routes[r]!;
+      const targets = route.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
+        if (chainParent !== null && route.chainable && this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainParent)) {
+          this.counters.transferred++;
+          continue;
+        }
         if (!tracked || (single !== null && single.root === 0)) {
           this.host.deliver(targets[i]!, code, this.ts.taskId, values, 0, 0, 0, null);
         } else if (single !== null) {
@@ -314,6 +323,13 @@ export class BoltTask extends EmittingTask {
       this.counters.processCount++;
     }
     if (!this.host.acking) return;
+    const parent = t.chainedFrom;
+    if (parent !== null) {
+      // A chained tuple had no edge: what its children still owe is owed by the parent.
+      parent.xHi = (parent.xHi ^ t.xHi) >>> 0;
+      parent.xLo = (parent.xLo ^ t.xLo) >>> 0;
+      return;
+    }
     if (t.root !== 0) this.ackRoot(t.root, (t.eHi ^ t.xHi) >>> 0, (t.eLo ^ t.xLo) >>> 0, t.parked);
     const more = t.more;
     if (!more) return;

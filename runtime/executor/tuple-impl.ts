@@ -15,6 +15,12 @@ export class TupleImpl implements Tuple {
   parked = false;
   /** performance.now() at execute start, for sampled tuples only (process latency). */
   sampledAt = 0;
+  /**
+   * Set when this tuple was run directly inside its parent's execute (a chained basic bolt): it has
+   * no edge of its own, and its ack folds the edges of its own children into the parent's XOR
+   * instead of sending a message; the chain acks once, when the outermost input is acked.
+   */
+  chainedFrom: TupleImpl | null = null;
 
   constructor(
     readonly values: readonly unknown[],

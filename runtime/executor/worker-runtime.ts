@@ -243,6 +243,16 @@ export class WorkerRuntime implements TaskHost {
     if (++out.tuples >= this.spec.options.batchSize) this.flushTo(w);
   }
 
+  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], parent: TupleImpl): boolean {
+    if (this.workerOf[destTask] !== this.me) return false;
+    const bolt = this.bolts.get(destTask)!;
+    const info = this.streams.infos[streamCode]!;
+    const t = new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, parent.root, 0, 0, null, false);
+    t.chainedFrom = parent;
+    bolt.runOne(t);
+    return true;
+  }
+
   private enqueueLocal(t: TupleImpl): void {
     this.executorOfTask.get(t.destTask)!.inbox.push(t);
     this.queued++;

@@ -59,7 +59,7 @@ describe('defaultConfig', () => {
 
   it('carries the windows, topics, Redis and timer names', () => {
     const config = defaultConfig();
-    expect(config.windows).toEqual({ matchWindowMs: 120_000, joinWindowMs: 60_000, messageTimeoutSecs: 60, tickSecs: 10, matchMaxHeld: 200_000 });
+    expect(config.windows).toEqual({ matchWindowMs: 120_000, joinWindowMs: 60_000, messageTimeoutSecs: 60, tickSecs: 10, matchMaxHeld: 50_000 });
     expect(config.topics).toEqual({
       input: 'netflow-json',
       ignored: 'ignored-flows',
