@@ -18,6 +18,7 @@ import {
 } from '../helpers/deployment.js';
 import { eventually } from '../helpers/postgres.js';
 import { readTopicToEnd, watchTopic, type TopicWatch } from '../helpers/read-topic.js';
+import type { ExpectedIgnored, ExpectedScan, ExpectedScored } from '../helpers/sample-expectations.js';
 
 /**
  * Production mode end to end, as an operator runs it: topics created, the schema migrated and
@@ -30,46 +31,6 @@ import { readTopicToEnd, watchTopic, type TopicWatch } from '../helpers/read-top
  * be there, every copy right and nothing else, and repeats are counted and logged.
  */
 
-interface ExpectedTag {
-  tag: string;
-  polarity: 'good' | 'bad';
-  score: number;
-}
-interface ExpectedScored {
-  flow_id: number;
-  pair_flow_id: number | null;
-  matched: boolean;
-  flow_direction: string;
-  initiator: string;
-  protocol: number;
-  src_ip: string;
-  dst_ip: string;
-  src_port: number;
-  dst_port: number;
-  packets_sent: number;
-  bytes_sent: number;
-  packets_recv: number;
-  bytes_recv: number;
-  tags: ExpectedTag[];
-  goodness: number;
-  badness: number;
-}
-interface ExpectedIgnored {
-  line?: number;
-  flow_id?: number | null;
-  stage: 'parse' | 'discard';
-  reason?: string;
-  reasonPattern?: string;
-  flow_direction?: string | null;
-}
-interface ExpectedScan {
-  flow_id: number;
-  scanner: string;
-  target: string;
-  port: number;
-  packets_sent: number;
-  records: Array<{ type: string; key: string }>;
-}
 interface Expected {
   counts: { inputLines: number; parseFailures: number; skippedLines: number };
   scored: ExpectedScored[];

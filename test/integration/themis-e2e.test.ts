@@ -3,52 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import type { ExpectedIgnored, ExpectedScan, ExpectedScored } from '../helpers/sample-expectations.js';
 
 /**
  * The embedded default end to end: `themis-topology submit` on the shipped sample flows, no
  * services, file outputs. Every expectation comes from test/fixtures/sample-flows-expected.json,
  * worked out by hand from the rules and the sample universe (see data_sources/sample-flows.md).
  */
-interface ExpectedTag {
-  tag: string;
-  polarity: 'good' | 'bad';
-  score: number;
-}
-interface ExpectedScored {
-  flow_id: number;
-  pair_flow_id: number | null;
-  matched: boolean;
-  flow_direction: string;
-  initiator: string;
-  protocol: number;
-  src_ip: string;
-  dst_ip: string;
-  src_port: number;
-  dst_port: number;
-  packets_sent: number;
-  bytes_sent: number;
-  packets_recv: number;
-  bytes_recv: number;
-  tags: ExpectedTag[];
-  goodness: number;
-  badness: number;
-}
-interface ExpectedIgnored {
-  line?: number;
-  flow_id?: number | null;
-  stage: 'parse' | 'discard';
-  reason?: string;
-  reasonPattern?: string;
-  flow_direction?: string | null;
-}
-interface ExpectedScan {
-  flow_id: number;
-  scanner: string;
-  target: string;
-  port: number;
-  packets_sent: number;
-  records: Array<{ type: string; key: string }>;
-}
 interface Expected {
   scored: ExpectedScored[];
   ignored: ExpectedIgnored[];
