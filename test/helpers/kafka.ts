@@ -41,15 +41,26 @@ export function uniqueTopic(prefix: string): string {
 
 /**
  * Deletes test consumer groups. A consumer that has just left may still be listed for a moment
- * (the broker answers NON_EMPTY_GROUP), so this retries for a few seconds before giving up.
+ * (the broker answers NON_EMPTY_GROUP), so this retries for a few seconds. A group the broker no
+ * longer knows is already gone. Cleanup that still fails is reported on stderr, not thrown: the
+ * test's assertions have run, and the broker drops an empty group after its retention anyway.
  */
 export async function deleteGroupsEventually(admin: import('kafkajs').Admin, groups: readonly string[]): Promise<void> {
-  for (let attempt = 0; groups.length > 0; attempt++) {
+  let pending = [...groups];
+  for (let attempt = 0; pending.length > 0; attempt++) {
     try {
-      await admin.deleteGroups([...groups]);
+      await admin.deleteGroups(pending);
       return;
     } catch (err) {
-      if (attempt >= 10) throw new Error(`cannot delete test consumer groups ${groups.join(', ')}`, { cause: err });
+      const perGroup = (err as { groups?: Array<{ groupId: string; errorCode: number; error?: { type?: string } }> }).groups ?? [];
+      // 69: GROUP_ID_NOT_FOUND: nothing left to delete.
+      const failed = perGroup.filter((g) => g.errorCode !== 0 && g.errorCode !== 69).map((g) => g.groupId);
+      pending = perGroup.length > 0 ? failed : pending;
+      if (pending.length === 0) return;
+      if (attempt >= 20) {
+        process.stderr.write(`test cleanup: cannot delete consumer groups ${pending.join(', ')}: ${(err as Error).message} ${JSON.stringify(perGroup.map((g) => g.error?.type ?? g.errorCode))}\n`);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
   }
