@@ -7,11 +7,18 @@ import { describeTarget } from './pool.js';
 /**
  * Writes scored flows to scored_flow and their tags to scored_flow_detail (reference §5.22, with
  * the §15 item 41 fixes). A batch is ONE statement, so one round trip and atomic by itself: the
- * columns travel as arrays and are unnested server-side; the flow insert skips ids already present
- * (ON CONFLICT DO NOTHING) and the detail insert takes only the tags of the flows it inserted. A
- * replayed flow therefore adds nothing, and a flow's row and tags always come from the same write
- * (the first one). Any failure rejects with a PostgresError (THEMIS_PG) whose `retriable` tells
- * the output bolt whether failing the tuples for replay can help.
+ * columns travel as arrays and are unnested server-side.
+ *
+ * Replays: a flow id already present is left as it is (a replay adds nothing), with one
+ * exception. Pairing depends on arrival order, which a replay after a crash does not repeat
+ * across partitions: flow A may have been written alone (released as a repeat or unmatched) and,
+ * replayed, come back as the conversation A+B. Keeping the first write would leave B in no row
+ * (its id is only ever the conversation's pair_flow_id), so a paired record replaces an unpaired
+ * row of the same id, row and tags together. A paired row is never replaced, by anything: when a
+ * replay pairs the same flow with a different reverse flow of its conversation key (a repeat in
+ * that direction), the row keeps the first pairing and the other reverse flow has no row. Any
+ * failure rejects with a PostgresError (THEMIS_PG) whose `retriable` tells the output bolt
+ * whether failing the tuples for replay can help.
  */
 
 interface Column {
@@ -67,24 +74,41 @@ function buildSql(): string {
   const flowArrays = FLOW_COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ');
   const names = FLOW_COLUMNS.map((c) => c.name).join(', ');
   const selects = FLOW_COLUMNS.map((c) => c.select ?? c.name).join(', ');
+  const updates = FLOW_COLUMNS.filter((c) => c.name !== 'id').map((c) => c.name);
+  const excluded = updates.map((c) => `EXCLUDED.${c}`).join(', ');
   const detailArrays = DETAIL_TYPES.map((t, i) => `$${n + i + 1}::${t}[]`).join(', ');
+  // xmax = 0 tells a row inserted now from one updated by the DO UPDATE branch.
   return `
     WITH input AS (
       SELECT * FROM unnest(${flowArrays}) AS t(${names})
-    ), inserted AS (
+    ), written AS (
       INSERT INTO scored_flow (${names})
       SELECT ${selects} FROM input
-      ON CONFLICT (id) DO NOTHING
-      RETURNING id
+      ON CONFLICT (id) DO UPDATE SET (${updates.join(', ')}) = (${excluded})
+        WHERE scored_flow.pair_flow_id IS NULL AND EXCLUDED.pair_flow_id IS NOT NULL
+      RETURNING id, (xmax = 0) AS is_new
+    ), tags AS (
+      SELECT * FROM unnest(${detailArrays}) AS d(flow_id, score_category, score_name, score, is_bad_score)
+    ), stale AS (
+      DELETE FROM scored_flow_detail old
+      USING written w
+      WHERE old.flow_id = w.id AND NOT w.is_new
+        AND NOT EXISTS (
+          SELECT 1 FROM tags t
+          WHERE t.flow_id = old.flow_id AND t.score_category = old.score_category
+            AND t.score_name = old.score_name AND t.is_bad_score = old.is_bad_score)
+      RETURNING 1
     ), details AS (
       INSERT INTO scored_flow_detail (flow_id, score_category, score_name, score, is_bad_score)
-      SELECT d.flow_id, d.score_category, d.score_name, d.score, d.is_bad_score
-      FROM unnest(${detailArrays}) AS d(flow_id, score_category, score_name, score, is_bad_score)
-      JOIN inserted ON inserted.id = d.flow_id
-      ON CONFLICT (flow_id, score_category, score_name, is_bad_score) DO NOTHING
+      SELECT t.flow_id, t.score_category, t.score_name, t.score, t.is_bad_score
+      FROM tags t JOIN written ON written.id = t.flow_id
+      ON CONFLICT (flow_id, score_category, score_name, is_bad_score) DO UPDATE SET score = EXCLUDED.score
       RETURNING 1
     )
-    SELECT (SELECT count(*) FROM inserted)::integer AS flows, (SELECT count(*) FROM details)::integer AS details`;
+    SELECT (SELECT count(*) FROM written WHERE is_new)::integer AS flows,
+           (SELECT count(*) FROM written WHERE NOT is_new)::integer AS upgraded,
+           (SELECT count(*) FROM details)::integer AS details,
+           (SELECT count(*) FROM stale)::integer AS stale`;
 }
 
 const WRITE_SQL = buildSql();
@@ -92,17 +116,16 @@ const WRITE_SQL = buildSql();
 /**
  * The statement's parameters: one array per scored_flow column, then five for the tags (flow id,
  * category, code = score_name as in the original, score, is bad). A flow id repeated within the
- * batch keeps its first occurrence, as a later write of it would. Rows go in id order, so two
- * batches that share ids lock them in the same order rather than deadlock.
+ * batch keeps its first paired occurrence, else its first, as separate writes of them would. Rows
+ * go in id order, so two batches that share ids lock them in the same order rather than deadlock.
  */
 function scoredFlowParams(flows: readonly Flow[], nowMs: number): unknown[] {
-  const seen = new Set<number>();
-  const unique: Flow[] = [];
+  const byId = new Map<number, Flow>();
   for (const flow of flows) {
-    if (seen.has(flow.id)) continue;
-    seen.add(flow.id);
-    unique.push(flow);
+    const kept = byId.get(flow.id);
+    if (kept === undefined || (kept.pairId === null && flow.pairId !== null)) byId.set(flow.id, flow);
   }
+  const unique = [...byId.values()];
   unique.sort((a, b) => a.id - b.id);
   const flowArrays = FLOW_COLUMNS.map((c) => unique.map((f) => c.value(f, nowMs)));
   const detailArrays: unknown[][] = DETAIL_TYPES.map(() => []);
@@ -121,6 +144,8 @@ function scoredFlowParams(flows: readonly Flow[], nowMs: number): unknown[] {
 export interface WriteBatchResult {
   /** Flows inserted now. */
   readonly written: number;
+  /** Unpaired rows replaced by the conversation record of the same id. */
+  readonly upgraded: number;
   /** Flows skipped: already in the table (replays) or repeated within the batch. */
   readonly duplicates: number;
 }
@@ -138,11 +163,11 @@ export class ScoredFlowWriter {
   }
 
   async writeBatch(flows: readonly Flow[]): Promise<WriteBatchResult> {
-    if (flows.length === 0) return { written: 0, duplicates: 0 };
+    if (flows.length === 0) return { written: 0, upgraded: 0, duplicates: 0 };
     const params = scoredFlowParams(flows, this.nowMs());
-    let written: number;
+    let row: { flows: number; upgraded: number };
     try {
-      written = (await this.pool.query<{ flows: number }>(WRITE_SQL, params)).rows[0]!.flows;
+      row = (await this.pool.query<{ flows: number; upgraded: number }>(WRITE_SQL, params)).rows[0]!;
     } catch (cause) {
       let low = flows[0]!.id;
       let high = low;
@@ -150,6 +175,6 @@ export class ScoredFlowWriter {
       const range = low === high ? `flow id ${low}` : `flow ids ${low}-${high}`;
       throw pgError(`write ${flows.length} scored flows (${range})`, this.target, cause);
     }
-    return { written, duplicates: flows.length - written };
+    return { written: row.flows, upgraded: row.upgraded, duplicates: flows.length - row.flows - row.upgraded };
   }
 }

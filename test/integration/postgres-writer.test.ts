@@ -60,7 +60,7 @@ describe('ScoredFlowWriter', () => {
         receivedAtMs: NOW_MS - 1_234,
         tags: [HOSTED_GOOD, SSH, COUNTRY],
       });
-      expect(await writer.writeBatch([conversation, makeFlow({ id: 44, flags: null })])).toEqual({ written: 2, duplicates: 0 });
+      expect(await writer.writeBatch([conversation, makeFlow({ id: 44, flags: null })])).toEqual({ written: 2, upgraded: 0, duplicates: 0 });
 
       const row = (
         await pool.query(
@@ -121,15 +121,15 @@ describe('ScoredFlowWriter', () => {
       await runMigrations(pool, { schema });
       const writer = new ScoredFlowWriter(pool, { nowMs: () => NOW_MS });
       const batch = flows(10);
-      expect(await writer.writeBatch(batch)).toEqual({ written: 10, duplicates: 0 });
+      expect(await writer.writeBatch(batch)).toEqual({ written: 10, upgraded: 0, duplicates: 0 });
       const before = await counts(pool);
       expect(before).toEqual({ flows: 10, details: 5 * 3 + 5 * 1 });
 
-      expect(await writer.writeBatch(batch)).toEqual({ written: 0, duplicates: 10 });
+      expect(await writer.writeBatch(batch)).toEqual({ written: 0, upgraded: 0, duplicates: 10 });
       expect(await counts(pool)).toEqual(before);
 
       // A replay mixed with new flows writes only the new ones.
-      expect(await writer.writeBatch([...batch.slice(0, 3), ...flows(2, 11)])).toEqual({ written: 2, duplicates: 3 });
+      expect(await writer.writeBatch([...batch.slice(0, 3), ...flows(2, 11)])).toEqual({ written: 2, upgraded: 0, duplicates: 3 });
       expect(await counts(pool)).toEqual({ flows: 12, details: before.details + 3 + 1 });
     });
   });
@@ -147,11 +147,51 @@ describe('ScoredFlowWriter', () => {
     });
   });
 
+  it('replaces an unpaired row by the conversation of the same id, row and tags together, and never replaces a paired row', async () => {
+    await withTestSchema(async ({ schema, pool }) => {
+      await runMigrations(pool, { schema });
+      const writer = new ScoredFlowWriter(pool);
+      // First written alone (released unmatched before a crash), then replayed as a conversation.
+      await writer.writeBatch([makeFlow({ id: 5, tags: [SSH, COUNTRY] }), makeFlow({ id: 6, tags: [SSH] })]);
+      const countryAgain: Tag = { ...COUNTRY, score: 70 };
+      const paired = makeFlow({ id: 5, pairId: 8, matched: true, packetsRecv: 3, tags: [HOSTED_GOOD, countryAgain] });
+      expect(await writer.writeBatch([paired, makeFlow({ id: 7 })])).toEqual({ written: 1, upgraded: 1, duplicates: 0 });
+      const row = async () => (await pool.query('SELECT pair_flow_id::integer, matched, packets_recv::integer, good_score, bad_score FROM scored_flow WHERE id = 5')).rows;
+      const tags = async () =>
+        (await pool.query('SELECT score_category, score, is_bad_score FROM scored_flow_detail WHERE flow_id = 5 ORDER BY score_category')).rows;
+      const upgradedRow = [{ pair_flow_id: 8, matched: true, packets_recv: 3, good_score: 100, bad_score: 70 }];
+      const upgradedTags = [
+        { score_category: 'COUNTRY', score: 70, is_bad_score: true },
+        { score_category: 'HOSTED_SERVICES', score: 100, is_bad_score: false },
+      ];
+      expect(await row()).toEqual(upgradedRow);
+      expect(await tags()).toEqual(upgradedTags);
+
+      // Neither an unpaired replay nor another pairing replaces a paired row.
+      expect(await writer.writeBatch([makeFlow({ id: 5, tags: [SSH] })])).toEqual({ written: 0, upgraded: 0, duplicates: 1 });
+      expect(await writer.writeBatch([makeFlow({ id: 5, pairId: 9, matched: true, tags: [SSH] })])).toEqual({ written: 0, upgraded: 0, duplicates: 1 });
+      expect(await row()).toEqual(upgradedRow);
+      expect(await tags()).toEqual(upgradedTags);
+      // The other flows' tags are untouched.
+      const six = await pool.query('SELECT score_category FROM scored_flow_detail WHERE flow_id = 6');
+      expect(six.rows).toEqual([{ score_category: 'BRUTE_FORCE' }]);
+    });
+  });
+
+  it('keeps the paired occurrence of a flow id repeated within one batch', async () => {
+    await withTestSchema(async ({ schema, pool }) => {
+      await runMigrations(pool, { schema });
+      const result = await new ScoredFlowWriter(pool).writeBatch([makeFlow({ id: 3, tags: [SSH] }), makeFlow({ id: 3, pairId: 4, matched: true, tags: [COUNTRY] })]);
+      expect(result).toEqual({ written: 1, upgraded: 0, duplicates: 1 });
+      expect((await pool.query('SELECT pair_flow_id::integer FROM scored_flow')).rows).toEqual([{ pair_flow_id: 4 }]);
+    });
+  });
+
   it('keeps the first occurrence of a flow id repeated within one batch', async () => {
     await withTestSchema(async ({ schema, pool }) => {
       await runMigrations(pool, { schema });
       const result = await new ScoredFlowWriter(pool).writeBatch([makeFlow({ id: 9, tags: [SSH] }), makeFlow({ id: 9, tags: [COUNTRY] })]);
-      expect(result).toEqual({ written: 1, duplicates: 1 });
+      expect(result).toEqual({ written: 1, upgraded: 0, duplicates: 1 });
       const tags = await pool.query('SELECT score_name FROM scored_flow_detail');
       expect(tags.rows).toEqual([{ score_name: 'SSH' }]);
     });
@@ -165,7 +205,7 @@ describe('ScoredFlowWriter', () => {
       const batch = flows(5_000);
       const queries = vi.spyOn(pool, 'query');
       const started = performance.now();
-      expect(await writer.writeBatch(batch)).toEqual({ written: 5_000, duplicates: 0 });
+      expect(await writer.writeBatch(batch)).toEqual({ written: 5_000, upgraded: 0, duplicates: 0 });
       const elapsedMs = performance.now() - started;
       expect(queries).toHaveBeenCalledTimes(1);
       queries.mockRestore();
