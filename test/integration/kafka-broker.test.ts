@@ -157,10 +157,13 @@ describe('produce and consume round trip', () => {
       await consumer.disconnect();
     }
 
-    const duplicateCount = received.length - seen.size;
-    expect(duplicateCount).toBe(0);
+    // A consumer group delivers at least once: a rebalance while the group forms (kafkajs restarts
+    // after a retriable crash) redelivers from the last commit. The first delivery of each message
+    // must be complete and in order; a redelivery only repeats messages already seen.
+    const firstDeliveries = received.filter((m, i) => received.findIndex((other) => other.seq === m.seq) === i);
+    expect(firstDeliveries).toHaveLength(messageCount);
     const byKey = new Map<string, { seq: number; partition: number }[]>();
-    for (const { key, seq, partition } of received) byKey.set(key, [...(byKey.get(key) ?? []), { seq, partition }]);
+    for (const { key, seq, partition } of firstDeliveries) byKey.set(key, [...(byKey.get(key) ?? []), { seq, partition }]);
     expect(byKey.size).toBe(keyCount);
     for (const messages of byKey.values()) {
       expect(new Set(messages.map((message) => message.partition)).size).toBe(1);
