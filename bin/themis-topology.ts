@@ -65,6 +65,7 @@ interface SubmitOptions {
   metricsPort: number | false;
   metricsHost: string;
   workers: number;
+  workerHeapMb?: number;
   kafka?: string;
   inputTopic?: string;
   redis?: string;
@@ -155,6 +156,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     args,
     input,
     workers: opts.workers,
+    ...(opts.workerHeapMb !== undefined ? { workerHeapMb: opts.workerHeapMb } : {}),
     parallelism: overrides,
     metricsPort: opts.metricsPort === false ? null : opts.metricsPort,
     metricsHost: opts.metricsHost,
@@ -186,8 +188,15 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   process.on('SIGINT', () => stopOnSignal('SIGINT'));
   process.on('SIGTERM', () => stopOnSignal('SIGTERM'));
 
+  // A dead worker thread ends the run (exit 1, so a supervisor restarts it and the input that was
+  // in flight is replayed) instead of leaving a process that does nothing.
+  const crashed = run.topology.crashed().then((err) => {
+    clearInterval(ticker);
+    stopping = true;
+    throw err;
+  });
   if (input.kind === 'file' || input.stopAtEndOffsets) {
-    await run.topology.waitUntilDone();
+    await Promise.race([run.topology.waitUntilDone(), crashed]);
     clearInterval(ticker);
     if (stopping) return 0;
     stopping = true;
@@ -202,7 +211,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     }
     return 0;
   }
-  await new Promise(() => undefined); // a stream runs until a signal stops it
+  await crashed; // a stream runs until a signal stops it, or a worker dies
   return 0;
 }
 
@@ -233,6 +242,7 @@ export function createProgram(): Command {
     .option('--no-metrics-port', 'no Prometheus endpoint')
     .option('--metrics-host <host>', 'address the endpoint binds to', '127.0.0.1')
     .option('--workers <n>', 'worker threads', intOption('--workers', 1, 256), availableParallelism())
+    .option('--worker-heap-mb <n>', "old-generation heap cap of each worker thread, MB (default: V8's own limit); keeps the resident size bounded, see README", intOption('--worker-heap-mb', 64, 1_048_576))
     .option('--kafka <brokers>', 'Kafka brokers (host:port,...): flows from the input topic, outputs to topics (env THEMIS_KAFKA_BROKERS)')
     .option('--input-topic <topic>', 'input topic (default: config topics.input, netflow-json)')
     .option('--redis <url>', 'IntelMQ intel from Redis (env THEMIS_REDIS_URL)')

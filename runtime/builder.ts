@@ -17,6 +17,7 @@ export const DEFAULT_OPTIONS: Omit<TopologyOptions, 'name'> = {
   metricsIntervalMs: 1000,
   latencySampleEvery: 32,
   youngGenerationMb: 64,
+  maxOldGenerationMb: 0,
 };
 
 interface Declared {
@@ -208,6 +209,8 @@ function validateOptions(o: TopologyOptions): string[] {
   intAtLeast('metricsIntervalMs', 10);
   intAtLeast('latencySampleEvery', 1);
   intAtLeast('youngGenerationMb', 1);
+  intAtLeast('maxOldGenerationMb', 0);
+  if (o.maxOldGenerationMb > 0 && o.maxOldGenerationMb < 64) problems.push(`maxOldGenerationMb (${o.maxOldGenerationMb}) must be 0 (V8's default) or at least 64`);
   if (!(o.messageTimeoutSecs > 0)) problems.push(`messageTimeoutSecs (${o.messageTimeoutSecs}) must be > 0`);
   return problems;
 }

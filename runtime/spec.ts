@@ -45,6 +45,14 @@ export interface TopologyOptions {
   readonly latencySampleEvery: number;
   /** V8 young-generation size of each worker thread, MB. */
   readonly youngGenerationMb: number;
+  /**
+   * V8 old-generation cap of each worker thread, MB; 0 = V8's default (a share of the machine's
+   * memory). Without a cap V8 lets the old generation grow to several times the live data before
+   * it collects; a cap keeps the resident size near what the topology holds, at the cost of more
+   * frequent major collections. A worker whose live data exceeds the cap dies with
+   * THEMIS_WORKER_CRASH naming the cap.
+   */
+  readonly maxOldGenerationMb: number;
 }
 
 export interface TaskSpec {

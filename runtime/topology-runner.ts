@@ -32,17 +32,24 @@ function workerEntry(): { file: URL; entry: string } {
 /**
  * The supervisor: runs a placed topology on its worker threads, steers activation and shutdown,
  * and merges the threads' metrics. Emits 'metrics' (snapshots by worker) and 'error'.
+ *
+ * A worker thread that dies (an error that escaped every task, a heap cap reached, an exit) ends
+ * the topology: its tasks and in-flight tuples are gone, so nothing can complete. `crashed()`
+ * resolves with the reason, `status()` and `waitUntilDone()` reject with it, and `shutdown()`
+ * ends the other threads at once; the trees that were in flight are replayed by a restart.
  */
 export class RunningTopology extends EventEmitter {
   readonly snapshots: Array<WorkerMetricsSnapshot | undefined>;
   private readonly workers: Worker[] = [];
   private readonly inflight: Int32Array;
-  private readonly statusWaiters = new Map<number, (s: WorkerStatus) => void>();
+  private readonly statusWaiters = new Map<number, { resolve: (s: WorkerStatus) => void; reject: (e: Error) => void }>();
   private nextRequest = 1;
   private closedCount = 0;
   private closing: Promise<void> | null = null;
   private readonly closedWaiters: Array<() => void> = [];
   private exited = false;
+  private crash: RuntimeError | null = null;
+  private readonly crashWaiters: Array<(e: RuntimeError) => void> = [];
 
   private constructor(readonly spec: TopologySpec) {
     super();
@@ -79,7 +86,10 @@ export class RunningTopology extends EventEmitter {
         name: `themis-worker-${i}`,
         // Tuples are short-lived: a larger young generation lets the scavenger free them before
         // they are promoted (measured: GC share of worker CPU falls markedly).
-        resourceLimits: { maxYoungGenerationSizeMb: this.spec.options.youngGenerationMb },
+        resourceLimits: {
+          maxYoungGenerationSizeMb: this.spec.options.youngGenerationMb,
+          ...(this.spec.options.maxOldGenerationMb > 0 ? { maxOldGenerationSizeMb: this.spec.options.maxOldGenerationMb } : {}),
+        },
       });
       this.workers.push(w);
       ready.push(
@@ -89,10 +99,21 @@ export class RunningTopology extends EventEmitter {
             else if (m.type === 'fatal') reject(new RuntimeError('THEMIS_WORKER_START', `worker ${i} failed to start: ${m.message}`));
             else this.onWorkerMessage(i, m);
           });
+          w.on('exit', (code) => {
+            // Workers end only when terminated; an exit before that (or before shutdown) is a death.
+            if (!this.exited && this.closing === null) this.onCrash(new RuntimeError('THEMIS_WORKER_CRASH', `worker ${i} exited unexpectedly (exit code ${code})`));
+          });
           w.on('error', (err) => {
-            const e = new RuntimeError('THEMIS_WORKER_CRASH', `worker ${i} crashed: ${err.message}`, { cause: err });
+            const cap = this.spec.options.maxOldGenerationMb;
+            const outOfMemory = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+            const hint = outOfMemory
+              ? cap > 0
+                ? ` (its heap cap, maxOldGenerationMb, is ${cap} MB: raise it, or hold less: max spout pending, match table size)`
+                : ' (V8 heap limit reached)'
+              : '';
+            const e = new RuntimeError('THEMIS_WORKER_CRASH', `worker ${i} crashed: ${err.message}${hint}`, { cause: err });
             reject(e);
-            if (this.listenerCount('error') > 0) this.emit('error', e);
+            this.onCrash(e);
           });
         }),
       );
@@ -105,6 +126,21 @@ export class RunningTopology extends EventEmitter {
     }
   }
 
+  private onCrash(e: RuntimeError): void {
+    if (this.crash !== null) return;
+    this.crash = e;
+    for (const w of this.statusWaiters.values()) w.reject(e);
+    this.statusWaiters.clear();
+    for (const w of this.crashWaiters.splice(0)) w(e);
+    if (this.listenerCount('error') > 0) this.emit('error', e);
+  }
+
+  /** Resolves with the reason once a worker thread has died (never, if none does). */
+  crashed(): Promise<RuntimeError> {
+    if (this.crash !== null) return Promise.resolve(this.crash);
+    return new Promise((resolve) => this.crashWaiters.push(resolve));
+  }
+
   private onWorkerMessage(i: number, m: WorkerToSupervisor): void {
     switch (m.type) {
       case 'metrics':
@@ -114,7 +150,7 @@ export class RunningTopology extends EventEmitter {
       case 'status': {
         const waiter = this.statusWaiters.get(m.requestId);
         this.statusWaiters.delete(m.requestId);
-        waiter?.(m.status);
+        waiter?.resolve(m.status);
         break;
       }
       case 'closed':
@@ -138,12 +174,13 @@ export class RunningTopology extends EventEmitter {
   }
 
   async status(): Promise<TopologyStatus> {
+    if (this.crash !== null) throw this.crash;
     const replies = await Promise.all(
       this.workers.map(
         (w) =>
-          new Promise<WorkerStatus>((resolve) => {
+          new Promise<WorkerStatus>((resolve, reject) => {
             const requestId = this.nextRequest++;
-            this.statusWaiters.set(requestId, resolve);
+            this.statusWaiters.set(requestId, { resolve, reject });
             w.postMessage({ type: 'status', requestId } satisfies SupervisorToWorker);
           }),
       ),
@@ -198,17 +235,22 @@ export class RunningTopology extends EventEmitter {
 
   private async doShutdown(drainTimeoutMs: number): Promise<void> {
     if (this.exited) return;
+    if (this.crash !== null) return this.terminate();
     this.deactivate();
     const deadline = Date.now() + drainTimeoutMs;
-    while (Date.now() < deadline) {
-      const s = await this.status();
-      if (s.inFlight === 0 && s.queued === 0 && s.inTransit === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      while (Date.now() < deadline) {
+        const s = await this.status();
+        if (s.inFlight === 0 && s.queued === 0 && s.inTransit === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } catch {
+      return this.terminate(); // a worker died while draining: nothing more can complete
     }
     const closed = new Promise<void>((resolve) => this.closedWaiters.push(resolve));
     this.broadcast({ type: 'shutdown' });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    await Promise.race([closed, this.crashed(), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
     await this.terminate();
   }

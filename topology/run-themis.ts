@@ -32,6 +32,8 @@ export interface RunThemisOptions {
   readonly args: ThemisArgs;
   readonly input: FlowInput;
   readonly workers: number;
+  /** Old-generation heap cap of each worker thread, MB (engine option maxOldGenerationMb); default none. */
+  readonly workerHeapMb?: number;
   readonly ackers?: number;
   readonly parallelism?: Readonly<Record<string, Parallelism>>;
   /** null: no endpoint. */
@@ -127,6 +129,7 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     ackers: o.ackers ?? o.workers,
     maxSpoutPending: o.submit.maxPending,
     messageTimeoutSecs: o.args.config.windows.messageTimeoutSecs,
+    ...(o.workerHeapMb !== undefined ? { maxOldGenerationMb: o.workerHeapMb } : {}),
   });
   const topology = await RunningTopology.start(spec);
   const registry = new Registry();

@@ -21,6 +21,7 @@ export interface KafkaBenchOptions {
   readonly flows: number;
   readonly workers: number;
   readonly plainLoopFlowsPerSec: number;
+  readonly workerHeapMb?: number;
 }
 
 export async function runKafkaBench(o: KafkaBenchOptions): Promise<ThemisRun> {
@@ -47,6 +48,7 @@ export async function runKafkaBench(o: KafkaBenchOptions): Promise<ThemisRun> {
       args: { config: validated.config, dataDir: o.dataDir, outputDir: '/dev/null', instance: prefix, services: { kafka: { brokers: o.brokers, clientId: prefix } } },
       input: { kind: 'kafka', brokers: o.brokers, topic: topics.input, groupId: prefix, maxRetries: 5, stopAtEndOffsets: true, fromBeginning: true },
       workers: o.workers,
+      ...(o.workerHeapMb !== undefined ? { workerHeapMb: o.workerHeapMb } : {}),
       metricsPort: null,
     });
     const t0 = performance.now();

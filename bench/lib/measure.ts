@@ -10,23 +10,39 @@ export interface ThemisRun {
   flowsPerSec: number;
   p50Ms: number | null;
   p99Ms: number | null;
+  /**
+   * For an offered-rate run, p50/p99 above are of the steady state (after `warmupSecs`); this is
+   * p99 over the whole run, warm-up included. null for max-rate runs (their figures are whole-run).
+   */
+  p99WholeRunMs?: number | null;
   peakRssMb: number;
   plainLoopFlowsPerSec: number;
   workers: number;
 }
 
-/** Percentile from the scored output's latency histogram (upper bound of the bucket). */
-export function percentile(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>, p: number): number | null {
+/** The scored output's latency histogram, summed over every task: one count per bucket (+inf last). */
+export function latencyCounts(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): number[] {
   const counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
   for (const s of snapshots) if (s) for (const t of s.tasks) if (t.component === PERSIST_SCORED) counts.forEach((_, i) => (counts[i]! += t.custom[latencyBucketName(i)] ?? 0));
-  const total = counts.reduce((a, b) => a + b, 0);
+  return counts;
+}
+
+/** Percentile of a histogram (upper bound of the bucket); `since` subtracts an earlier reading. */
+export function percentileOfCounts(counts: readonly number[], p: number, since?: readonly number[]): number | null {
+  const c = since ? counts.map((n, i) => n - (since[i] ?? 0)) : counts;
+  const total = c.reduce((a, b) => a + b, 0);
   if (total === 0) return null;
   let seen = 0;
-  for (let i = 0; i < counts.length; i++) {
-    seen += counts[i]!;
+  for (let i = 0; i < c.length; i++) {
+    seen += c[i]!;
     if (seen >= total * p) return LATENCY_BUCKETS_MS[i] ?? Infinity;
   }
   return null;
+}
+
+/** Percentile from the scored output's latency histogram (upper bound of the bucket). */
+export function percentile(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>, p: number): number | null {
+  return percentileOfCounts(latencyCounts(snapshots), p);
 }
 
 export function rssSampler(): { stop(): number } {

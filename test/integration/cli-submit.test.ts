@@ -17,6 +17,12 @@ describe('themis-topology submit: arguments', () => {
     expect(r.stderr).toContain('<name> must be 1-63 letters');
   });
 
+  it('refuses a worker heap cap below what a worker needs to start', async () => {
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'heap', '--worker-heap-mb', '16', '--no-metrics-port']);
+    expect(r.code).toBe(1); // commander's exit code for an invalid option value
+    expect(r.stderr).toContain('--worker-heap-mb must be an integer 64-1048576, got "16"');
+  });
+
   it('refuses a config with unknown keys or bad values, naming the key, before any worker starts', async () => {
     const dir = tmp();
     const config = join(dir, 'config.json');

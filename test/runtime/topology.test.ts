@@ -100,6 +100,25 @@ describe('groupings and placement', () => {
     for (const tasks of tasksByKeyAndWorker.values()) expect(tasks.size).toBe(1);
   });
 
+  it('caps each worker heap at maxOldGenerationMb and names the cap when a worker outgrows it', async () => {
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel: 'unused-heap-cap', count: 100_000 }));
+    b.setBolt('hoard', fixture('HoardingBolt', { mbPerTuple: 4 })).shuffleGrouping('spout');
+    await expect(b.build({ name: 'test', workers: 1, maxOldGenerationMb: 32 })).rejects.toThrow(/maxOldGenerationMb \(32\) must be 0 \(V8's default\) or at least 64/);
+    const spec = await b.build({ name: 'test', workers: 1, ackers: 1, maxOldGenerationMb: 64 });
+    topo = await RunningTopology.start(spec);
+    const crashed = new Promise<Error>((resolve) => topo!.on('error', resolve));
+    const err = await crashed;
+    expect(err.message).toMatch(/worker 0 crashed: .*maxOldGenerationMb, is 64 MB/);
+    expect((err as Error & { code?: string }).code).toBe('THEMIS_WORKER_CRASH');
+    // Nothing can complete any more: waiting says why, and shutdown ends the rest at once.
+    await expect(topo.waitUntilDone()).rejects.toBe(err);
+    await expect(topo.crashed()).resolves.toBe(err);
+    const t0 = Date.now();
+    await topo.shutdown();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  }, 60_000);
+
   it('runs a topology of 80 executors on 2 worker threads', async () => {
     log = new EventLog();
     const channel = log.channelName;
