@@ -197,13 +197,15 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   });
   if (input.kind === 'file' || input.stopAtEndOffsets) {
     await Promise.race([run.topology.waitUntilDone(), crashed]);
+    // The run ends here; what follows (a last metrics report, closing) is not counted in its rate.
+    const finished = Date.now();
     clearInterval(ticker);
     if (stopping) return 0;
     stopping = true;
     await new Promise((r) => setTimeout(r, 1100)); // one more metrics report from every thread
     const final = run.progress();
     await run.stop();
-    summary(final, started, log);
+    summary(final, started, log, finished);
     if (!services.kafka) log(`themis: outputs in ${args.outputDir}: ${config.topics.scored}.jsonl, ${config.topics.scoredDetail}.jsonl, ${config.topics.scanCandidates}.jsonl, ${config.topics.ignored}.jsonl`);
     if (final.spoutErrors > 0) {
       process.stderr.write(`themis-topology: the input could not be read completely (${final.spoutErrors} error(s) above)\n`);
@@ -215,8 +217,8 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   return 0;
 }
 
-function summary(p: Progress, started: number, log: (m: string) => void): void {
-  const secs = (Date.now() - started) / 1000;
+function summary(p: Progress, started: number, log: (m: string) => void, finished = Date.now()): void {
+  const secs = (finished - started) / 1000;
   log(
     `themis: done in ${secs.toFixed(1)} s: ${fmt(p.linesIn)} lines (${fmt(p.linesIn / secs)}/s), ${fmt(p.invalid)} invalid, ${fmt(p.discarded)} discarded, ` +
       `${fmt(p.scored)} scored records, ${fmt(p.scanCandidateRecords)} scan-candidate records, ${fmt(p.failed)} replays (${fmt(p.timedOut)} timeouts)`,

@@ -132,7 +132,12 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
     let prev = FLOW_SPLITTER;
     let prevStream = stream;
     for (const [id, scorer] of links) {
-      const r = scorer === 'intelMq' ? ref('scoring-bolts', 'IntelMqBolt') : basicBolt(ref('scoring-bolts', 'ScoringBolt', { scorer }));
+      const r =
+        scorer !== 'intelMq'
+          ? basicBolt(ref('scoring-bolts', 'ScoringBolt', { scorer }))
+          : a.services.redis
+            ? ref('scoring-bolts', 'IntelMqBolt')
+            : basicBolt(ref('scoring-bolts', 'IntelMqSyncBolt'));
       bolt(id, r).localOrShuffleGrouping(prev, prevStream);
       prev = id;
       prevStream = 'default';

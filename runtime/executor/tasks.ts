@@ -124,6 +124,20 @@ abstract class EmittingTask {
   }
 }
 
+/** Folds edge (h, l) of tree `root` into a flat [root, hi, lo]* list; returns the list. */
+function addEdge(more: number[] | null, root: number, h: number, l: number): number[] {
+  const list = more ?? [];
+  for (let k = 0; k < list.length; k += 3) {
+    if (list[k] === root) {
+      list[k + 1] = (list[k + 1]! ^ h) >>> 0;
+      list[k + 2] = (list[k + 2]! ^ l) >>> 0;
+      return list;
+    }
+  }
+  list.push(root, h, l);
+  return list;
+}
+
 export class BoltTask extends EmittingTask {
   readonly kind = 'bolt' as const;
   readonly batchMode: boolean;
@@ -274,23 +288,6 @@ export class BoltTask extends EmittingTask {
     let hi = 0;
     let lo = 0;
     let more: number[] | null = null;
-    const add = (r: number, h: number, l: number) => {
-      if (root === 0 || root === r) {
-        root = r;
-        hi = (hi ^ h) >>> 0;
-        lo = (lo ^ l) >>> 0;
-        return;
-      }
-      more ??= [];
-      for (let k = 0; k < more.length; k += 3) {
-        if (more[k] === r) {
-          more[k + 1] = (more[k + 1]! ^ h) >>> 0;
-          more[k + 2] = (more[k + 2]! ^ l) >>> 0;
-          return;
-        }
-      }
-      more.push(r, h, l);
-    };
     for (let a = 0; a < anchors.length; a++) {
       const anchor = anchors[a]!;
       if (anchor.root !== 0) {
@@ -298,7 +295,12 @@ export class BoltTask extends EmittingTask {
         const l = rand32();
         anchor.xHi = (anchor.xHi ^ h) >>> 0;
         anchor.xLo = (anchor.xLo ^ l) >>> 0;
-        add(anchor.root, h, l);
+        // The common case (copies of one flow, all of one tree) stays in these locals.
+        if (root === 0 || root === anchor.root) {
+          root = anchor.root;
+          hi = (hi ^ h) >>> 0;
+          lo = (lo ^ l) >>> 0;
+        } else more = addEdge(more, anchor.root, h, l);
       }
       const am = anchor.more;
       if (!am) continue;
@@ -308,7 +310,11 @@ export class BoltTask extends EmittingTask {
         const l = rand32();
         anchor.moreXor[j] = (anchor.moreXor[j]! ^ h) >>> 0;
         anchor.moreXor[j + 1] = (anchor.moreXor[j + 1]! ^ l) >>> 0;
-        add(am[k]!, h, l);
+        if (root === 0 || root === am[k]!) {
+          root = am[k]!;
+          hi = (hi ^ h) >>> 0;
+          lo = (lo ^ l) >>> 0;
+        } else more = addEdge(more, am[k]!, h, l);
       }
     }
     this.host.deliver(dest, code, this.ts.taskId, values, root, hi, lo, more);
