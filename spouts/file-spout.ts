@@ -1,5 +1,6 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import { conversationShareOf } from './conversation-share.js';
 
 export interface FileSpoutArgs {
   /** A JSON-lines file (or a FIFO the caller feeds, e.g. with standard input). */
@@ -16,6 +17,12 @@ export interface FileSpoutArgs {
   readonly singleReader?: boolean;
   /** Offer at most this many lines per second in all (benchmarks of latency at a given load). */
   readonly ratePerSec?: number;
+  /**
+   * How the tasks split the lines: `line` (default), every n-th line; `conversation`, by the
+   * line's conversation (conversation-share.ts), so both directions of a conversation are emitted
+   * by one task, on one thread.
+   */
+  readonly shareBy?: 'line' | 'conversation';
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -105,7 +112,10 @@ export class FileSpout implements Spout {
 
   private push(bytes: Buffer, start: number, end: number): void {
     this.lineNo++;
-    if (this.shares > 1 && this.lineNo % this.shares !== this.share) return;
+    if (this.shares > 1) {
+      const share = (this.args.shareBy === 'conversation' ? conversationShareOf(bytes, start, end, this.shares) : null) ?? this.lineNo % this.shares;
+      if (share !== this.share) return;
+    }
     const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
     const line = bytes.toString('utf8', start, stop);
     if (line.trim().length === 0) return;

@@ -68,7 +68,8 @@ export interface Progress {
 function spoutRef(input: FlowInput): ComponentRef {
   if (input.kind === 'file') {
     const { kind: _kind, ...file } = input;
-    return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', { ...file, singleReader: input.label === 'stdin' });
+    const singleReader = input.label === 'stdin';
+    return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', { ...file, singleReader, shareBy: singleReader ? 'line' : 'conversation' });
   }
   const { kind: _kind, ...kafka } = input;
   return moduleRef(import.meta.url, '../spouts/kafka-spout', 'KafkaSpout', { ...kafka, brokers: [...kafka.brokers] });
@@ -122,6 +123,7 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     spout: spoutRef(o.input),
     parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism),
     workers: o.workers,
+    spoutSharesByConversation: o.input.kind === 'file' && !singleReader,
   });
   const spec = await builder.build({
     name: o.submit.name,

@@ -69,6 +69,13 @@ export interface ThemisTopologyOptions {
   readonly parallelism: (componentId: string) => Parallelism;
   /** Worker threads the topology will run on. */
   readonly workers: number;
+  /**
+   * The spout has a task on every thread and gives both directions of a conversation to the same
+   * task (the file spout with `shareBy: 'conversation'`). Then, when every component from the
+   * spout to match-flows also has an executor on every thread, match-flows is grouped among its
+   * local tasks: no flow crosses threads to be matched.
+   */
+  readonly spoutSharesByConversation?: boolean;
 }
 
 /** Every component id, in topology order (for parallelism files and validation). */
@@ -121,7 +128,11 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   else parse.shuffleGrouping(SPOUT);
   bolt(RESOLVE_ASN, basicBolt(ref('front-bolts', 'ResolveAsnBolt'))).localOrShuffleGrouping(JSON_TO_TUPLE);
   bolt(DISCARD_FLOWS, basicBolt(ref('front-bolts', 'DiscardFlowsBolt'))).localOrShuffleGrouping(RESOLVE_ASN);
-  bolt(MATCH_FLOWS, ref('match-flows-bolt', 'MatchFlowsBolt')).fieldsGrouping(DISCARD_FLOWS, STREAM_INTERESTING, ['conversation']);
+  const match = bolt(MATCH_FLOWS, ref('match-flows-bolt', 'MatchFlowsBolt'));
+  const matchLocally =
+    o.spoutSharesByConversation === true && [SPOUT, JSON_TO_TUPLE, RESOLVE_ASN, DISCARD_FLOWS, MATCH_FLOWS].every((id) => o.parallelism(id).executors >= o.workers);
+  if (matchLocally) match.localFieldsGrouping(DISCARD_FLOWS, STREAM_INTERESTING, ['conversation']);
+  else match.fieldsGrouping(DISCARD_FLOWS, STREAM_INTERESTING, ['conversation']);
   // Flows cross threads on the fields-grouped streams; they travel in a compact wire form.
   const flowCodec = moduleRef(import.meta.url, '../bolts/flow-codec', 'FlowStreamCodec', { flowIndex: 1 });
   b.setStreamCodec(DISCARD_FLOWS, STREAM_INTERESTING, flowCodec);

@@ -62,6 +62,7 @@ export async function runKafkaBench(o: KafkaBenchOptions): Promise<ThemisRun> {
       flowsPerSec: Math.round(summary.sent / secs),
       p50Ms: percentile(run.topology.snapshots, 0.5),
       p99Ms: percentile(run.topology.snapshots, 0.99),
+      p99WholeRunMs: null,
       peakRssMb: rss.stop(),
       plainLoopFlowsPerSec: o.plainLoopFlowsPerSec,
       workers: o.workers,
