@@ -78,6 +78,16 @@ function endpointHash(ip: IpAddress, port: number): number {
 
 /** The share (0..shares-1) of the line `bytes[start, end)`, or null when its endpoints cannot be read. */
 export function conversationShareOf(bytes: Buffer, start: number, end: number, shares: number): number | null {
+  const h = conversationHashOf(bytes, start, end);
+  return h === null ? null : h % shares;
+}
+
+/**
+ * A 32-bit hash of the line's conversation, equal for both directions, or null when its endpoints
+ * cannot be read. The spouts emit it as the `share` field, by which the parser can be
+ * fields-grouped when lines must be spread from one reader (Kafka, standard input).
+ */
+export function conversationHashOf(bytes: Buffer, start: number, end: number): number | null {
   const line = bytes.subarray(start, end);
   const protocol = uintValue(line, KEY_PROTOCOL);
   const srcPort = uintValue(line, KEY_SRC_PORT);
@@ -91,5 +101,5 @@ export function conversationShareOf(bytes: Buffer, start: number, end: number, s
   // Symmetric in the two endpoints: the reverse flow has the same share.
   const lo = a < b ? a : b;
   const hi = a < b ? b : a;
-  return mix(lo ^ mix(hi ^ protocol)) % shares;
+  return mix(lo ^ mix(hi ^ protocol));
 }

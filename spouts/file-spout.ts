@@ -1,6 +1,6 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
-import { conversationShareOf } from './conversation-share.js';
+import { conversationHashOf } from './conversation-share.js';
 
 export interface FileSpoutArgs {
   /** A JSON-lines file (or a FIFO the caller feeds, e.g. with standard input). */
@@ -44,9 +44,10 @@ export class FileSpout implements Spout {
   // copies them all on every call.
   private readyNo: number[] = [];
   private readyLine: string[] = [];
+  private readyHash: number[] = [];
   private readyHead = 0;
   private readonly replay: number[] = [];
-  private readonly pending = new Map<number, { line: string; failures: number; lastReason: FailReason | null }>();
+  private readonly pending = new Map<number, { line: string; hash: number; failures: number; lastReason: FailReason | null }>();
   private readonly poison: Array<[number, string]> = [];
   private partial: Buffer = EMPTY;
   private lineNo = 0;
@@ -112,8 +113,11 @@ export class FileSpout implements Spout {
 
   private push(bytes: Buffer, start: number, end: number): void {
     this.lineNo++;
+    // The conversation's hash; a line whose endpoints cannot be read (the parser will refuse it)
+    // is placed by its number instead.
+    const hash = conversationHashOf(bytes, start, end) ?? this.lineNo;
     if (this.shares > 1) {
-      const share = (this.args.shareBy === 'conversation' ? conversationShareOf(bytes, start, end, this.shares) : null) ?? this.lineNo % this.shares;
+      const share = this.args.shareBy === 'conversation' ? hash % this.shares : this.lineNo % this.shares;
       if (share !== this.share) return;
     }
     const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
@@ -121,6 +125,7 @@ export class FileSpout implements Spout {
     if (line.trim().length === 0) return;
     this.readyNo.push(this.lineNo);
     this.readyLine.push(line);
+    this.readyHash.push(hash);
   }
 
   private readyCount(): number {
@@ -138,7 +143,8 @@ export class FileSpout implements Spout {
     }
     const again = this.replay.shift();
     if (again !== undefined) {
-      this.collector.emit([this.pending.get(again)!.line, `${this.origin}:${again}`], again);
+      const p = this.pending.get(again)!;
+      this.collector.emit([p.line, `${this.origin}:${again}`, p.hash], again);
       return;
     }
     if (this.args.ratePerSec !== undefined && this.readyCount() > 0) {
@@ -151,18 +157,21 @@ export class FileSpout implements Spout {
     if (this.readyCount() > 0) {
       const no = this.readyNo[this.readyHead]!;
       const line = this.readyLine[this.readyHead]!;
+      const hash = this.readyHash[this.readyHead]!;
       this.readyHead++;
       if (this.readyHead === this.readyNo.length) {
         this.readyNo = [];
         this.readyLine = [];
+        this.readyHash = [];
         this.readyHead = 0;
       } else if (this.readyHead >= 4096 && this.readyHead * 2 >= this.readyNo.length) {
         this.readyNo = this.readyNo.slice(this.readyHead);
         this.readyLine = this.readyLine.slice(this.readyHead);
+        this.readyHash = this.readyHash.slice(this.readyHead);
         this.readyHead = 0;
       }
-      this.pending.set(no, { line, failures: 0, lastReason: null });
-      this.collector.emit([line, `${this.origin}:${no}`], no);
+      this.pending.set(no, { line, hash, failures: 0, lastReason: null });
+      this.collector.emit([line, `${this.origin}:${no}`, hash], no);
       if (this.paused && this.readyCount() < READ_AHEAD_LINES / 2) {
         this.paused = false;
         this.stream!.resume();
@@ -199,6 +208,6 @@ export class FileSpout implements Spout {
   }
 
   declareOutputFields(): OutputFields {
-    return { default: ['line', 'origin'], ignored: ['reason', 'line', 'origin'] };
+    return { default: ['line', 'origin', 'share'], ignored: ['reason', 'line', 'origin'] };
   }
 }

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import { conversationHashOf } from './conversation-share.js';
 
 /** Messages that failed `maxRetries` times leave on this stream, for the ignored-flows output. */
 export const IGNORED_STREAM = 'ignored';
@@ -96,6 +97,8 @@ interface FetchedMessage {
   /** The partition's assignment when fetched: completions from an earlier assignment are dropped. */
   readonly epoch: number;
   readonly line: string;
+  /** The conversation hash of the value (conversation-share.ts), or the offset when unreadable. */
+  readonly share: number;
   failures: number;
   /** Set once the message has failed maxRetries times; it is then replayed on the ignored stream. */
   ignoredReason: string | null;
@@ -270,7 +273,7 @@ export class KafkaSpout implements Spout {
   }
 
   declareOutputFields(): OutputFields {
-    return { default: ['line', 'origin'], [IGNORED_STREAM]: ['reason', 'line', 'origin'] };
+    return { default: ['line', 'origin', 'share'], [IGNORED_STREAM]: ['reason', 'line', 'origin'] };
   }
 
   async open(context: TopologyContext, collector: SpoutOutputCollector): Promise<void> {
@@ -304,7 +307,7 @@ export class KafkaSpout implements Spout {
     }
     if (this.wakeFetch !== null && this.buffer.size <= this.resumeAt) this.wakeFetch();
     const origin = `${this.topic}/${message.partition}@${message.offset}`;
-    if (message.ignoredReason === null) this.collector.emit([message.line, origin], message);
+    if (message.ignoredReason === null) this.collector.emit([message.line, origin, message.share], message);
     else this.collector.emit([message.ignoredReason, message.line, origin], message, IGNORED_STREAM);
   }
 
@@ -399,7 +402,9 @@ export class KafkaSpout implements Spout {
         await heartbeat();
       }
       state.track(offset);
-      this.buffer.push({ partition, offset, epoch: state.epoch, line: message.value?.toString('utf8') ?? '', failures: 0, ignoredReason: null });
+      const value = message.value;
+      const share = (value ? conversationHashOf(value, 0, value.length) : null) ?? offset;
+      this.buffer.push({ partition, offset, epoch: state.epoch, line: value?.toString('utf8') ?? '', share, failures: 0, ignoredReason: null });
       resolveOffset(message.offset);
     }
     const afterBatch = Number(batch.lastOffset()) + 1;

@@ -70,10 +70,10 @@ export interface ThemisTopologyOptions {
   /** Worker threads the topology will run on. */
   readonly workers: number;
   /**
-   * The spout has a task on every thread and gives both directions of a conversation to the same
-   * task (the file spout with `shareBy: 'conversation'`). Then, when every component from the
-   * spout to match-flows also has an executor on every thread, match-flows is grouped among its
-   * local tasks: no flow crosses threads to be matched.
+   * Each spout task reads only its own conversations (the file spout with `shareBy:
+   * 'conversation'`, one reader per thread): its lines stay on its thread. Otherwise lines are
+   * fields-grouped to the parsers on the spout's `share` field (the conversation hash every spout
+   * emits), so both directions of a conversation still reach one parser task, on one thread.
    */
   readonly spoutSharesByConversation?: boolean;
 }
@@ -121,16 +121,18 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   const sp = o.parallelism(SPOUT);
   b.setSpout(SPOUT, o.spout, sp.executors).setNumTasks(sp.tasks);
 
-  // A spout task on every thread (file shares) feeds the parsers of its own thread; fewer spout
-  // tasks than threads (one Kafka consumer, a FIFO) shuffle their lines over every thread's parsers.
+  // A reader per thread, each with its own conversations, feeds the parsers of its own thread;
+  // otherwise (one Kafka consumer, a FIFO, fewer readers than threads) the lines are spread over
+  // every thread's parsers by conversation.
   const parse = bolt(JSON_TO_TUPLE, basicBolt(ref('front-bolts', 'JsonToTupleBolt')));
-  if (sp.executors >= o.workers) parse.localOrShuffleGrouping(SPOUT);
-  else parse.shuffleGrouping(SPOUT);
+  if (o.spoutSharesByConversation === true && sp.executors >= o.workers) parse.localOrShuffleGrouping(SPOUT);
+  else parse.fieldsGrouping(SPOUT, ['share']);
   bolt(RESOLVE_ASN, basicBolt(ref('front-bolts', 'ResolveAsnBolt'))).localOrShuffleGrouping(JSON_TO_TUPLE);
   bolt(DISCARD_FLOWS, basicBolt(ref('front-bolts', 'DiscardFlowsBolt'))).localOrShuffleGrouping(RESOLVE_ASN);
   const match = bolt(MATCH_FLOWS, ref('match-flows-bolt', 'MatchFlowsBolt'));
-  const matchLocally =
-    o.spoutSharesByConversation === true && [SPOUT, JSON_TO_TUPLE, RESOLVE_ASN, DISCARD_FLOWS, MATCH_FLOWS].every((id) => o.parallelism(id).executors >= o.workers);
+  // Both directions of a conversation reach one parser task (see above); when the hops from there
+  // to match-flows can all stay on its thread, they meet among the local match-flows tasks.
+  const matchLocally = [JSON_TO_TUPLE, RESOLVE_ASN, DISCARD_FLOWS, MATCH_FLOWS].every((id) => o.parallelism(id).executors >= o.workers);
   if (matchLocally) match.localFieldsGrouping(DISCARD_FLOWS, STREAM_INTERESTING, ['conversation']);
   else match.fieldsGrouping(DISCARD_FLOWS, STREAM_INTERESTING, ['conversation']);
   // Flows cross threads on the fields-grouped streams; they travel in a compact wire form.

@@ -3,7 +3,7 @@ import { moduleRef } from '../../runtime/index.js';
 import { defaultConfig } from '../../bolts/themis-config.js';
 import { conversationShareOf } from '../../spouts/conversation-share.js';
 import { deploymentParallelism } from '../../topology/deployment.js';
-import { buildThemisTopology, DISCARD_FLOWS, MATCH_FLOWS } from '../../topology/themis-topology.js';
+import { buildThemisTopology, DISCARD_FLOWS, JSON_TO_TUPLE, MATCH_FLOWS, SPOUT } from '../../topology/themis-topology.js';
 
 const share = (line: string, shares = 2) => {
   // Lines sit inside a larger read buffer, as the file spout hands them over.
@@ -69,28 +69,39 @@ describe('conversationShareOf', () => {
   });
 });
 
-describe('match-flows grouping in the Themis topology', () => {
+describe('front groupings of the Themis topology', () => {
   const args = { config: defaultConfig(), dataDir: '/nonexistent', outputDir: '/nonexistent', instance: 't', services: {} };
   const spout = moduleRef(import.meta.url, '../../spouts/file-spout', 'FileSpout', { path: '/nonexistent', maxRetries: 1 });
-  const matchInput = async (o: { shares: boolean; matchExecutors?: number }) => {
-    const overrides = o.matchExecutors === undefined ? {} : { [MATCH_FLOWS]: { executors: o.matchExecutors, tasks: o.matchExecutors } };
+  const inputs = async (o: { readerPerThread: boolean; overrides?: Record<string, { executors: number; tasks: number }> }) => {
+    const spoutParallelism = o.readerPerThread ? { executors: 2, tasks: 2 } : { executors: 1, tasks: 1 };
     const b = buildThemisTopology({
       args,
       spout,
-      parallelism: deploymentParallelism({ executors: 2, tasks: 2, maxPending: 10, extraMatch: 0, name: 't' }, { executors: 2, tasks: 2 }, overrides),
+      parallelism: deploymentParallelism({ executors: 2, tasks: 2, maxPending: 10, extraMatch: 0, name: 't' }, spoutParallelism, o.overrides ?? {}),
       workers: 2,
-      spoutSharesByConversation: o.shares,
+      spoutSharesByConversation: o.readerPerThread,
     });
     const spec = await b.build({ name: 't', workers: 2 });
-    return spec.components.find((c) => c.id === MATCH_FLOWS)!.inputs.find((i) => i.source === DISCARD_FLOWS)!;
+    const input = (id: string, source: string) => spec.components.find((c) => c.id === id)!.inputs.find((i) => i.source === source)!;
+    return { parse: input(JSON_TO_TUPLE, SPOUT), match: input(MATCH_FLOWS, DISCARD_FLOWS) };
   };
 
-  it('groups among the local tasks when the spout splits by conversation and the front runs on every thread', async () => {
-    expect(await matchInput({ shares: true })).toMatchObject({ grouping: 'localFields', fields: ['conversation'] });
+  it('keeps a reader-per-thread file input on its thread from the spout through match-flows', async () => {
+    const { parse, match } = await inputs({ readerPerThread: true });
+    expect(parse.grouping).toBe('localOrShuffle');
+    expect(match).toMatchObject({ grouping: 'localFields', fields: ['conversation'] });
   });
 
-  it('groups across threads when the spout does not split by conversation or match-flows is not on every thread', async () => {
-    expect(await matchInput({ shares: false })).toMatchObject({ grouping: 'fields', fields: ['conversation'] });
-    expect(await matchInput({ shares: true, matchExecutors: 1 })).toMatchObject({ grouping: 'fields', fields: ['conversation'] });
+  it('spreads the lines of a single reader by conversation, then matches among the local tasks', async () => {
+    const { parse, match } = await inputs({ readerPerThread: false });
+    expect(parse).toMatchObject({ grouping: 'fields', fields: ['share'] });
+    expect(match).toMatchObject({ grouping: 'localFields', fields: ['conversation'] });
+  });
+
+  it('matches across threads when a component between the parser and match-flows is not on every thread', async () => {
+    for (const id of [JSON_TO_TUPLE, DISCARD_FLOWS, MATCH_FLOWS]) {
+      const { match } = await inputs({ readerPerThread: true, overrides: { [id]: { executors: 1, tasks: 1 } } });
+      expect(match).toMatchObject({ grouping: 'fields', fields: ['conversation'] });
+    }
   });
 });
