@@ -4,15 +4,16 @@
  *
  *   npm run bench:memory [-- --flows 10000000 --max-pending 20000 --worker-heap-mb 448]
  *
- * The flows are generated to a temporary file first (about 230 bytes a flow). The process's RSS
- * (main thread and workers together) is sampled every second while the topology runs; the result
- * gives the peak, and the mean of each fifth of the run, so growth shows as a rising series.
+ * The flows are generated to a temporary file first (about 230 bytes a flow), then
+ * `themis-topology submit` runs on it in a process of its own; that process's RSS (main thread and
+ * workers together) is sampled every second. The result gives the peak, and the mean of each fifth
+ * of the run, so growth shows as a rising series. Flows/s includes start-up and the final drain.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig } from '../bolts/themis-config.js';
-import { startThemis } from '../topology/run-themis.js';
+import { fileURLToPath } from 'node:url';
 import { buildBenchData } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
 import { printTable, writeResults } from './lib/report.js';
@@ -32,28 +33,34 @@ try {
   console.error(`bench: generating ${flows.toLocaleString('en-US')} flows`);
   writeFlowsFile(inputPath, { count: flows, seed: 42 });
 
-  const samples: number[] = [];
-  const sampler = setInterval(() => samples.push(Math.round(process.memoryUsage().rss / (1024 * 1024))), 1000);
-  const run = await startThemis({
-    submit: { executors: workers, tasks: workers, maxPending, extraMatch: 0, name: 'memory' },
-    args: { config: defaultConfig(), dataDir, outputDir: join(work, 'out'), instance: 'memory', services: {} },
-    input: { kind: 'file', path: inputPath, maxRetries: 5 },
-    workers,
-    ...(workerHeapMb !== undefined ? { workerHeapMb } : {}),
-    metricsPort: null,
-  });
+  // The topology runs as the operator runs it, in its own process (the CLI), so that the
+  // generator's garbage in this one does not count; its resident size is read from /proc.
+  const out = join(work, 'out');
+  const cli = fileURLToPath(new URL('../bin/themis-topology.js', import.meta.url));
+  const args = ['submit', String(workers), String(workers), String(maxPending), '0', 'memory', '--workers', String(workers)];
+  args.push('--input', inputPath, '--data-dir', dataDir, '--output-dir', out, '--no-metrics-port', '--quiet');
+  if (workerHeapMb !== undefined) args.push('--worker-heap-mb', String(workerHeapMb));
   const t0 = performance.now();
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const samples: number[] = [];
+  const sampler = setInterval(() => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) samples.push(Math.round(Number(m[1]) / 1024));
+    } catch {
+      // the child has just exited
+    }
+  }, 1000);
   // The output files would take several GB: they are truncated as the run goes (the sink appends
   // with O_APPEND, so it writes on at the new end).
-  const out = join(work, 'out');
   const truncate = setInterval(() => {
     if (existsSync(out)) for (const f of readdirSync(out)) truncateSync(join(out, f), 0);
   }, 5_000);
-  await run.topology.waitUntilDone(5);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   const secs = (performance.now() - t0) / 1000;
   clearInterval(truncate);
   clearInterval(sampler);
-  await run.stop();
+  if (code !== 0) throw new Error(`themis-topology exited with ${code}`);
 
   const fifth = (k: number) => {
     const part = samples.slice(Math.floor((k * samples.length) / 5), Math.floor(((k + 1) * samples.length) / 5));
