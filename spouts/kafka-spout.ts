@@ -262,6 +262,8 @@ export class KafkaSpout implements Spout {
   private endOffsets: Map<number, number> | null = null;
   private lowOffsets = new Map<number, number>();
   private hasJoined = false;
+  /** Between kafkajs' REBALANCING and the next GROUP_JOIN: the assignment is about to change. */
+  private isRebalancing = false;
   private isLoadingStarts = false;
   private exhaustion: 'reading' | 'signalled' = 'reading';
 
@@ -364,7 +366,10 @@ export class KafkaSpout implements Spout {
     // GROUP_JOIN is emitted inside the join, before the first fetch of the new assignment.
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssigned(payload.memberAssignment[this.topic] ?? []));
     // Commit what is complete before the partitions move (the old generation may still commit).
-    consumer.on(consumer.events.REBALANCING, () => this.commitSoon());
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.isRebalancing = true;
+      this.commitSoon();
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => this.onCrash(consumer, payload.error, payload.restart));
     try {
       await consumer.connect();
@@ -439,6 +444,7 @@ export class KafkaSpout implements Spout {
       if (state.nextOffset >= 0) this.consumer?.seek({ topic: this.topic, partition, offset: String(state.nextOffset) });
     }
     this.hasJoined = true;
+    this.isRebalancing = false;
     this.context.log.info('Kafka partitions assigned', { topic: this.topic, groupId: this.args.groupId, partitions: [...assigned], revoked });
     if (this.endOffsets !== null) void this.loadStartOffsets();
   }
@@ -573,7 +579,9 @@ export class KafkaSpout implements Spout {
   }
 
   private isAtEnd(): boolean {
-    if (!this.hasJoined || this.replays.length > 0 || this.buffer.size > 0) return false;
+    // Not while the group rebalances: what this task holds is about to change, and exhaustion,
+    // once signalled, is not taken back.
+    if (!this.hasJoined || this.isRebalancing || this.replays.length > 0 || this.buffer.size > 0) return false;
     let isAtEnd = true;
     for (const [partition, state] of this.partitions) {
       if (state.hasSeenTo(this.endOffsets!.get(partition) ?? 0)) continue;
