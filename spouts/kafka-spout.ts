@@ -1,25 +1,10 @@
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { conversationHashOf } from './conversation-share.js';
+import { describeKafkaError, innermostKafkaError, kafkaErrorType, type KafkaSasl, type KafkaTls } from './kafka/kafka-client.js';
 
 /** Messages that failed `maxRetries` times leave on this stream, for the ignored-flows output. */
 export const IGNORED_STREAM = 'ignored';
-
-/** SASL mechanisms whose options are plain data (OAUTHBEARER needs a function, so it cannot cross threads). */
-export interface KafkaSpoutSasl {
-  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-  readonly username: string;
-  readonly password: string;
-}
-
-/** TLS settings that are plain data; PEM strings, not file paths. */
-export interface KafkaSpoutTls {
-  readonly ca?: string[];
-  readonly cert?: string;
-  readonly key?: string;
-  readonly servername?: string;
-  readonly rejectUnauthorized?: boolean;
-}
 
 /** Structured-cloneable, so every spout task builds its own consumer on its worker thread. */
 export interface KafkaSpoutArgs {
@@ -50,8 +35,8 @@ export interface KafkaSpoutArgs {
    * signal exhaustion once every message before them has been fetched and emitted (the engine then waits for completion; the final commit happens on close).
    */
   readonly stopAtEndOffsets?: boolean;
-  readonly ssl?: boolean | KafkaSpoutTls;
-  readonly sasl?: KafkaSpoutSasl;
+  readonly ssl?: boolean | KafkaTls;
+  readonly sasl?: KafkaSasl;
 }
 
 /**
@@ -517,7 +502,7 @@ export class KafkaSpout implements Spout {
       await consumer.commitOffsets(offsets);
       for (const [state, point] of moved) if (point > state.committed) state.committed = point;
     } catch (cause) {
-      const type = errorType(innermost(cause));
+      const type = kafkaErrorType(innermostKafkaError(cause));
       if (type !== undefined && REBALANCE_ERRORS.has(type)) {
         this.context.log.warn('offset commit refused during a rebalance; the next assignment commits again', { topic: this.topic, groupId: this.args.groupId, error: type });
         return;
@@ -607,27 +592,4 @@ export class KafkaSpout implements Spout {
     const { message, ...fields } = entry.log;
     this.context.log.warn(`kafkajs: ${message}`, { namespace: entry.namespace, topic: this.topic, groupId: this.args.groupId, ...fields });
   }
-}
-
-function innermost(error: unknown): unknown {
-  let current = error;
-  for (let depth = 0; depth < 10 && current instanceof Error; depth++) {
-    const nested = (current as Error & { errors?: unknown[] }).errors?.[0] ?? current.cause;
-    if (nested === undefined || nested === current) break;
-    current = nested;
-  }
-  return current;
-}
-
-function errorType(error: unknown): string | undefined {
-  const type = error instanceof Error ? (error as Error & { type?: unknown }).type : undefined;
-  return typeof type === 'string' ? type : undefined;
-}
-
-/** The innermost kafkajs error, with the broker's error type when there is one. */
-function describeKafkaError(error: unknown): string {
-  const inner = innermost(error);
-  if (!(inner instanceof Error)) return String(inner);
-  const type = errorType(inner);
-  return type === undefined ? inner.message : `${type}: ${inner.message}`;
 }

@@ -1,23 +1,8 @@
 import { CompressionTypes, Kafka, logLevel, Partitioners, type LogEntry, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
 import type { Logger } from '../../runtime/index.js';
+import { describeKafkaError, isRetriableKafkaError, type KafkaSasl, type KafkaTls } from '../../spouts/kafka/kafka-client.js';
 import { OutputError } from './errors.js';
 import type { RecordSink, TopicBatch } from './record-sink.js';
-
-/** SASL mechanisms whose options are plain data (OAUTHBEARER needs a function, so it cannot cross threads). */
-export interface KafkaSinkSasl {
-  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-  readonly username: string;
-  readonly password: string;
-}
-
-/** TLS settings that are plain data; PEM strings, not file paths. */
-export interface KafkaSinkTls {
-  readonly ca?: string[];
-  readonly cert?: string;
-  readonly key?: string;
-  readonly servername?: string;
-  readonly rejectUnauthorized?: boolean;
-}
 
 /** Structured-cloneable, so every worker thread can build its own sink. */
 export interface KafkaSinkArgs {
@@ -28,8 +13,8 @@ export interface KafkaSinkArgs {
   /** kafkajs retries of one connection or write before it is rejected (kafkajs default: 5). */
   readonly retries?: number;
   readonly requestTimeoutMs?: number;
-  readonly ssl?: boolean | KafkaSinkTls;
-  readonly sasl?: KafkaSinkSasl;
+  readonly ssl?: boolean | KafkaTls;
+  readonly sasl?: KafkaSasl;
 }
 
 /**
@@ -113,7 +98,7 @@ export class KafkaSink implements RecordSink {
       topics,
       brokers: this.brokers,
       records,
-      retriable: isRetriable(cause),
+      retriable: isRetriableKafkaError(cause),
       cause,
     });
   }
@@ -122,31 +107,4 @@ export class KafkaSink implements RecordSink {
 function logKafka(log: Logger, entry: LogEntry): void {
   const { message, ...fields } = entry.log;
   log.warn(`kafkajs: ${message}`, { namespace: entry.namespace, ...fields });
-}
-
-/**
- * kafkajs wraps the broker's answer (retries exhausted around a protocol error, an aggregate of
- * per-broker errors); the innermost error says what went wrong.
- */
-function innermost(error: unknown): unknown {
-  let current = error;
-  for (let depth = 0; depth < 10 && current instanceof Error; depth++) {
-    const nested = (current as Error & { errors?: unknown[] }).errors?.[0] ?? current.cause;
-    if (nested === undefined || nested === current) break;
-    current = nested;
-  }
-  return current;
-}
-
-function describeKafkaError(error: unknown): string {
-  const inner = innermost(error);
-  if (!(inner instanceof Error)) return String(inner);
-  const type = (inner as Error & { type?: unknown }).type;
-  return typeof type === 'string' ? `${type}: ${inner.message}` : inner.message;
-}
-
-/** kafkajs marks protocol errors that a later attempt cannot fix (a record too large) as not retriable. */
-function isRetriable(error: unknown): boolean {
-  const inner = innermost(error);
-  return !(inner instanceof Error && (inner as Error & { retriable?: unknown }).retriable === false);
 }

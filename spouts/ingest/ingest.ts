@@ -19,6 +19,7 @@
 import { Kafka, logLevel, Partitioners, type Message, type Producer } from 'kafkajs';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
+import { describeKafkaError } from '../kafka/kafka-client.js';
 import { IngestError } from './errors.js';
 import type { SourceItem } from './sources.js';
 
@@ -250,19 +251,10 @@ async function requireTopic(kafka: Kafka, options: IngestOptions): Promise<void>
 }
 
 function kafkaError(context: string, topic: string, cause: unknown): IngestError {
-  return new IngestError(`${context}: ${innermostMessage(cause)}`, {
+  return new IngestError(`${context}: ${describeKafkaError(cause)}`, {
     code: 'THEMIS_INGEST_KAFKA',
     topic,
     retriable: true,
     cause,
   });
-}
-
-/** kafkajs wraps the broker's answer in retry errors; the innermost one says what went wrong. */
-function innermostMessage(error: unknown): string {
-  let current = error;
-  for (let depth = 0; depth < 10 && current instanceof Error && current.cause !== undefined; depth++) {
-    current = current.cause;
-  }
-  return current instanceof Error ? current.message : String(current);
 }

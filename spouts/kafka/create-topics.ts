@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { KafkaAdminError } from './errors.js';
+import { describeKafkaError, innermostKafkaError, isRetriableKafkaError, kafkaErrorType } from './kafka-client.js';
 
 /** The topics the Themis topology reads and writes. */
 export const DEFAULT_TOPICS: readonly string[] = [
@@ -51,7 +52,7 @@ export async function createTopics(options: CreateTopicsOptions): Promise<Create
     await admin.connect();
   } catch (cause) {
     throw new KafkaAdminError(
-      `cannot reach Kafka brokers ${brokerList} to create topics ${topics.join(', ')}: ${innermostMessage(cause)}`,
+      `cannot reach Kafka brokers ${brokerList} to create topics ${topics.join(', ')}: ${describeKafkaError(cause)}`,
       { code: 'THEMIS_KAFKA_CONNECT', brokers, retriable: true, cause },
     );
   }
@@ -100,8 +101,8 @@ async function createOneTopic(
   } catch (cause) {
     throw new KafkaAdminError(
       `creating topic "${topic}" (${settings.partitions} partitions, replication ${settings.replicationFactor}, ` +
-        `retention.ms ${settings.retentionMs}) on Kafka brokers ${brokers.join(',')} failed: ${innermostMessage(cause)}`,
-      { code: 'THEMIS_KAFKA_CREATE_TOPIC', brokers, topic, retriable: isRetriable(cause), cause },
+        `retention.ms ${settings.retentionMs}) on Kafka brokers ${brokers.join(',')} failed: ${describeKafkaError(cause)}`,
+      { code: 'THEMIS_KAFKA_CREATE_TOPIC', brokers, topic, retriable: isRetriableKafkaError(cause), cause },
     );
   }
 }
@@ -119,44 +120,11 @@ async function waitForLeaders(admin: Admin, topic: string, partitions: number): 
       const found = topics.find((candidate) => candidate.name === topic)?.partitions ?? [];
       if (found.length === partitions && found.every((partition) => partition.leader >= 0)) return;
     } catch (error) {
-      if (!NOT_YET_VISIBLE.has(errorType(innermost(error)) ?? '')) throw error;
+      if (!NOT_YET_VISIBLE.has(kafkaErrorType(innermostKafkaError(error)) ?? '')) throw error;
     }
     if (Date.now() > deadline) {
       throw new Error(`the topic was created but its ${partitions} partitions had no leaders after ${LEADER_WAIT_MS} ms`);
     }
     await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
   }
-}
-
-/**
- * kafkajs nests the broker's answer: a retry wrapper's `cause`, an aggregate's `errors`. The
- * innermost error is the one that says what went wrong ("Topic name is illegal...").
- */
-function innermost(error: unknown): unknown {
-  let current = error;
-  for (let depth = 0; depth < 10; depth += 1) {
-    if (!(current instanceof Error)) return current;
-    const nested = (current as Error & { errors?: unknown[] }).errors?.[0] ?? current.cause;
-    if (nested === undefined || nested === current) return current;
-    current = nested;
-  }
-  return current;
-}
-
-function errorType(error: unknown): string | undefined {
-  const type = error instanceof Error ? (error as Error & { type?: unknown }).type : undefined;
-  return typeof type === 'string' ? type : undefined;
-}
-
-function innermostMessage(error: unknown): string {
-  const inner = innermost(error);
-  if (!(inner instanceof Error)) return String(inner);
-  const type = errorType(inner);
-  return type === undefined ? inner.message : `${type}: ${inner.message}`;
-}
-
-function isRetriable(error: unknown): boolean {
-  const inner = innermost(error);
-  const retriable = inner instanceof Error ? (inner as Error & { retriable?: unknown }).retriable : undefined;
-  return retriable !== false;
 }
