@@ -28,7 +28,7 @@ export const INPUT_TIMER = 'input-timer';
 export const DISCARD_TIMER = 'discard-timer';
 export const OUTPUT_TIMER = 'output-timer';
 
-type Link = readonly [id: string, scorer: ScorerName | 'intelMq'];
+type Link = readonly [id: string, scorer: ScorerName];
 
 /** The three scoring branches: each a chain of one test per bolt (reference §3.1). */
 export const ALL_CHAIN: readonly Link[] = [
@@ -145,12 +145,9 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
     let prev = FLOW_SPLITTER;
     let prevStream = stream;
     for (const [id, scorer] of links) {
-      const r =
-        scorer !== 'intelMq'
-          ? basicBolt(ref('scoring-bolts', 'ScoringBolt', { scorer }))
-          : a.services.redis
-            ? ref('scoring-bolts', 'IntelMqBolt')
-            : basicBolt(ref('scoring-bolts', 'IntelMqSyncBolt'));
+      // IntelMQ in Redis is looked up a batch per round trip; every other test (IntelMQ from the
+      // embedded store included) is a basic bolt, chained with its neighbours on one thread.
+      const r = scorer === 'intelMq' && a.services.redis ? ref('scoring-bolts', 'IntelMqBolt') : basicBolt(ref('scoring-bolts', 'ScoringBolt', { scorer }));
       bolt(id, r).localOrShuffleGrouping(prev, prevStream);
       prev = id;
       prevStream = 'default';

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../../runtime/index.js';
 import { Resources } from '../../bolts/components/resources.js';
-import { makeScorer, type Scorer, type ScorerName } from '../../bolts/components/scorers.js';
+import { makeScorer, type Scorer } from '../../bolts/components/scorers.js';
 import type { ThemisArgs } from '../../bolts/components/themis-args.js';
 import { enrichAsn } from '../../bolts/enrich/enrich-asn.js';
 import { enrichGeo } from '../../bolts/enrich/enrich-geo.js';
@@ -18,9 +18,7 @@ import { FileSink } from '../../bolts/output/file-sink.js';
 import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../../bolts/output/format.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { decideDiscard } from '../../bolts/rules/decide-discard.js';
-import { intelRemoteIp, scoreIntelMq } from '../../bolts/rules/score-intelmq.js';
 import { addTags } from '../../bolts/rules/tags.js';
-import type { IntelEntry } from '../../bolts/stores.js';
 import { ALL_CHAIN, TCP_CHAIN, UDP_CHAIN } from '../../topology/themis-topology.js';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: (m, f) => console.error(m, f) };
@@ -35,9 +33,8 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
     localAsns: await resources.localAsns(),
     honeypotPorts: await resources.ports(cfg.files.honeypotPorts),
   };
-  const intel = await resources.intel();
-  const scorers = async (links: typeof ALL_CHAIN): Promise<Scorer[]> =>
-    Promise.all(links.filter(([, s]) => s !== 'intelMq').map(([, s]) => makeScorer(s as ScorerName, cfg, resources)));
+  // IntelMQ from the embedded store is a synchronous scorer like the rest, as in the topology.
+  const scorers = async (links: typeof ALL_CHAIN): Promise<Scorer[]> => Promise.all(links.map(([, s]) => makeScorer(s, cfg, resources)));
   const all = await scorers(ALL_CHAIN);
   const tcp = await scorers(TCP_CHAIN);
   const udp = await scorers(UDP_CHAIN);
@@ -58,18 +55,10 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
     buffers.set(topic, []);
   };
 
-  const oneIntel = new Map<string, readonly IntelEntry[]>();
   const score = (flow: Flow) => {
     // The branch copies the topology makes, and their merge.
     const copy = { ...flow, tags: [] as Flow['tags'] };
     for (const s of all) addTags(copy, s(copy));
-    const remote = intelRemoteIp(copy).text;
-    const entries = intel.lookupSync?.(remote);
-    if (entries && entries.length > 0) {
-      oneIntel.clear();
-      oneIntel.set(remote, entries);
-      addTags(copy, scoreIntelMq(copy, cfg.rules.intelMq, oneIntel));
-    }
     const branch = flow.protocol === 6 ? tcp : flow.protocol === 17 ? udp : null;
     if (branch) {
       const c2 = { ...flow, tags: [] as Flow['tags'] };

@@ -3,22 +3,29 @@ import type { IpAddress } from '../lookup/ip-address.js';
 import { scoreDarkIp } from '../rules/score-dark-ip.js';
 import { scoreHttpBruteForce } from '../rules/score-http-brute-force.js';
 import { scoreInsecurePorts } from '../rules/score-insecure-ports.js';
+import { intelRemoteIp, scoreIntelMq } from '../rules/score-intelmq.js';
 import { scoreIpList } from '../rules/score-ip-list.js';
 import { scorePossibleScan } from '../rules/score-possible-scan.js';
 import { scoreService } from '../rules/score-service.js';
 import { scoreSshBruteForce } from '../rules/score-ssh-brute-force.js';
 import { scoreSuspectCountry } from '../rules/score-suspect-country.js';
 import { scoreUnknownPorts } from '../rules/score-unknown-ports.js';
+import type { IntelEntry } from '../stores.js';
 import type { ThemisConfig } from '../themis-config.js';
 import type { Resources } from './resources.js';
 
-/** The synchronous scoring rules, by their config key; each becomes one bolt of a branch chain. */
+/**
+ * The synchronous scoring rules, by their config key; each becomes one bolt of a branch chain.
+ * `intelMq` is synchronous only over the in-memory store (the embedded default); with Redis the
+ * topology scores it in IntelMqBolt, a batch per round trip.
+ */
 export type ScorerName =
   | 'darkIp'
   | 'emergingThreats'
   | 'alienVault'
   | 'ndpiGood'
   | 'suspectCountry'
+  | 'intelMq'
   | 'possibleScan'
   | 'sshBruteForce'
   | 'httpBruteForce'
@@ -64,6 +71,21 @@ export async function makeScorer(name: ScorerName, config: ThemisConfig, resourc
     case 'suspectCountry': {
       const countries = await resources.countries();
       return (flow) => scoreSuspectCountry(flow, r.suspectCountry, countries);
+    }
+    case 'intelMq': {
+      const intel = await resources.intel();
+      if (!intel.lookupSync) throw new Error('the intelMq scorer needs the in-memory intel store (synchronous look-ups); with Redis, use IntelMqBolt');
+      const lookup = intel.lookupSync.bind(intel);
+      const found = new Map<string, readonly IntelEntry[]>();
+      return (flow) => {
+        const ip = intelRemoteIp(flow).text;
+        const entries = lookup(ip);
+        if (entries === undefined || entries.length === 0) return [];
+        found.set(ip, entries);
+        const tags = scoreIntelMq(flow, r.intelMq, found);
+        found.clear();
+        return tags;
+      };
     }
     case 'possibleScan':
       return (flow) => scorePossibleScan(flow, r.possibleScan);

@@ -34,43 +34,6 @@ export class ScoringBolt implements BasicBolt {
 }
 
 /**
- * `score-intelmq` over the in-memory store (the embedded default's `intelmq-events.jsonl`): a
- * look-up is a Map get, so it is a basic bolt like the other chain links and the engine chains it
- * with them on one thread, with no queue between the links. With Redis the batch bolt below is
- * used instead, for one round trip per batch.
- */
-export class IntelMqSyncBolt implements BasicBolt {
-  private lookup!: (ip: string) => readonly IntelEntry[] | undefined;
-  private resources!: Resources;
-  private readonly found = new Map<string, readonly IntelEntry[]>();
-  constructor(private readonly args: ThemisArgs) {}
-
-  async prepare(context: TopologyContext): Promise<void> {
-    this.resources = new Resources(this.args, context.log);
-    const intel = await this.resources.intel();
-    if (!intel.lookupSync) throw new Error('score-intelmq: the intel store has no synchronous look-up; use IntelMqBolt');
-    this.lookup = intel.lookupSync.bind(intel);
-  }
-  execute(input: Tuple, collector: BasicOutputCollector): void {
-    const flow = input.values[1] as Flow;
-    const ip = intelRemoteIp(flow).text;
-    const entries = this.lookup(ip);
-    if (entries && entries.length > 0) {
-      this.found.set(ip, entries);
-      addTags(flow, scoreIntelMq(flow, this.args.config.rules.intelMq, this.found));
-      this.found.clear();
-    }
-    collector.emit(input.values as unknown[]);
-  }
-  async cleanup(): Promise<void> {
-    await this.resources?.release();
-  }
-  declareOutputFields(): OutputFields {
-    return { default: BRANCH_FIELDS };
-  }
-}
-
-/**
  * `score-intelmq` (reference §5.12): the remote IPs of a whole batch of inputs are looked up at
  * once — one pipelined round trip to Redis, or none for the in-memory store — then each flow gets
  * its tags and goes on. A store failure fails the batch's tuples for replay.
