@@ -10,19 +10,14 @@ export interface FileSpoutArgs {
   /** A line whose tree fails this many times goes to the `ignored` stream instead of looping. */
   readonly maxRetries: number;
   /**
-   * Every task reads the file and emits its share of the lines (line number modulo the tasks), so
-   * each thread parses its own share without a hop. A FIFO (standard input) can be read once:
-   * then only task 0 reads it.
+   * Every task reads the file and emits its share of the lines, chosen by the line's conversation
+   * (conversation-share.ts; by line number when its endpoints cannot be read), so that both
+   * directions of a conversation are emitted by one task, on one thread. A FIFO (standard input)
+   * can be read once: then only task 0 reads it.
    */
   readonly singleReader?: boolean;
   /** Offer at most this many lines per second in all (benchmarks of latency at a given load). */
   readonly ratePerSec?: number;
-  /**
-   * How the tasks split the lines: `line` (default), every n-th line; `conversation`, by the
-   * line's conversation (conversation-share.ts), so both directions of a conversation are emitted
-   * by one task, on one thread.
-   */
-  readonly shareBy?: 'line' | 'conversation';
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -116,10 +111,7 @@ export class FileSpout implements Spout {
     // The conversation's hash; a line whose endpoints cannot be read (the parser will refuse it)
     // is placed by its number instead.
     const hash = conversationHashOf(bytes, start, end) ?? this.lineNo;
-    if (this.shares > 1) {
-      const share = this.args.shareBy === 'conversation' ? hash % this.shares : this.lineNo % this.shares;
-      if (share !== this.share) return;
-    }
+    if (this.shares > 1 && hash % this.shares !== this.share) return;
     const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
     const line = bytes.toString('utf8', start, stop);
     if (line.trim().length === 0) return;

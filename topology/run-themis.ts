@@ -65,11 +65,10 @@ export interface Progress {
   readonly spoutErrors: number;
 }
 
-function spoutRef(input: FlowInput): ComponentRef {
+function spoutRef(input: FlowInput, readerPerThread: boolean): ComponentRef {
   if (input.kind === 'file') {
     const { kind: _kind, ...file } = input;
-    const singleReader = input.label === 'stdin';
-    return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', { ...file, singleReader, shareBy: singleReader ? 'line' : 'conversation' });
+    return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', { ...file, singleReader: !readerPerThread });
   }
   const { kind: _kind, ...kafka } = input;
   return moduleRef(import.meta.url, '../spouts/kafka-spout', 'KafkaSpout', { ...kafka, brokers: [...kafka.brokers] });
@@ -112,18 +111,18 @@ function countInvalid(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined
 
 /** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */
 export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
-  // File input: one reader per thread, each taking a share of the lines (a FIFO has one reader).
+  // File input: one reader per thread, each taking its conversations' lines (a FIFO has one reader).
   // Kafka input: one consumer. Several consumers of one group start at different moments (each
   // thread prepares its bolts first); the late joiner's rebalance makes the first re-read all it
   // could not commit yet, which held flows keep back: duplicates on every start.
-  const singleReader = o.input.kind === 'kafka' || o.input.label === 'stdin';
-  const spoutDefault: Parallelism = singleReader ? { executors: 1, tasks: 1 } : { executors: o.workers, tasks: o.workers };
+  const readerPerThread = o.input.kind === 'file' && o.input.label !== 'stdin';
+  const spoutDefault: Parallelism = readerPerThread ? { executors: o.workers, tasks: o.workers } : { executors: 1, tasks: 1 };
   const builder = buildThemisTopology({
     args: o.args,
-    spout: spoutRef(o.input),
+    spout: spoutRef(o.input, readerPerThread),
     parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism),
     workers: o.workers,
-    spoutSharesByConversation: o.input.kind === 'file' && !singleReader,
+    spoutSharesByConversation: readerPerThread,
   });
   const spec = await builder.build({
     name: o.submit.name,

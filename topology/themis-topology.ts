@@ -70,10 +70,10 @@ export interface ThemisTopologyOptions {
   /** Worker threads the topology will run on. */
   readonly workers: number;
   /**
-   * Each spout task reads only its own conversations (the file spout with `shareBy:
-   * 'conversation'`, one reader per thread): its lines stay on its thread. Otherwise lines are
-   * fields-grouped to the parsers on the spout's `share` field (the conversation hash every spout
-   * emits), so both directions of a conversation still reach one parser task, on one thread.
+   * Each spout task reads only its own conversations (the file spout with a reader per thread):
+   * its lines stay on its thread. Otherwise lines are fields-grouped to the parsers on the spout's
+   * `share` field (the conversation hash every spout emits), so both directions of a conversation
+   * still reach one parser task, on one thread.
    */
   readonly spoutSharesByConversation?: boolean;
 }
