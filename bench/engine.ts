@@ -8,10 +8,9 @@
  * Writes bench/results/engine.json.
  */
 import { basicBolt, componentTotal, moduleRef, RunningTopology, TopologyBuilder } from '../runtime/index.js';
-import { printTable, writeResults } from './lib/report.js';
+import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const args = benchArgs();
 const seconds = Number(args.get('seconds') ?? 5);
 const warmupSeconds = Number(args.get('warmup') ?? 2);
 const groupingArg = args.get('grouping') ?? 'both';
@@ -86,4 +85,4 @@ for (const grouping of groupings) {
   const off = runs.find((r) => r.threads === 2 && !r.acking && r.grouping === grouping)!;
   console.log(`${grouping}, 2 threads: acked ${on.spoutTuplesPerSec.toLocaleString('en-US')}/s (target 500,000); acking on / off = ${(on.spoutTuplesPerSec / off.spoutTuplesPerSec).toFixed(2)} (target 0.6)`);
 }
-writeResults(new URL('./results/engine.json', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), runs, { seconds, warmupSeconds, chain: 'spout -> pass-1 -> pass-2 -> pass-3 -> sink' });
+writeResults(resultsFile('engine.json'), runs, { seconds, warmupSeconds, chain: 'spout -> pass-1 -> pass-2 -> pass-3 -> sink' });

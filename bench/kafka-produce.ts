@@ -8,10 +8,9 @@
  */
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { createTopics } from '../spouts/kafka/create-topics.js';
-import { printTable, writeResults } from './lib/report.js';
+import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 
-const argv = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) argv.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const argv = benchArgs();
 const brokers = (argv.get('brokers') ?? '127.0.0.1:9092').split(',');
 const records = Number(argv.get('records') ?? 60_000);
 const VALUE = 'x'.repeat(700);
@@ -48,4 +47,4 @@ try {
   await admin.disconnect();
 }
 printTable(rows);
-writeResults(new URL('./results/kafka-produce.json', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), rows, { records, valueBytes: VALUE.length });
+writeResults(resultsFile('kafka-produce.json'), rows, { records, valueBytes: VALUE.length });

@@ -16,10 +16,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBenchData } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
-import { printTable, writeResults } from './lib/report.js';
+import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 
-const argv = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) argv.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const argv = benchArgs();
 const flows = Number(argv.get('flows') ?? 10_000_000);
 const maxPending = Number(argv.get('max-pending') ?? 20_000);
 const workers = Number(argv.get('workers') ?? 2);
@@ -76,7 +75,7 @@ try {
     rssMbByFifth: [0, 1, 2, 3, 4].map(fifth),
   };
   printTable([{ ...result, rssMbByFifth: result.rssMbByFifth.join(' / ') }]);
-  writeResults(new URL('./results/memory.json', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), [{ ...result, rssMbEverySecond: samples }]);
+  writeResults(resultsFile('memory.json'), [{ ...result, rssMbEverySecond: samples }]);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -23,12 +23,11 @@ import { startThemis, type FlowInput } from '../topology/run-themis.js';
 import { buildBenchData } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
 import { runPlainLoop } from './lib/plain-loop.js';
-import { printTable, writeResults } from './lib/report.js';
+import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 import { runKafkaBench } from './lib/kafka-bench.js';
 import { latencyCounts, percentileOfCounts, rssSampler, type ThemisRun } from './lib/measure.js';
 
-const argv = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) argv.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const argv = benchArgs();
 const flows = Number(argv.get('flows') ?? 1_000_000);
 const offered = Number(argv.get('offered') ?? 20_000);
 const latencyFlows = Number(argv.get('latency-flows') ?? 300_000);
@@ -109,7 +108,7 @@ try {
       `engine efficiency ${(best.flowsPerSec / (workers * plain.flowsPerSec)).toFixed(2)} of ${workers} x plain loop (target 0.8); ` +
       `p99 at ${offered.toLocaleString('en-US')}/s offered: ${runs[1]!.p99Ms} ms after a ${warmupSecs} s warm-up, ${runs[1]!.p99WholeRunMs} ms over the whole run (target 50)`,
   );
-  writeResults(new URL('./results/themis.json', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? null });
+  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? null });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

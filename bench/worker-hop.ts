@@ -8,7 +8,7 @@
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { printTable, writeResults } from './lib/report.js';
+import { printTable, resultsFile, writeResults } from './lib/report.js';
 
 const N = 200_000;
 const tuple = (i: number) => [i, 'payload'];
@@ -61,4 +61,4 @@ const runs = [
   { method: 'batches of 512 (the engine)', tuplesPerSec: Math.round(await overPort(512)) },
 ];
 printTable(runs);
-writeResults(new URL('./results/worker-hop.json', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), runs, { tuples: N });
+writeResults(resultsFile('worker-hop.json'), runs, { tuples: N });

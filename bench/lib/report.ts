@@ -30,3 +30,15 @@ export function writeResults(path: string, runs: unknown[], extra: Record<string
   writeFileSync(path, `${JSON.stringify({ machine: machineInfo(), ...extra, runs }, null, 2)}\n`);
   console.log(`\nwrote ${path}`);
 }
+
+/** The `--name value` pairs of the command line. */
+export function benchArgs(): Map<string, string> {
+  const args = new Map<string, string>();
+  for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+  return args;
+}
+
+/** `bench/results/<file>` in the source tree, whether the benchmark runs from bench/ or dist/bench/. */
+export function resultsFile(file: string): string {
+  return new URL(`../results/${file}`, import.meta.url).pathname.replace('/dist/bench/', '/bench/');
+}
