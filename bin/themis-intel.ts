@@ -28,7 +28,7 @@ import {
   applyIntelEvent,
   DEFAULT_INTEL_DATA_TIMEOUT_SECS,
   intelKey,
-  intelRecordFromEvent,
+  intelRecordFromLine,
   type IntelRecord,
 } from '../bolts/intel/intelmq-aggregate.js';
 import { DEFAULT_INTEL_REDIS_URL, parseIntelRedisUrl, type IntelRedisTarget } from '../bolts/intel/redis-intel-lookup.js';
@@ -107,16 +107,8 @@ export async function loadIntelEvents(lines: AsyncIterable<string>, redis: Redis
   };
   for await (const raw of lines) {
     const lineNumber = ++stats.lines;
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (line.trim() === '') continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(line);
-    } catch (err) {
-      skip(lineNumber, 'invalid JSON', `invalid JSON (${(err as Error).message})`);
-      continue;
-    }
-    const result = intelRecordFromEvent(event);
+    const result = intelRecordFromLine(raw);
+    if (result.kind === 'blank') continue;
     if (result.kind === 'skipped') {
       skip(lineNumber, skipKind(result.reason), result.reason);
       continue;
@@ -128,8 +120,9 @@ export async function loadIntelEvents(lines: AsyncIterable<string>, redis: Redis
   return stats;
 }
 
-/** intelRecordFromEvent's reasons, without the value that differs from line to line. */
+/** intelRecordFromLine's reasons, without the value that differs from line to line. */
 function skipKind(reason: string): string {
+  if (reason.startsWith('invalid JSON')) return 'invalid JSON';
   return reason.startsWith('source.ip ') ? 'source.ip is not an IP address' : reason;
 }
 

@@ -3,7 +3,7 @@ import type { Logger, MetricCounter } from '../../runtime/index.js';
 import { parseIp } from '../lookup/ip-address.js';
 import type { IntelEntry, IntelLookup } from '../stores.js';
 import { describeCause, IntelError } from './errors.js';
-import { buildIntelIndex, DEFAULT_INTEL_DATA_TIMEOUT_SECS, intelRecordFromEvent } from './intelmq-aggregate.js';
+import { buildIntelIndex, DEFAULT_INTEL_DATA_TIMEOUT_SECS, intelRecordFromLine } from './intelmq-aggregate.js';
 
 /**
  * The embedded default intel store: IntelMQ's file output (one JSON event per line) aggregated at
@@ -90,22 +90,14 @@ export class FileIntelLookup implements IntelLookup {
     function* canonicalEvents(): Generator<unknown> {
       for (const raw of lines) {
         lineNumber++;
-        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-        if (line.trim() === '') continue;
-        let event: unknown;
-        try {
-          event = JSON.parse(line);
-        } catch (err) {
-          skip(`invalid JSON (${(err as Error).message})`);
-          continue;
-        }
-        const result = intelRecordFromEvent(event);
+        const result = intelRecordFromLine(raw);
+        if (result.kind === 'blank') continue;
         if (result.kind === 'skipped') {
           skip(result.reason);
           continue;
         }
         events++;
-        yield { ...(event as object), 'source.ip': canonicalIpText(result.ip) };
+        yield { ...result.event, 'source.ip': canonicalIpText(result.ip) };
       }
     }
 

@@ -41,6 +41,28 @@ export type IntelEventResult =
   | { readonly kind: 'record'; readonly ip: string; readonly record: IntelRecord }
   | { readonly kind: 'skipped'; readonly reason: string };
 
+/** One line of IntelMQ's file output: blank, not a usable event (with the reason), or the event read. */
+export type IntelLineResult =
+  | { readonly kind: 'blank' }
+  | { readonly kind: 'skipped'; readonly reason: string }
+  | { readonly kind: 'record'; readonly event: object; readonly ip: string; readonly record: IntelRecord };
+
+const BLANK_LINE: IntelLineResult = Object.freeze({ kind: 'blank' });
+
+/** Reads one line of IntelMQ's file output (a trailing CR is dropped), for every reader of such files. */
+export function intelRecordFromLine(raw: string): IntelLineResult {
+  const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  if (line.trim() === '') return BLANK_LINE;
+  let event: unknown;
+  try {
+    event = JSON.parse(line);
+  } catch (err) {
+    return { kind: 'skipped', reason: `invalid JSON (${(err as Error).message})` };
+  }
+  const result = intelRecordFromEvent(event);
+  return result.kind === 'skipped' ? result : { ...result, event: event as object };
+}
+
 /**
  * Reads an IntelMQ event given with flat keys (`"source.ip"`, as IntelMQ serialises events) or as
  * nested objects (`{"source": {"ip": ...}}`), or a mix. Only `source.ip` is indexed, as the

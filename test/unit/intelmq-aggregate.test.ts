@@ -5,6 +5,7 @@ import {
   intelEntriesFromHash,
   intelKey,
   intelRecordFromEvent,
+  intelRecordFromLine,
   type IntelRecord,
 } from '../../bolts/intel/intelmq-aggregate.js';
 
@@ -166,5 +167,19 @@ describe('buildIntelIndex', () => {
     ]);
     expect(index.get('198.51.100.9')).toEqual([{ classificationType: 'scanner', classificationTaxonomy: '', feedProvider: '' }]);
     expect(skipped).toEqual(['no source.ip']);
+  });
+});
+
+describe('intelRecordFromLine', () => {
+  it('tells blank lines, bad lines (with their reason) and events apart, dropping a trailing CR', () => {
+    expect(intelRecordFromLine('   ')).toEqual({ kind: 'blank' });
+    expect(intelRecordFromLine('\r')).toEqual({ kind: 'blank' });
+    const bad = intelRecordFromLine('{"source.ip": ');
+    expect(bad.kind).toBe('skipped');
+    expect(bad.kind === 'skipped' && bad.reason).toMatch(/^invalid JSON \(/);
+    expect(intelRecordFromLine('{"feed.provider":"x"}')).toEqual({ kind: 'skipped', reason: 'no source.ip' });
+    const event = { 'source.ip': '::ffff:192.0.2.7', 'classification.type': 'malware' };
+    const read = intelRecordFromLine(`${JSON.stringify(event)}\r`);
+    expect(read).toMatchObject({ kind: 'record', ip: '192.0.2.7', event, record: { classification_type: 'malware' } });
   });
 });
