@@ -65,3 +65,14 @@ export async function deleteGroupsEventually(admin: import('kafkajs').Admin, gro
     }
   }
 }
+
+/**
+ * A test file's Kafka cleanup: its consumer groups first (deleting a topic also drops the offsets
+ * that keep an empty group in existence), then those of its topics that exist.
+ */
+export async function deleteTestTopicsAndGroups(admin: import('kafkajs').Admin, what: { topics: readonly string[]; groups?: readonly string[] }): Promise<void> {
+  if (what.groups !== undefined && what.groups.length > 0) await deleteGroupsEventually(admin, what.groups);
+  const present = new Set(await admin.listTopics());
+  const topics = what.topics.filter((topic) => present.has(topic));
+  if (topics.length > 0) await admin.deleteTopics({ topics });
+}

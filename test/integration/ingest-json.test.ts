@@ -8,7 +8,7 @@ import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
 import { runCli, type CliIo } from '../../bin/themis-ingest.js';
-import { requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
 import { consumeTopic, type ConsumedMessage } from '../helpers/consume-topic.js';
 
 // `themis-ingest json` run in-process against the broker that `npm run kafka:up` starts; every
@@ -39,9 +39,7 @@ beforeEach(() => {
 
 afterAll(async () => {
   if (admin !== undefined && setupError === undefined) {
-    const present = new Set(await admin.listTopics());
-    const topics = topicsToDelete.filter((topic) => present.has(topic));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
+    await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete });
     await admin.disconnect();
   }
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });

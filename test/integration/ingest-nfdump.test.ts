@@ -10,7 +10,7 @@ import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
 import type { Flow } from '../../bolts/flow.js';
-import { requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
 import {
   buildPcap,
@@ -281,9 +281,7 @@ beforeEach(() => {
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   if (admin !== undefined && setupError === undefined) {
-    const present = new Set(await admin.listTopics());
-    const topics = topicsToDelete.filter((topic) => present.has(topic));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
+    await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete });
     await admin.disconnect();
   }
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { Kafka, logLevel, Partitioners, ConfigResourceTypes, type Admin } from '
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { KafkaAdminError } from '../../spouts/kafka/errors.js';
 import { createProgram, type CliIo } from '../../bin/themis-kafka.js';
-import { deleteGroupsEventually, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
 
 // Runs against the broker that `npm run kafka:up` starts; every topic here has a unique name
 // and is deleted in afterAll.
@@ -40,10 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (admin === undefined) return;
-  const present = new Set(await admin.listTopics());
-  const topics = topicsToDelete.filter((topic) => present.has(topic));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-  await deleteGroupsEventually(admin, groupsToDelete);
+  await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete, groups: groupsToDelete });
   await admin.disconnect();
 });
 

@@ -5,7 +5,7 @@ import { KafkaSink } from '../../bolts/output/kafka-sink.js';
 import { OutputError } from '../../bolts/output/errors.js';
 import type { KafkaRecord } from '../../bolts/output/format.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
-import { deleteGroupsEventually, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
 
 // Writes through KafkaSink to the broker that `npm run kafka:up` starts, and reads the records
 // back with a plain consumer. Topics and groups are unique per test and deleted in afterAll.
@@ -35,11 +35,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   if (admin === undefined) return;
-  // Groups first: deleting a topic also drops the offsets that keep an empty group in existence.
-  await deleteGroupsEventually(admin, groupsToDelete);
-  const present = new Set(await admin.listTopics());
-  const topics = topicsToDelete.filter((topic) => present.has(topic));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
+  await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete, groups: groupsToDelete });
   await admin.disconnect();
 });
 

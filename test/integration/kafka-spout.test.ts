@@ -6,7 +6,7 @@ import { moduleRef, RunningTopology, TopologyBuilder } from '../../runtime/index
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import type { KafkaSpoutArgs } from '../../spouts/kafka-spout.js';
 import type { KafkaFixtureEvent, RecordingBoltArgs } from './fixtures/kafka-fixtures.js';
-import { deleteGroupsEventually, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
 
 // Runs KafkaSpout topologies against the broker that `npm run kafka:up` starts. Every test has
 // its own topic (4 partitions) and consumer group; both are deleted in afterAll.
@@ -36,11 +36,7 @@ afterEach(async () => {
 afterAll(async () => {
   await producer?.disconnect();
   if (admin === undefined) return;
-  // Groups first: deleting a topic also drops the offsets that keep an empty group in existence.
-  await deleteGroupsEventually(admin, groupsToDelete);
-  const present = new Set(await admin.listTopics());
-  const topics = topicsToDelete.filter((topic) => present.has(topic));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
+  await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete, groups: groupsToDelete });
   await admin.disconnect();
 });
 
