@@ -1,13 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import type { CliResult } from './cli.js';
+import type { ChildProcess } from 'node:child_process';
+import { spawnCli, type CliResult } from './cli.js';
 
 /** How the program ended: its exit code, or the signal that killed it (code null). */
 export interface BackgroundResult extends CliResult {
   readonly signal: NodeJS.Signals | null;
 }
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** One of our programs running in the background, for tests that signal it or watch it while it runs. */
 export interface BackgroundCli {
@@ -21,16 +18,11 @@ export interface BackgroundCli {
 }
 
 /**
- * Starts a program from its TypeScript source as runCli does, but returns at once. The node
- * process is the program itself (no shell in between), so a signal reaches it and, for the
- * topology, its worker threads die with it on SIGKILL.
+ * Starts a program as runCli does, but returns at once; for the topology, its worker threads die
+ * with it on SIGKILL.
  */
 export function startCli(program: string, args: readonly string[], options: { env?: Record<string, string> } = {}): BackgroundCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${root}bin/${program}.ts`, ...args], {
-    cwd: root,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnCli(program, args, { ...(options.env ? { env: options.env } : {}), stdin: 'ignore' });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
