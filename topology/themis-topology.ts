@@ -181,7 +181,8 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
     .localOrShuffleGrouping(DISCARD_FLOWS, STREAM_DISCARD)
     .localOrShuffleGrouping(SPOUT, STREAM_IGNORED);
 
-  const timer = (counter: string) => moduleRef(import.meta.url, '../bolts/components/output-bolts', 'TimerBolt', { counter });
+  // Basic bolts: each runs chained inside the emit that feeds it, with no queue of its own.
+  const timer = (counter: string) => basicBolt(moduleRef(import.meta.url, '../bolts/components/output-bolts', 'TimerBolt', { counter }));
   bolt(INPUT_TIMER, timer('first_tuple')).localOrShuffleGrouping(SPOUT);
   bolt(DISCARD_TIMER, timer('discard_tuple')).localOrShuffleGrouping(DISCARD_FLOWS, STREAM_DISCARD);
   bolt(OUTPUT_TIMER, timer('last_tuple')).localOrShuffleGrouping(JOIN_STREAMS);

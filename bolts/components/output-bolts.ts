@@ -1,4 +1,4 @@
-import type { Bolt, MetricCounter, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
+import type { BasicBolt, Bolt, MetricCounter, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Flow } from '../flow.js';
 import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
@@ -110,17 +110,14 @@ export class OutputBolt implements Bolt {
  * (`first_tuple`, `discard_tuple`, `last_tuple`), exported as `themis_<name>_total` with the
  * instance label, instead of Redis counters that never expired and counted ticks (§15 item 39).
  */
-export class TimerBolt implements Bolt {
+export class TimerBolt implements BasicBolt {
   private counter!: MetricCounter;
-  private collector!: OutputCollector;
   constructor(private readonly args: { readonly counter: string }) {}
-  prepare(context: TopologyContext, collector: OutputCollector): void {
-    this.collector = collector;
+  prepare(context: TopologyContext): void {
     this.counter = context.counter(this.args.counter);
   }
-  executeBatch(inputs: Tuple[]): void {
-    this.counter.inc(inputs.length);
-    for (const t of inputs) this.collector.ack(t);
+  execute(): void {
+    this.counter.inc();
   }
   declareOutputFields(): OutputFields {
     return {};

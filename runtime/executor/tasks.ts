@@ -19,7 +19,10 @@ import type { ComponentSpec, TaskSpec, TopologySpec } from '../spec.js';
 import { ROOT_ID_LIMIT } from '../spec.js';
 import type { Route, StreamTable } from './routing.js';
 import { SysOp } from './messages.js';
-import type { TupleImpl } from './tuple-impl.js';
+import { TupleImpl } from './tuple-impl.js';
+
+const NO_VALUES: readonly unknown[] = [];
+const NO_FIELDS: readonly string[] = [];
 
 /** What a task needs from the worker thread that hosts it. */
 export interface TaskHost {
@@ -32,8 +35,11 @@ export interface TaskHost {
   sys(op: SysOp, destTask: number, root: number, a: number, b: number, c: number): void;
   ackerFor(root: number): number;
   spoutTaskOf(root: number): number;
-  /** Runs a tuple at once in a basic bolt task on this thread, inside the caller's execute; false if the task is elsewhere. */
-  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], parent: TupleImpl): boolean;
+  /**
+   * Runs a tuple at once in a basic bolt task on this thread, inside the caller's emit, as a child
+   * of `anchors` in the trees `root` and `more` (flat [root, 0, 0]*); false if the task is elsewhere.
+   */
+  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, more: number[] | null, anchors: readonly TupleImpl[] | null): boolean;
   scheduleTurn(): void;
 }
 
@@ -138,11 +144,58 @@ function addEdge(more: number[] | null, root: number, h: number, l: number): num
   return list;
 }
 
+/** The trees of a set of anchors: the first root, and the others as a flat [root, 0, 0]* list. */
+function rootsOf(anchors: readonly TupleImpl[]): { root: number; more: number[] | null } {
+  let root = 0;
+  let more: number[] | null = null;
+  const add = (r: number) => {
+    if (root === 0) root = r;
+    else if (r !== root) more = addEdge(more, r, 0, 0);
+  };
+  for (let a = 0; a < anchors.length; a++) {
+    const anchor = anchors[a]!;
+    if (anchor.root !== 0) add(anchor.root);
+    if (anchor.more) for (let k = 0; k < anchor.more.length; k += 3) add(anchor.more[k]!);
+  }
+  return { root, more };
+}
+
+/** Folds a chained tuple's pending XOR for tree `root` into the anchor that carries that tree. */
+function foldInto(anchors: readonly TupleImpl[], root: number, h: number, l: number): void {
+  if (h === 0 && l === 0) return;
+  for (let a = 0; a < anchors.length; a++) {
+    const anchor = anchors[a]!;
+    if (anchor.root === root) {
+      anchor.xHi = (anchor.xHi ^ h) >>> 0;
+      anchor.xLo = (anchor.xLo ^ l) >>> 0;
+      return;
+    }
+    const am = anchor.more;
+    if (!am) continue;
+    for (let k = 0, j = 0; k < am.length; k += 3, j += 2) {
+      if (am[k] !== root) continue;
+      anchor.moreXor ??= new Array<number>((am.length / 3) * 2).fill(0);
+      anchor.moreXor[j] = (anchor.moreXor[j]! ^ h) >>> 0;
+      anchor.moreXor[j + 1] = (anchor.moreXor[j + 1]! ^ l) >>> 0;
+      return;
+    }
+  }
+}
+
+/** Whether a tuple may be run chained to these anchors: untracked, or every anchor still open. */
+function chainableTo(anchors: readonly TupleImpl[] | null): boolean {
+  if (anchors === null) return true;
+  for (let a = 0; a < anchors.length; a++) if (anchors[a]!.done) return false;
+  return true;
+}
+
 export class BoltTask extends EmittingTask {
   readonly kind = 'bolt' as const;
   readonly batchMode: boolean;
   private readonly isBasic: boolean;
   private current: TupleImpl | null = null;
+  /** `[current]`, kept rather than allocated per emit (a task never runs inside its own execute). */
+  private readonly currentList: TupleImpl[] = [];
   private sampleCounter = 0;
   private readonly sampleEvery: number;
   private readonly collector: OutputCollector;
@@ -171,7 +224,7 @@ export class BoltTask extends EmittingTask {
       reportError: (err) => this.reportError(err),
     };
     this.basicCollector = {
-      emit: (values, stream) => this.emit(values, this.current ? [this.current] : null, stream),
+      emit: (values, stream) => this.emit(values, this.current ? this.currentList : null, stream),
       reportError: (err) => this.reportError(err),
     };
   }
@@ -192,6 +245,7 @@ export class BoltTask extends EmittingTask {
     }
     if (this.isBasic) {
       this.current = t;
+      this.currentList[0] = t;
       try {
         (this.instance as BasicBolt).execute(t, this.basicCollector);
         this.ack(t);
@@ -252,15 +306,25 @@ export class BoltTask extends EmittingTask {
     const tracked = this.host.acking && anchors !== null && anchors.length > 0;
     // The common case, one anchor in one tree, allocates nothing beyond the tuple itself.
     const single = tracked && anchors.length === 1 && anchors[0]!.more === null ? anchors[0]! : null;
-    // Operator chaining: a basic bolt's single-tree emit to a local basic bolt runs it right here.
-    const chainParent = this.isBasic && single !== null && this.current === single ? single : null;
+    // Operator chaining: an emit to a local basic bolt runs it right here, as a child of the anchors.
+    let chainRoots: { root: number; more: number[] | null } | null = null;
     for (let r = 0; r < routes.length; r++) {
       const route = routes[r]!;
       const targets = route.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
-        if (chainParent !== null && route.chainable && this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainParent)) {
-          this.counters.transferred++;
-          continue;
+        if (route.chainable && chainableTo(tracked ? anchors : null)) {
+          if (!tracked) {
+            if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, 0, null, null)) {
+              this.counters.transferred++;
+              continue;
+            }
+          } else {
+            chainRoots ??= single !== null ? { root: single.root, more: null } : rootsOf(anchors);
+            if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainRoots.root, chainRoots.more, chainRoots.root !== 0 ? anchors : null)) {
+              this.counters.transferred++;
+              continue;
+            }
+          }
         }
         if (!tracked || (single !== null && single.root === 0)) {
           this.host.deliver(targets[i]!, code, this.ts.taskId, values, 0, 0, 0, null);
@@ -329,11 +393,14 @@ export class BoltTask extends EmittingTask {
       this.counters.processCount++;
     }
     if (!this.host.acking) return;
-    const parent = t.chainedFrom;
-    if (parent !== null) {
-      // A chained tuple had no edge: what its children still owe is owed by the parent.
-      parent.xHi = (parent.xHi ^ t.xHi) >>> 0;
-      parent.xLo = (parent.xLo ^ t.xLo) >>> 0;
+    const parents = t.chainAnchors;
+    if (parents !== null) {
+      // A chained tuple had no edge: what its children still owe is owed by its anchors, and a
+      // failure further down the chain is theirs to know of.
+      if (t.chainFailed) for (let a = 0; a < parents.length; a++) parents[a]!.chainFailed = true;
+      foldInto(parents, t.root, t.xHi, t.xLo);
+      const more = t.more;
+      if (more) for (let k = 0, j = 0; k < more.length; k += 3, j += 2) foldInto(parents, more[k]!, t.moreXor ? t.moreXor[j]! : 0, t.moreXor ? t.moreXor[j + 1]! : 0);
       return;
     }
     if (t.root !== 0) this.ackRoot(t.root, (t.eHi ^ t.xHi) >>> 0, (t.eLo ^ t.xLo) >>> 0, t.parked);
@@ -356,6 +423,7 @@ export class BoltTask extends EmittingTask {
     t.done = true;
     this.counters.failed++;
     if (!this.host.acking) return;
+    if (t.chainAnchors !== null) for (const a of t.chainAnchors) a.chainFailed = true;
     forEachRoot(t, (root) => this.host.sys(SysOp.Fail, this.host.ackerFor(root), root, 0, 0, 0));
   }
 
@@ -459,9 +527,19 @@ export class SpoutTask extends EmittingTask {
       this.pending.add(root, msgId, this.nowMs);
     }
     let copies = 0;
+    // A chained basic bolt runs inside this emit; what its children owe is folded into `holder`.
+    let holder: TupleImpl | null = null;
     for (let r = 0; r < routes.length; r++) {
-      const targets = routes[r]!.grouping.choose(values);
+      const route = routes[r]!;
+      const targets = route.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
+        if (route.chainable) {
+          if (tracked) holder ??= new TupleImpl(NO_VALUES, this.comp.id, this.ts.taskId, stream ?? DEFAULT_STREAM, this.ts.taskId, NO_FIELDS, root, 0, 0, null, false);
+          if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, root, null, holder !== null ? [holder] : null)) {
+            this.counters.transferred++;
+            continue;
+          }
+        }
         let hi = 0;
         let lo = 0;
         if (tracked) {
@@ -476,7 +554,14 @@ export class SpoutTask extends EmittingTask {
       }
     }
     if (tracked) {
-      if (copies === 0) {
+      if (holder !== null) {
+        xhi = (xhi ^ holder.xHi) >>> 0;
+        xlo = (xlo ^ holder.xLo) >>> 0;
+        // A chained bolt failed the tree: its acker reports the failure; no init follows it.
+        if (holder.chainFailed) return;
+      }
+      if (copies === 0 && xhi === 0 && xlo === 0) {
+        // Nothing left to wait for (every child ran chained and emitted nothing further).
         this.pending.remove(root);
         this.immediateAcks.push(msgId);
       } else {

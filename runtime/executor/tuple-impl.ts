@@ -16,11 +16,14 @@ export class TupleImpl implements Tuple {
   /** performance.now() at execute start, for sampled tuples only (process latency). */
   sampledAt = 0;
   /**
-   * Set when this tuple was run directly inside its parent's execute (a chained basic bolt): it has
-   * no edge of its own, and its ack folds the edges of its own children into the parent's XOR
-   * instead of sending a message; the chain acks once, when the outermost input is acked.
+   * Set when this tuple was run directly inside the emit of the tuples it is anchored to (a chained
+   * basic bolt): it has no edge of its own, and its ack folds the edges of its own children into
+   * those anchors' XOR, per tree, instead of sending a message; the chain acks once, when the
+   * outermost input is acked (or, from a spout, in the root's init).
    */
-  chainedFrom: TupleImpl | null = null;
+  chainAnchors: readonly TupleImpl[] | null = null;
+  /** A tuple chained from this one failed: its trees are failed, so a spout sends no init for them. */
+  chainFailed = false;
 
   constructor(
     readonly values: readonly unknown[],

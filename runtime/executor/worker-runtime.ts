@@ -142,8 +142,20 @@ export class WorkerRuntime implements TaskHost {
       depth.set(id, d);
       return d;
     };
+    // A subscriber that runs chained (a basic bolt wired local-or-shuffle) queues nothing itself:
+    // what it emits lands in its own subscribers' queues, so those count as downstream too.
+    const subscribersOf = (id: string, into: Set<string>): Set<string> => {
+      for (const c of this.spec.components) {
+        for (const i of c.inputs) {
+          if (i.source !== id || into.has(c.id)) continue;
+          into.add(c.id);
+          if (i.grouping === 'localOrShuffle' && c.kind === 'bolt' && c.ref.basic === true) subscribersOf(c.id, into);
+        }
+      }
+      return into;
+    };
     for (const ex of this.executors) {
-      const subscribers = this.spec.components.filter((c) => c.inputs.some((i) => i.source === ex.component)).map((c) => c.id);
+      const subscribers = [...subscribersOf(ex.component, new Set())];
       const targetTasks = this.spec.tasks.filter((t) => subscribers.includes(t.component)).map((t) => t.taskId);
       const local = new Set<Executor>();
       const remote = new Set<number>();
@@ -243,12 +255,12 @@ export class WorkerRuntime implements TaskHost {
     if (++out.tuples >= this.spec.options.batchSize) this.flushTo(w);
   }
 
-  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], parent: TupleImpl): boolean {
+  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, more: number[] | null, anchors: readonly TupleImpl[] | null): boolean {
     if (this.workerOf[destTask] !== this.me) return false;
     const bolt = this.bolts.get(destTask)!;
     const info = this.streams.infos[streamCode]!;
-    const t = new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, parent.root, 0, 0, null, false);
-    t.chainedFrom = parent;
+    const t = new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, root, 0, 0, more, false);
+    t.chainAnchors = anchors;
     bolt.runOne(t);
     return true;
   }

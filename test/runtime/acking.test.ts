@@ -110,6 +110,44 @@ describe('at-least-once acking', () => {
     expect(log.acks().sort((x, y) => x - y)).toEqual(range(300));
   });
 
+  it('chains a basic bolt under a bolt whose emit is anchored to two trees: a throw fails both, a loss times out both', async () => {
+    const { topo, log } = await run(
+      (b, channel) => {
+        b.setSpout('spout', fixture('SeqSpout', { channel, count: 40, keyMod: 0 }));
+        b.setBolt('pair', fixture('PairJoinBolt'), 1).shuffleGrouping('spout');
+        // Run inside the pair bolt's emit, as children of both of its anchors.
+        b.setBolt('b', basicBolt(fixture('ThrowingBasicBolt', { throwIds: [6] })), 2).localOrShuffleGrouping('pair');
+        b.setBolt('c', basicBolt(fixture('PassBolt')), 2).localOrShuffleGrouping('b');
+        b.setBolt('lossy', fixture('TestBolt', { dropIds: [10] }), 2).localOrShuffleGrouping('c');
+        b.setBolt('hold', fixture('HoldingBolt'), 2).localOrShuffleGrouping('lossy');
+      },
+      { messageTimeoutSecs: 0.5 },
+    );
+    await log.settle(300);
+    expect(log.acks()).toEqual([]);
+    await topo.waitUntilDone();
+    await log.until(() => log.acks().length === 40);
+    expect(log.fails().sort((x, y) => x.id - y.id)).toEqual([
+      { id: 6, reason: 'error' },
+      { id: 7, reason: 'error' },
+      { id: 10, reason: 'timeout' },
+      { id: 11, reason: 'timeout' },
+    ]);
+    expect(log.acks().sort((x, y) => x - y)).toEqual(range(40));
+  });
+
+  it('completes a spout tuple whose only subscriber runs chained and emits nothing, and replays one whose chain throws', async () => {
+    const { topo, log } = await run((b, channel) => {
+      b.setSpout('spout', fixture('SeqSpout', { channel, count: 200 }));
+      b.setBolt('check', basicBolt(fixture('ThrowingBasicBolt', { throwIds: [33] })), 2).localOrShuffleGrouping('spout');
+      b.setBolt('drain', basicBolt(fixture('DrainBasicBolt')), 2).localOrShuffleGrouping('check');
+    });
+    await topo.waitUntilDone();
+    await log.until(() => log.acks().length === 200);
+    expect(log.fails()).toEqual([{ id: 33, reason: 'error' }]);
+    expect(log.acks().sort((x, y) => x - y)).toEqual(range(200));
+  });
+
   it('acks spout tuples as soon as they are emitted when there are no ackers', async () => {
     const { topo, log } = await run(
       (b, channel) => {
