@@ -1,4 +1,4 @@
-import { parseIp, type IpAddress } from '../bolts/lookup/ip-address.js';
+import { parseIp } from '../bolts/lookup/ip-address.js';
 
 /**
  * Which of `shares` file readers takes a line, chosen by the line's conversation: both directions
@@ -25,36 +25,75 @@ const KEY_DST_PORT = Buffer.from('"dst_port"');
 
 const QUOTE = 34;
 const COLON = 58;
+const DOT = 46;
 const BACKSLASH = 92;
+const LOWER_P = 112;
+const LOWER_S = 115;
+const LOWER_D = 100;
 
-/** Index just after `"key"` and its colon (and blanks), or -1. */
-function valueStart(line: Buffer, key: Buffer): number {
-  const at = line.indexOf(key);
-  if (at === -1) return -1;
-  let i = at + key.length;
-  while (i < line.length && (line[i] === 32 || line[i] === 9)) i++;
+function keyAt(line: Buffer, at: number, end: number, key: Buffer): boolean {
+  if (at + key.length > end) return false;
+  for (let k = 1; k < key.length; k++) if (line[at + k] !== key[k]) return false;
+  return true;
+}
+
+/** Index just after the colon (and blanks) that follows a key ending before `i`, or -1. */
+function valueStart(line: Buffer, i: number, end: number): number {
+  if (i < 0) return -1;
+  while (i < end && (line[i] === 32 || line[i] === 9)) i++;
   if (line[i] !== COLON) return -1;
   i++;
-  while (i < line.length && (line[i] === 32 || line[i] === 9)) i++;
+  while (i < end && (line[i] === 32 || line[i] === 9)) i++;
   return i;
 }
 
-function uintValue(line: Buffer, key: Buffer): number {
-  let i = valueStart(line, key);
+function uintValue(line: Buffer, afterKey: number, end: number): number {
+  let i = valueStart(line, afterKey, end);
   if (i === -1) return -1;
   let n = 0;
   const first = i;
-  while (i < line.length && line[i]! >= 48 && line[i]! <= 57 && i - first < 10) n = n * 10 + (line[i++]! - 48);
+  while (i < end && line[i]! >= 48 && line[i]! <= 57 && i - first < 10) n = n * 10 + (line[i++]! - 48);
   return i === first ? -1 : n;
 }
 
-function ipValue(line: Buffer, key: Buffer): IpAddress | null {
-  const i = valueStart(line, key);
+/**
+ * A dotted quad read from the bytes `[from, to)` under the rules of `parseIp` (no leading zeros,
+ * each part at most 255), or -1 when the text is anything else (then `parseIp` decides).
+ */
+function v4Bytes(line: Buffer, from: number, to: number): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let k = from; k < to; k++) {
+    const c = line[k]!;
+    if (c === DOT) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && part === 0) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else return -1;
+  }
+  return dots === 3 && digits > 0 ? value * 256 + part : -1;
+}
+
+/** The endpoint hash of the address after a key (a dotted quad needs no string), or null. */
+function ipHash(line: Buffer, afterKey: number, end: number, port: number): number | null {
+  const i = valueStart(line, afterKey, end);
   if (i === -1 || line[i] !== QUOTE) return null;
   const close = line.indexOf(QUOTE, i + 1);
-  if (close === -1 || close - i > 64) return null;
+  if (close === -1 || close >= end || close - i > 64) return null;
   for (let k = i + 1; k < close; k++) if (line[k] === BACKSLASH) return null;
-  return parseIp(line.toString('latin1', i + 1, close));
+  const v4 = v4Bytes(line, i + 1, close);
+  if (v4 >= 0) return endpointHash(v4, null, port);
+  const ip = parseIp(line.toString('latin1', i + 1, close));
+  if (ip === null) return null;
+  return ip.version === 4 ? endpointHash(ip.v4, null, port) : endpointHash(0, ip.bytes, port);
 }
 
 /** murmur3's 32-bit finaliser. */
@@ -64,13 +103,12 @@ function mix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function endpointHash(ip: IpAddress, port: number): number {
+function endpointHash(v4: number, v6: Uint8Array | null, port: number): number {
   let h: number;
-  if (ip.version === 4) h = mix(ip.v4);
+  if (v6 === null) h = mix(v4);
   else {
     h = 0x9e3779b9;
-    const b = ip.bytes;
-    for (let k = 0; k < 16; k += 4) h = mix(h ^ ((b[k]! << 24) | (b[k + 1]! << 16) | (b[k + 2]! << 8) | b[k + 3]!));
+    for (let k = 0; k < 16; k += 4) h = mix(h ^ ((v6[k]! << 24) | (v6[k + 1]! << 16) | (v6[k + 2]! << 8) | v6[k + 3]!));
     h = mix(h ^ 6);
   }
   return mix(h ^ Math.imul(port + 1, 0x27d4eb2d));
@@ -87,17 +125,47 @@ export function conversationShareOf(bytes: Buffer, start: number, end: number, s
  * cannot be read. The spouts emit it as the `share` field, by which the parser can be
  * fields-grouped when lines must be spread from one reader (Kafka, standard input).
  */
-export function conversationHashOf(bytes: Buffer, start: number, end: number): number | null {
-  const line = bytes.subarray(start, end);
-  const protocol = uintValue(line, KEY_PROTOCOL);
-  const srcPort = uintValue(line, KEY_SRC_PORT);
-  const dstPort = uintValue(line, KEY_DST_PORT);
+export function conversationHashOf(line: Buffer, start: number, end: number): number | null {
+  // One pass finds where each key first occurs (as indexOf would), just after its closing quote.
+  let protocolAt = -1;
+  let srcIpAt = -1;
+  let dstIpAt = -1;
+  let srcPortAt = -1;
+  let dstPortAt = -1;
+  let found = 0;
+  for (let i = start; i < end && found < 5; i++) {
+    if (line[i] !== QUOTE) continue;
+    const c = line[i + 1];
+    if (c === LOWER_P) {
+      if (protocolAt < 0 && keyAt(line, i, end, KEY_PROTOCOL)) {
+        protocolAt = i + KEY_PROTOCOL.length;
+        found++;
+      }
+    } else if (c === LOWER_S) {
+      if (srcIpAt < 0 && keyAt(line, i, end, KEY_SRC_IP)) {
+        srcIpAt = i + KEY_SRC_IP.length;
+        found++;
+      } else if (srcPortAt < 0 && keyAt(line, i, end, KEY_SRC_PORT)) {
+        srcPortAt = i + KEY_SRC_PORT.length;
+        found++;
+      }
+    } else if (c === LOWER_D) {
+      if (dstIpAt < 0 && keyAt(line, i, end, KEY_DST_IP)) {
+        dstIpAt = i + KEY_DST_IP.length;
+        found++;
+      } else if (dstPortAt < 0 && keyAt(line, i, end, KEY_DST_PORT)) {
+        dstPortAt = i + KEY_DST_PORT.length;
+        found++;
+      }
+    }
+  }
+  const protocol = uintValue(line, protocolAt, end);
+  const srcPort = uintValue(line, srcPortAt, end);
+  const dstPort = uintValue(line, dstPortAt, end);
   if (protocol < 0 || srcPort < 0 || dstPort < 0) return null;
-  const src = ipValue(line, KEY_SRC_IP);
-  const dst = ipValue(line, KEY_DST_IP);
-  if (src === null || dst === null) return null;
-  const a = endpointHash(src, srcPort);
-  const b = endpointHash(dst, dstPort);
+  const a = ipHash(line, srcIpAt, end, srcPort);
+  const b = a === null ? null : ipHash(line, dstIpAt, end, dstPort);
+  if (a === null || b === null) return null;
   // Symmetric in the two endpoints: the reverse flow has the same share.
   const lo = a < b ? a : b;
   const hi = a < b ? b : a;

@@ -22,6 +22,15 @@ export interface FileSpoutArgs {
 
 const EMPTY = Buffer.alloc(0);
 
+/** A line emitted and not yet acked: the msgId the engine keeps for it. */
+interface InFlightLine {
+  readonly no: number;
+  readonly line: string;
+  readonly hash: number;
+  failures: number;
+  lastReason: FailReason | null;
+}
+
 /** Lines buffered ahead of the topology; reading pauses above this. */
 const READ_AHEAD_LINES = 8192;
 
@@ -41,9 +50,10 @@ export class FileSpout implements Spout {
   private readyLine: string[] = [];
   private readyHash: number[] = [];
   private readyHead = 0;
-  private readonly replay: number[] = [];
-  private readonly pending = new Map<number, { line: string; hash: number; failures: number; lastReason: FailReason | null }>();
-  private readonly poison: Array<[number, string]> = [];
+  // A line in flight is its own msgId: the engine hands it back on ack or fail, so the spout keeps
+  // no map of its own.
+  private readonly replay: InFlightLine[] = [];
+  private readonly poison: InFlightLine[] = [];
   private partial: Buffer = EMPTY;
   private lineNo = 0;
   private ended = false;
@@ -128,15 +138,13 @@ export class FileSpout implements Spout {
     if (!this.active) return;
     const poisoned = this.poison.shift();
     if (poisoned) {
-      const [no, line] = poisoned;
-      const p = this.pending.get(no)!;
-      this.collector.emit([`failed ${p.failures} times (last: ${p.lastReason ?? 'error'})`, line, `${this.origin}:${no}`], no, 'ignored');
+      const p = poisoned;
+      this.collector.emit([`failed ${p.failures} times (last: ${p.lastReason ?? 'error'})`, p.line, `${this.origin}:${p.no}`], p, 'ignored');
       return;
     }
     const again = this.replay.shift();
     if (again !== undefined) {
-      const p = this.pending.get(again)!;
-      this.collector.emit([p.line, `${this.origin}:${again}`, p.hash], again);
+      this.collector.emit([again.line, `${this.origin}:${again.no}`, again.hash], again);
       return;
     }
     if (this.args.ratePerSec !== undefined && this.readyCount() > 0) {
@@ -162,8 +170,7 @@ export class FileSpout implements Spout {
         this.readyHash = this.readyHash.slice(this.readyHead);
         this.readyHead = 0;
       }
-      this.pending.set(no, { line, hash, failures: 0, lastReason: null });
-      this.collector.emit([line, `${this.origin}:${no}`, hash], no);
+      this.collector.emit([line, `${this.origin}:${no}`, hash], { no, line, hash, failures: 0, lastReason: null } satisfies InFlightLine);
       if (this.paused && this.readyCount() < READ_AHEAD_LINES / 2) {
         this.paused = false;
         this.stream!.resume();
@@ -176,17 +183,17 @@ export class FileSpout implements Spout {
     }
   }
 
-  ack(msgId: unknown): void {
-    this.pending.delete(msgId as number);
+  ack(): void {
+    // Nothing to forget: the line lived only in its msgId.
   }
 
   fail(msgId: unknown, reason: FailReason): void {
-    const p = this.pending.get(msgId as number);
-    if (!p) return;
-    p.failures++;
+    const p = msgId as InFlightLine;
+    // A poison record that fails to be written is tried again, as a poison record.
+    if (p.failures < this.args.maxRetries) p.failures++;
     p.lastReason = reason;
-    if (p.failures >= this.args.maxRetries) this.poison.push([msgId as number, p.line]);
-    else this.replay.push(msgId as number);
+    if (p.failures >= this.args.maxRetries) this.poison.push(p);
+    else this.replay.push(p);
   }
 
   activate(): void {
