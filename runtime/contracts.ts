@@ -133,7 +133,8 @@ export interface Bolt {
 
 /**
  * The basic-bolt form: emits are anchored to the input, and the input is acked when `execute`
- * returns, or failed when it throws.
+ * returns, or failed when it throws. The input tuple is the bolt's only during `execute` (a task
+ * run chained reuses the tuple object): keep its values, not the tuple.
  */
 export interface BasicOutputCollector {
   emit(values: unknown[], stream?: string): void;

@@ -183,7 +183,7 @@ export class FileSpout implements Spout {
     }
   }
 
-  ack(): void {
+  ack(_msgId: unknown): void {
     // Nothing to forget: the line lived only in its msgId.
   }
 

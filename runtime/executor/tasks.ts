@@ -112,7 +112,22 @@ abstract class EmittingTask {
     return this.comp.id;
   }
 
+  // The stream of the last emit, its code and routes: most tasks emit on one stream.
+  private lastStream: string | undefined | null = null;
+  private lastCode = -1;
+  protected lastRoutes: Route[] = [];
+
+  /** The code of an emit's stream; its routes are then in `lastRoutes`. */
   protected streamCode(stream: string | undefined): number {
+    if (stream === this.lastStream) return this.lastCode;
+    const code = this.codeOf(stream);
+    this.lastStream = stream;
+    this.lastCode = code;
+    this.lastRoutes = this.routes.get(code)!;
+    return code;
+  }
+
+  private codeOf(stream: string | undefined): number {
     const code = this.codes.get(stream ?? DEFAULT_STREAM);
     if (code === undefined) {
       throw new ComponentError(`"${this.comp.id}" emitted on undeclared stream "${stream ?? DEFAULT_STREAM}" (declared: ${[...this.codes.keys()].join(', ')})`, {
@@ -196,6 +211,8 @@ export class BoltTask extends EmittingTask {
   private current: TupleImpl | null = null;
   /** `[current]`, kept rather than allocated per emit (a task never runs inside its own execute). */
   private readonly currentList: TupleImpl[] = [];
+  /** The tuple object of the last chained input, free for the next one. */
+  private spare: TupleImpl | null = null;
   private sampleCounter = 0;
   private readonly sampleEvery: number;
   private readonly collector: OutputCollector;
@@ -232,6 +249,26 @@ export class BoltTask extends EmittingTask {
   async prepare(): Promise<void> {
     if (this.isBasic) await (this.instance as BasicBolt).prepare?.(this.context);
     else await (this.instance as Bolt).prepare?.(this.context, this.collector);
+  }
+
+  /**
+   * Runs an input inside the emit that produced it (operator chaining). A basic bolt is done with
+   * its input when execute returns, so the task reuses one tuple object for its chained inputs.
+   */
+  runChained(values: readonly unknown[], sourceComponent: string, sourceTask: number, sourceStream: string, fields: readonly string[], root: number, more: number[] | null, anchors: readonly TupleImpl[] | null): void {
+    let t = this.spare;
+    if (t !== null) {
+      this.spare = null;
+      t.reuse(values, sourceComponent, sourceTask, sourceStream, fields, root, more);
+    } else {
+      t = new TupleImpl(values, sourceComponent, sourceTask, sourceStream, this.ts.taskId, fields, root, 0, 0, more, false);
+    }
+    t.chainAnchors = anchors;
+    this.runOne(t);
+    if (t.done) {
+      t.chainAnchors = null;
+      this.spare = t;
+    }
   }
 
   runOne(t: TupleImpl): void {
@@ -301,13 +338,14 @@ export class BoltTask extends EmittingTask {
 
   private emit(values: unknown[], anchors: readonly TupleImpl[] | null, stream: string | undefined): void {
     const code = this.streamCode(stream);
-    const routes = this.routes.get(code)!;
+    const routes = this.lastRoutes;
     this.counters.emitted++;
     const tracked = this.host.acking && anchors !== null && anchors.length > 0;
     // The common case, one anchor in one tree, allocates nothing beyond the tuple itself.
     const single = tracked && anchors.length === 1 && anchors[0]!.more === null ? anchors[0]! : null;
     // Operator chaining: an emit to a local basic bolt runs it right here, as a child of the anchors.
-    let chainRoots: { root: number; more: number[] | null } | null = null;
+    let chainRoot = -1;
+    let chainMore: number[] | null = null;
     for (let r = 0; r < routes.length; r++) {
       const route = routes[r]!;
       const targets = route.grouping.choose(values);
@@ -319,8 +357,11 @@ export class BoltTask extends EmittingTask {
               continue;
             }
           } else {
-            chainRoots ??= single !== null ? { root: single.root, more: null } : rootsOf(anchors);
-            if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainRoots.root, chainRoots.more, chainRoots.root !== 0 ? anchors : null)) {
+            if (chainRoot === -1) {
+              if (single !== null) chainRoot = single.root;
+              else ({ root: chainRoot, more: chainMore } = rootsOf(anchors));
+            }
+            if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainRoot, chainMore, chainRoot !== 0 ? anchors : null)) {
               this.counters.transferred++;
               continue;
             }
@@ -515,7 +556,7 @@ export class SpoutTask extends EmittingTask {
 
   private emit(values: unknown[], msgId: unknown, stream: string | undefined): void {
     const code = this.streamCode(stream);
-    const routes = this.routes.get(code)!;
+    const routes = this.lastRoutes;
     this.emits++;
     this.counters.emitted++;
     const tracked = msgId !== undefined && this.host.acking;

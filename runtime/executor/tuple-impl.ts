@@ -26,18 +26,36 @@ export class TupleImpl implements Tuple {
   chainFailed = false;
 
   constructor(
-    readonly values: readonly unknown[],
-    readonly sourceComponent: string,
-    readonly sourceTask: number,
-    readonly sourceStream: string,
+    public values: readonly unknown[],
+    public sourceComponent: string,
+    public sourceTask: number,
+    public sourceStream: string,
     readonly destTask: number,
-    private readonly fields: readonly string[],
-    readonly root: number,
-    readonly eHi: number,
-    readonly eLo: number,
-    readonly more: number[] | null,
+    private fields: readonly string[],
+    public root: number,
+    public eHi: number,
+    public eLo: number,
+    public more: number[] | null,
     readonly isTick: boolean,
   ) {}
+
+  /** Makes a finished chained input (no edge of its own) the next one of the same task. */
+  reuse(values: readonly unknown[], sourceComponent: string, sourceTask: number, sourceStream: string, fields: readonly string[], root: number, more: number[] | null): void {
+    this.values = values;
+    this.sourceComponent = sourceComponent;
+    this.sourceTask = sourceTask;
+    this.sourceStream = sourceStream;
+    this.fields = fields;
+    this.root = root;
+    this.more = more;
+    this.xHi = 0;
+    this.xLo = 0;
+    this.moreXor = null;
+    this.done = false;
+    this.parked = false;
+    this.sampledAt = 0;
+    this.chainFailed = false;
+  }
 
   getValueByField(field: string): unknown {
     const i = this.fields.indexOf(field);

@@ -257,11 +257,8 @@ export class WorkerRuntime implements TaskHost {
 
   runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, more: number[] | null, anchors: readonly TupleImpl[] | null): boolean {
     if (this.workerOf[destTask] !== this.me) return false;
-    const bolt = this.bolts.get(destTask)!;
     const info = this.streams.infos[streamCode]!;
-    const t = new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, root, 0, 0, more, false);
-    t.chainAnchors = anchors;
-    bolt.runOne(t);
+    this.bolts.get(destTask)!.runChained(values, info.component, sourceTask, info.stream, info.fields, root, more, anchors);
     return true;
   }
 
