@@ -1,6 +1,3 @@
-import { IntTable } from './int-table.js';
-import { grow, SlotPool } from './slot-pool.js';
-
 /**
  * The XOR acker's ledger (pure). For each root id it keeps the XOR of every edge id reported so
  * far, in two 32-bit halves (64-bit edge ids, as Storm). Each edge id enters the XOR twice, once
@@ -12,29 +9,43 @@ import { grow, SlotPool } from './slot-pool.js';
  * dropped by rotation: an entry untouched for two rotations is forgotten. The spout side owns
  * the timeout that fails the root; the ledger only bounds its own memory.
  *
- * Root ids are small integers: the table and the per-root state live in typed arrays, so the
- * ledger allocates nothing per root.
+ * Root ids are small positive integers, and the ledger holds every root in flight (parked ones
+ * included: hundreds of thousands). It is one open-addressing table in a single typed array, a
+ * root's whole entry (id, XOR halves, spout task, generation) in one 32-byte record: an ack costs
+ * one cache miss, not one per field, and the ledger allocates nothing per root. Linear probing,
+ * backward-shift deletion (no tombstones), load kept under one half.
  */
 export type LedgerResult = { kind: 'pending' } | { kind: 'complete'; spoutTask: number };
 
 const PENDING: LedgerResult = { kind: 'pending' };
 
+/** Int32 fields per record: root, hi, lo, spout task, generation touched (and padding to 32 bytes). */
+const STRIDE = 8;
+const ROOT = 0;
+const HI = 1;
+const LO = 2;
+const SPOUT = 3;
+const TOUCHED = 4;
+
 export class AckLedger {
-  private readonly slots = new IntTable(4096);
-  private hi = new Uint32Array(1024);
-  private lo = new Uint32Array(1024);
-  private spout = new Int32Array(1024);
-  private touched = new Uint32Array(1024);
+  private table: Int32Array;
+  /** Records in the table minus one (a power of two minus one). */
+  private mask: number;
+  /** 32 minus log2(records): the home record is the top bits of a multiplicative hash. */
+  private shift: number;
+  private count = 0;
   private generation = 1;
-  private readonly pool = new SlotPool(1024, (n) => {
-    this.hi = grow(this.hi, n);
-    this.lo = grow(this.lo, n);
-    this.spout = grow(this.spout, n);
-    this.touched = grow(this.touched, n);
-  });
+
+  constructor(initialCapacity = 1024) {
+    let records = 16;
+    while (records < initialCapacity * 2) records *= 2;
+    this.table = new Int32Array(records * STRIDE);
+    this.mask = records - 1;
+    this.shift = 32 - Math.log2(records);
+  }
 
   get size(): number {
-    return this.slots.size;
+    return this.count;
   }
 
   /** The spout's init for a root: the XOR of its first edges (spoutTask > 0). */
@@ -49,43 +60,105 @@ export class AckLedger {
 
   /** Forgets the root; returns its spout task when the init had arrived, else 0. */
   fail(root: number): number {
-    const slot = this.slots.delete(root);
-    if (slot === -1) return 0;
-    this.pool.release(slot);
-    return this.spout[slot]!;
+    const at = this.find(root);
+    if (at === -1) return 0;
+    const spout = this.table[at + SPOUT]!;
+    this.removeAt(at);
+    return spout;
   }
 
   /** Call once per message timeout. Returns how many stale entries were dropped. */
   rotate(): number {
     this.generation++;
     const stale: number[] = [];
-    this.slots.forEach((root, slot) => {
-      if (this.touched[slot]! < this.generation - 1) stale.push(root);
-    });
-    for (const root of stale) this.pool.release(this.slots.delete(root));
+    const t = this.table;
+    for (let at = 0; at < t.length; at += STRIDE) {
+      if (t[at + ROOT] !== 0 && t[at + TOUCHED]! < this.generation - 1) stale.push(t[at + ROOT]!);
+    }
+    for (const root of stale) this.removeAt(this.find(root));
     return stale.length;
   }
 
-  private apply(root: number, hi: number, lo: number, spoutTask: number): LedgerResult {
-    let slot = this.slots.get(root);
-    if (slot === -1) {
-      slot = this.pool.take();
-      this.slots.set(root, slot);
-      this.hi[slot] = hi;
-      this.lo[slot] = lo;
-      this.spout[slot] = spoutTask;
-    } else {
-      this.hi[slot] = this.hi[slot]! ^ hi;
-      this.lo[slot] = this.lo[slot]! ^ lo;
-      if (spoutTask !== 0) this.spout[slot] = spoutTask;
+  private home(root: number): number {
+    return Math.imul(root, 0x9e3779b1) >>> this.shift;
+  }
+
+  /** The record offset of root, or -1. */
+  private find(root: number): number {
+    const t = this.table;
+    for (let i = this.home(root); ; i = (i + 1) & this.mask) {
+      const k = t[i * STRIDE + ROOT]!;
+      if (k === root) return i * STRIDE;
+      if (k === 0) return -1;
     }
-    this.touched[slot] = this.generation;
-    if (this.hi[slot] === 0 && this.lo[slot] === 0 && this.spout[slot] !== 0) {
-      const task = this.spout[slot]!;
-      this.slots.delete(root);
-      this.pool.release(slot);
+  }
+
+  private apply(root: number, hi: number, lo: number, spoutTask: number): LedgerResult {
+    let t = this.table;
+    let i = this.home(root);
+    for (; ; i = (i + 1) & this.mask) {
+      const k = t[i * STRIDE + ROOT]!;
+      if (k === root || k === 0) break;
+    }
+    let at = i * STRIDE;
+    if (t[at + ROOT] === 0) {
+      if ((this.count + 1) * 2 > this.mask + 1) {
+        this.resize((this.mask + 1) * 2);
+        t = this.table;
+        at = this.insertSlot(root);
+      }
+      t[at + ROOT] = root;
+      t[at + HI] = hi;
+      t[at + LO] = lo;
+      t[at + SPOUT] = spoutTask;
+      this.count++;
+    } else {
+      t[at + HI] = t[at + HI]! ^ hi;
+      t[at + LO] = t[at + LO]! ^ lo;
+      if (spoutTask !== 0) t[at + SPOUT] = spoutTask;
+    }
+    t[at + TOUCHED] = this.generation;
+    if (t[at + HI] === 0 && t[at + LO] === 0 && t[at + SPOUT] !== 0) {
+      const task = t[at + SPOUT]!;
+      this.removeAt(at);
       return { kind: 'complete', spoutTask: task };
     }
     return PENDING;
+  }
+
+  /** The offset of the empty record where root goes (root is known to be absent). */
+  private insertSlot(root: number): number {
+    const t = this.table;
+    let i = this.home(root);
+    while (t[i * STRIDE + ROOT] !== 0) i = (i + 1) & this.mask;
+    return i * STRIDE;
+  }
+
+  private removeAt(at: number): void {
+    const t = this.table;
+    const mask = this.mask;
+    // Backward shift: pull later records of the probe run into the hole so look-ups stay correct.
+    let hole = at / STRIDE;
+    for (let j = (hole + 1) & mask; t[j * STRIDE + ROOT] !== 0; j = (j + 1) & mask) {
+      const home = this.home(t[j * STRIDE + ROOT]!);
+      if (((hole - home) & mask) <= ((j - home) & mask)) {
+        t.copyWithin(hole * STRIDE, j * STRIDE, j * STRIDE + STRIDE);
+        hole = j;
+      }
+    }
+    t.fill(0, hole * STRIDE, hole * STRIDE + STRIDE);
+    this.count--;
+  }
+
+  private resize(records: number): void {
+    const old = this.table;
+    this.table = new Int32Array(records * STRIDE);
+    this.mask = records - 1;
+    this.shift = 32 - Math.log2(records);
+    for (let at = 0; at < old.length; at += STRIDE) {
+      if (old[at + ROOT] === 0) continue;
+      const to = this.insertSlot(old[at + ROOT]!);
+      this.table.set(old.subarray(at, at + STRIDE), to);
+    }
   }
 }

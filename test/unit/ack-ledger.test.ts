@@ -41,4 +41,43 @@ describe('AckLedger', () => {
     expect(l.size).toBe(1);
     expect(l.ack(2, 1, 1)).toEqual({ kind: 'complete', spoutTask: 2 });
   });
+
+  it('agrees with a plain model over many roots: growth, completions, failures and rotation', () => {
+    const l = new AckLedger(16);
+    const model = new Map<number, { hi: number; lo: number; spout: number }>();
+    let seed = 12345;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (let step = 0; step < 200_000; step++) {
+      // Roots spread like the engine's (sequence * spout tasks + index), with a live window.
+      const root = 1 + ((rnd() % 30_000) * 3 + (rnd() % 3));
+      const op = rnd() % 10;
+      if (op === 0) {
+        const expected = model.get(root)?.spout ?? 0;
+        model.delete(root);
+        expect(l.fail(root)).toBe(expected);
+        continue;
+      }
+      const hi = rnd() % 4;
+      const lo = rnd() % 4;
+      const spout = op === 1 ? 1 + (rnd() % 5) : 0;
+      const e = model.get(root) ?? { hi: 0, lo: 0, spout: 0 };
+      e.hi ^= hi;
+      e.lo ^= lo;
+      if (spout !== 0) e.spout = spout;
+      const r = spout !== 0 ? l.init(root, hi, lo, spout) : l.ack(root, hi, lo);
+      if (e.hi === 0 && e.lo === 0 && e.spout !== 0) {
+        expect(r).toEqual({ kind: 'complete', spoutTask: e.spout });
+        model.delete(root);
+      } else {
+        expect(r).toEqual({ kind: 'pending' });
+        model.set(root, e);
+      }
+      expect(l.size).toBe(model.size);
+    }
+    expect(model.size).toBeGreaterThan(1000);
+    // Nothing is touched for two rotations: everything goes.
+    l.rotate();
+    expect(l.rotate()).toBe(model.size);
+    expect(l.size).toBe(0);
+  });
 });
