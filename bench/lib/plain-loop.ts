@@ -12,13 +12,13 @@ import { makeScorer, type Scorer } from '../../bolts/components/scorers.js';
 import type { ThemisArgs } from '../../bolts/components/themis-args.js';
 import { enrichAsn } from '../../bolts/enrich/enrich-asn.js';
 import { enrichGeo } from '../../bolts/enrich/enrich-geo.js';
-import type { Flow } from '../../bolts/flow.js';
+import type { Flow, Tag } from '../../bolts/flow.js';
 import { MatchTable } from '../../bolts/match/match-table.js';
 import { FileSink } from '../../bolts/output/file-sink.js';
 import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../../bolts/output/format.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { decideDiscard } from '../../bolts/rules/decide-discard.js';
-import { addTags } from '../../bolts/rules/tags.js';
+import { addTagsTo } from '../../bolts/rules/tags.js';
 import { ALL_CHAIN, TCP_CHAIN, UDP_CHAIN } from '../../topology/themis-topology.js';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: (m, f) => console.error(m, f) };
@@ -56,18 +56,21 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
   };
 
   const score = (flow: Flow) => {
-    // The branch copies the topology makes, and their merge.
-    const copy = { ...flow, tags: [] as Flow['tags'] };
-    for (const s of all) addTags(copy, s(copy));
+    // A tag list per branch, as the topology's branches carry, and their union at the join.
+    const allTags: Tag[] = [];
+    for (const s of all) addTagsTo(allTags, s(flow));
     const branch = flow.protocol === 6 ? tcp : flow.protocol === 17 ? udp : null;
+    const union: Tag[] = [];
+    addTagsTo(union, allTags);
     if (branch) {
-      const c2 = { ...flow, tags: [] as Flow['tags'] };
-      for (const s of branch) addTags(c2, s(c2));
-      addTags(copy, c2.tags);
+      const branchTags: Tag[] = [];
+      for (const s of branch) addTagsTo(branchTags, s(flow));
+      addTagsTo(union, branchTags);
     }
+    flow.tags = union;
     if (flow.protocol === 6) for (const r of scanCandidateRecords(flow, cfg.scanCandidates.maxPackets)) out(cfg.topics.scanCandidates, r);
-    out(cfg.topics.scored, scoredFlowRecord(copy));
-    for (const d of scoredFlowDetailRecords(copy)) out(cfg.topics.scoredDetail, d);
+    out(cfg.topics.scored, scoredFlowRecord(flow));
+    for (const d of scoredFlowDetailRecords(flow)) out(cfg.topics.scoredDetail, d);
   };
   const after = (flow: Flow) => {
     enrichGeo(flow, cityDb);

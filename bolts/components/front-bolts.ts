@@ -110,20 +110,21 @@ const EXPECT_TCP: readonly string[] = Object.freeze([BRANCH_ALL, BRANCH_TCP]);
 const EXPECT_UDP: readonly string[] = Object.freeze([BRANCH_ALL, BRANCH_UDP]);
 
 /**
- * `flow-splitter` (reference §5.7): one copy per scoring branch, each with its own tag list, and
- * the list of branches the join must wait for (by name, not by count: §15 item 19). TCP flows
+ * `flow-splitter` (reference §5.7): the flow to each scoring branch, each with its own tag list
+ * (the rules only read the flow, so the branches share it instead of copying it), and the list of
+ * branches the join must wait for (by name, not by count: §15 item 19). TCP flows
  * also go to the scan-candidate stream.
  */
 export class FlowSplitterBolt implements BasicBolt {
   execute(input: Tuple, collector: BasicOutputCollector): void {
     const flow = input.values[1] as Flow;
     const expected = flow.protocol === 6 ? EXPECT_TCP : flow.protocol === 17 ? EXPECT_UDP : EXPECT_ALL;
-    collector.emit([flow.id, { ...flow, tags: [] }, expected], STREAM_ALL);
+    collector.emit([flow.id, flow, expected, []], STREAM_ALL);
     if (flow.protocol === 6) {
       collector.emit([flow.id, flow], STREAM_BATCH);
-      collector.emit([flow.id, { ...flow, tags: [] }, expected], STREAM_TCP);
+      collector.emit([flow.id, flow, expected, []], STREAM_TCP);
     } else if (flow.protocol === 17) {
-      collector.emit([flow.id, { ...flow, tags: [] }, expected], STREAM_UDP);
+      collector.emit([flow.id, flow, expected, []], STREAM_UDP);
     }
   }
   declareOutputFields(): OutputFields {

@@ -1,5 +1,5 @@
 import type { Bolt, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
-import type { Flow } from '../flow.js';
+import type { Flow, Tag } from '../flow.js';
 import { JoinTable } from '../join/join-table.js';
 import { FLOW_FIELDS, type ThemisArgs } from './themis-args.js';
 
@@ -34,7 +34,7 @@ export class JoinStreamsBolt implements Bolt {
     const branch = this.args.branchBySource[input.sourceComponent];
     if (branch === undefined) throw new Error(`join-streams: no branch is mapped to component "${input.sourceComponent}"`);
     const flow = input.values[1] as Flow;
-    const outcome = this.table.offer(branch, flow, input.values[2] as readonly string[], input);
+    const outcome = this.table.offer(branch, flow, input.values[2] as readonly string[], input, input.values[3] as Tag[]);
     if (outcome.kind === 'complete') {
       this.collector.emit([outcome.flow.id, outcome.flow], outcome.handles);
       for (const h of outcome.handles) this.collector.ack(h);

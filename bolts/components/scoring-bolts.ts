@@ -1,15 +1,15 @@
 import type { BasicBolt, BasicOutputCollector, Bolt, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
-import type { Flow } from '../flow.js';
+import type { Flow, Tag } from '../flow.js';
 import { intelRemoteIp, scoreIntelMq } from '../rules/score-intelmq.js';
-import { addTags } from '../rules/tags.js';
+import { addTagsTo } from '../rules/tags.js';
 import type { IntelEntry, IntelLookup } from '../stores.js';
 import { Resources } from './resources.js';
 import { makeScorer, type Scorer, type ScorerName } from './scorers.js';
 import { BRANCH_FIELDS, type ThemisArgs } from './themis-args.js';
 
 /**
- * One scoring test of a branch chain (reference §5.8-5.17): adds its tags to the branch's copy
- * of the flow and passes it on. Which test is an argument, so each chain link is the same class.
+ * One scoring test of a branch chain (reference §5.8-5.17): adds its tags to the branch's tag
+ * list and passes the flow on. Which test is an argument, so each chain link is the same class.
  */
 export class ScoringBolt implements BasicBolt {
   private score!: Scorer;
@@ -21,8 +21,7 @@ export class ScoringBolt implements BasicBolt {
     this.score = await makeScorer(this.args.scorer, this.args.config, this.resources);
   }
   execute(input: Tuple, collector: BasicOutputCollector): void {
-    const flow = input.values[1] as Flow;
-    addTags(flow, this.score(flow));
+    addTagsTo(input.values[3] as Tag[], this.score(input.values[1] as Flow));
     collector.emit(input.values as unknown[]);
   }
   async cleanup(): Promise<void> {
@@ -75,7 +74,7 @@ export class IntelMqBolt implements Bolt {
     const rule = this.args.config.rules.intelMq;
     for (const t of inputs) {
       const flow = t.values[1] as Flow;
-      if (found.size > 0) addTags(flow, scoreIntelMq(flow, rule, found));
+      if (found.size > 0) addTagsTo(t.values[3] as Tag[], scoreIntelMq(flow, rule, found));
       this.collector.emit(t.values as unknown[], t);
       this.collector.ack(t);
     }

@@ -32,5 +32,9 @@ export const BRANCH_UDP = 'udp';
 
 /** Tuple fields of the flow streams. */
 export const FLOW_FIELDS = ['flowId', 'flow'] as const;
-export const BRANCH_FIELDS = ['flowId', 'flow', 'expected'] as const;
+/**
+ * A branch stream: the flow (one object shared by the branches: rules never mutate a flow), the
+ * branches the join waits for, and the tags this branch has found so far.
+ */
+export const BRANCH_FIELDS = ['flowId', 'flow', 'expected', 'tags'] as const;
 export const IGNORED_FIELDS = ['reason', 'line', 'origin'] as const;

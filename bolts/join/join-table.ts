@@ -1,5 +1,5 @@
 import type { Flow, Tag } from '../flow.js';
-import { addTags } from '../rules/tags.js';
+import { addTagsTo } from '../rules/tags.js';
 
 /**
  * Merges the per-branch copies of a flow (branches `all`, `tcp`, `udp`) back into one record, as
@@ -20,7 +20,7 @@ import { addTags } from '../rules/tags.js';
  *   timed out, which is why the spout replayed it), so the eventual output is anchored to it.
  *   The copies of one flow carry identical fields, so nothing but the handle and that branch's
  *   tags changes.
- * - The merged flow takes every field from the first copy to arrive, and the union of all copies'
+ * - The merged flow is the first copy to arrive (every field from it), with the union of all copies'
  *   tags (an identical tag once, in expected-branch order so the result does not depend on arrival
  *   order). goodness/badness are not stored: the output derives them from the tag set (`totals`).
  * - A copy from a branch not in its expected list, or not in the list of the copy already held for
@@ -89,14 +89,18 @@ export class JoinTable<H> {
     return this.byId.size;
   }
 
-  offer(branch: string, flow: Flow, expected: readonly string[], handle: H): JoinOutcome<H> {
+  /**
+   * A branch's copy of a flow: `tags` are the tags that branch found (by default the copy's own;
+   * the topology's branches share one flow object and carry their tags beside it).
+   */
+  offer(branch: string, flow: Flow, expected: readonly string[], handle: H, tags: Tag[] = flow.tags): JoinOutcome<H> {
     if (!expected.includes(branch)) {
       throw new RangeError(`flow ${flow.id}: branch "${branch}" is not among its expected branches [${expected.join(', ')}]`);
     }
     const entry = this.byId.get(flow.id);
     if (entry === undefined) {
-      if (expected.length === 1) return { kind: 'complete', flow: merged(flow, [flow.tags]), handles: [handle] };
-      this.insert(flow, expected, { branch, tags: flow.tags, handle });
+      if (expected.length === 1) return { kind: 'complete', flow: merged(flow, [tags]), handles: [handle] };
+      this.insert(flow, expected, { branch, tags, handle });
       return WAITING;
     }
     if (!entry.expected.includes(branch)) {
@@ -108,11 +112,11 @@ export class JoinTable<H> {
     for (let i = 0; i < copies.length; i++) {
       if (copies[i]!.branch === branch) {
         const superseded = copies[i]!.handle;
-        copies[i] = { branch, tags: flow.tags, handle };
+        copies[i] = { branch, tags, handle };
         return { kind: 'duplicate', handle: superseded };
       }
     }
-    copies.push({ branch, tags: flow.tags, handle });
+    copies.push({ branch, tags, handle });
     if (copies.length < entry.expected.length) return WAITING;
     this.remove(entry);
     const ordered = entry.expected.map((b) => copies.find((c) => c.branch === b)!);
@@ -169,8 +173,10 @@ export class JoinTable<H> {
   }
 }
 
+/** The first copy, its tag list replaced by the union of every branch's (the copies are done with). */
 function merged(first: Flow, tagLists: readonly (readonly Tag[])[]): Flow {
-  const union: Flow = { ...first, tags: [] };
-  for (const tags of tagLists) addTags(union, tags);
-  return union;
+  const union: Tag[] = [];
+  for (const tags of tagLists) addTagsTo(union, tags);
+  first.tags = union;
+  return first;
 }

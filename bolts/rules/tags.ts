@@ -23,14 +23,22 @@ function sameTag(a: Tag, b: Tag): boolean {
   return a.category === b.category && a.code === b.code && a.score === b.score && a.isBad === b.isBad;
 }
 
-/** Adds `tag` unless an identical one is present; a flow carries a handful of tags, so a scan is cheapest. */
+/** Adds `tag` to a tag list unless an identical one is present; a flow carries a handful of tags, so a scan is cheapest. */
+export function addTagTo(list: Tag[], tag: Tag): void {
+  for (const existing of list) if (sameTag(existing, tag)) return;
+  list.push(tag);
+}
+
+export function addTagsTo(list: Tag[], tags: readonly Tag[]): void {
+  for (const tag of tags) addTagTo(list, tag);
+}
+
 export function addTag(flow: Pick<Flow, 'tags'>, tag: Tag): void {
-  for (const existing of flow.tags) if (sameTag(existing, tag)) return;
-  flow.tags.push(tag);
+  addTagTo(flow.tags, tag);
 }
 
 export function addTags(flow: Pick<Flow, 'tags'>, tags: readonly Tag[]): void {
-  for (const tag of tags) addTag(flow, tag);
+  addTagsTo(flow.tags, tags);
 }
 
 /** Goodness and badness of a tag set; duplicates (if a caller concatenated arrays) count once. */

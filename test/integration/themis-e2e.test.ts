@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -132,4 +132,23 @@ describe('themis-topology submit on the sample flows (embedded default)', () => 
       }
     }
   });
+});
+
+describe('themis-topology submit on the sample flows, deployed so that flows cross threads', () => {
+  it('scores every flow with the same tags when the branches reach the join from another thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'themis-e2e-cross-'));
+    // One join task and one scoring task per test: copies from both threads' splitters meet on one
+    // thread, through the flow codec, with each branch's tags beside the shared flow.
+    const single = Object.fromEntries(['join-streams', 'score-dark-ip', 'score-syn-only', 'score-udp-hosted-service'].map((id) => [id, { executors: 1, tasks: 1 }]));
+    const file = join(dir, 'parallelism.json');
+    writeFileSync(file, JSON.stringify(single));
+    const cross = await runCli('themis-topology', ['submit', '2', '2', '1000', '1', 'e2e-cross', '--output-dir', join(dir, 'out'), '--parallelism', file, '--no-metrics-port', '--workers', '2'], {
+      timeoutMs: 90_000,
+    });
+    expect(cross.code, cross.stderr).toBe(0);
+    const got = readJsonl(join(dir, 'out', 'scored-flows.jsonl'));
+    const byId = (rows: Row[]) => Object.fromEntries(rows.map((r) => [r.flow_id, { tags: [...(r.tags as string[])].sort(), goodness: r.goodness, badness: r.badness }]));
+    expect(byId(got)).toEqual(byId(scored));
+    expect(got).toHaveLength(expected.scored.length);
+  }, 120_000);
 });
