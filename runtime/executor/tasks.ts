@@ -530,6 +530,16 @@ export class SpoutTask extends EmittingTask {
     }
   }
 
+  /** The spout's ack, per completed root: no closure on this path. */
+  private ackSpout(msgId: unknown): void {
+    if (this.instance.ack === undefined) return;
+    try {
+      this.instance.ack(msgId);
+    } catch (err) {
+      this.reportError(err, { during: 'ack' });
+    }
+  }
+
   private guard(fn: () => void, during: string): void {
     try {
       fn();
@@ -546,7 +556,11 @@ export class SpoutTask extends EmittingTask {
       if (this.maxPending > 0 && this.pending.inFlight >= this.maxPending) return emitted ? 'emitted' : 'full';
       if (!canRun()) return emitted ? 'emitted' : 'full';
       const before = this.emits;
-      this.guard(() => this.instance.nextTuple(), 'nextTuple');
+      try {
+        this.instance.nextTuple();
+      } catch (err) {
+        this.reportError(err, { during: 'nextTuple' });
+      }
       this.flushImmediateAcks();
       if (this.emits === before) return emitted ? 'emitted' : 'idle';
       emitted = true;
@@ -631,7 +645,7 @@ export class SpoutTask extends EmittingTask {
     while (this.immediateAcks.length > 0) {
       const msgId = this.immediateAcks.shift();
       this.counters.acked++;
-      this.guard(() => this.instance.ack?.(msgId), 'ack');
+      this.ackSpout(msgId);
     }
   }
 
@@ -658,7 +672,7 @@ export class SpoutTask extends EmittingTask {
           this.counters.acked++;
           this.counters.completeMsSum += now - p.startMs;
           this.counters.completeCount++;
-          this.guard(() => this.instance.ack?.(p.msgId), 'ack');
+          this.ackSpout(p.msgId);
         } else {
           this.counters.failed++;
           this.guard(() => this.instance.fail?.(p.msgId, 'error'), 'fail');

@@ -54,6 +54,11 @@ export class WorkerRuntime implements TaskHost {
   private readonly bolts = new Map<number, BoltTask>();
   private readonly spouts = new Map<number, SpoutTask>();
   private readonly ackers = new Map<number, AckerTask>();
+  // The same tasks indexed by task id, for the per-tuple paths (an array index, not a hash).
+  private readonly boltById: Array<BoltTask | undefined> = [];
+  private readonly spoutById: Array<SpoutTask | undefined> = [];
+  private readonly ackerById: Array<AckerTask | undefined> = [];
+  private readonly executorById: Array<Executor | undefined> = [];
   private readonly executors: Executor[] = [];
   /** Bolt executors, most downstream first, so queues drain before their producers run. */
   private boltOrder: Executor[] = [];
@@ -111,20 +116,26 @@ export class WorkerRuntime implements TaskHost {
         if (comp.kind === 'acker') {
           const a = new AckerTask(taskId, comp.id, new AckLedger());
           this.ackers.set(taskId, a);
+          this.ackerById[taskId] = a;
           tasks.push(a);
         } else if (comp.kind === 'spout') {
           const s = new SpoutTask(this, comp, ts, factories.get(comp.id)!() as Spout, routes);
           this.spouts.set(taskId, s);
+          this.spoutById[taskId] = s;
           tasks.push(s);
         } else {
           const b = new BoltTask(this, comp, ts, factories.get(comp.id)!() as Bolt | BasicBolt, routes);
           this.bolts.set(taskId, b);
+          this.boltById[taskId] = b;
           tasks.push(b);
         }
       }
       const ex = new Executor(e.executorId, comp.id, comp.kind, tasks);
       this.executors.push(ex);
-      for (const t of e.taskIds) this.executorOfTask.set(t, ex);
+      for (const t of e.taskIds) {
+        this.executorOfTask.set(t, ex);
+        this.executorById[t] = ex;
+      }
     }
     this.computeDownstream();
     for (const b of this.bolts.values()) await b.prepare();
@@ -258,12 +269,12 @@ export class WorkerRuntime implements TaskHost {
   runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, more: number[] | null, anchors: readonly TupleImpl[] | null): boolean {
     if (this.workerOf[destTask] !== this.me) return false;
     const info = this.streams.infos[streamCode]!;
-    this.bolts.get(destTask)!.runChained(values, info.component, sourceTask, info.stream, info.fields, root, more, anchors);
+    this.boltById[destTask]!.runChained(values, info.component, sourceTask, info.stream, info.fields, root, more, anchors);
     return true;
   }
 
   private enqueueLocal(t: TupleImpl): void {
-    this.executorOfTask.get(t.destTask)!.inbox.push(t);
+    this.executorById[t.destTask]!.inbox.push(t);
     this.queued++;
   }
 
@@ -293,7 +304,7 @@ export class WorkerRuntime implements TaskHost {
 
   private handleSysOne(op: SysOp, dest: number, root: number, a: number, b: number, c: number): void {
     if (op === SysOp.Init || op === SysOp.Ack || op === SysOp.Fail) {
-      const acker = this.ackers.get(dest)!;
+      const acker = this.ackerById[dest]!;
       if (op === SysOp.Fail) {
         const spoutTask = acker.ledger.fail(root) || this.spoutTaskOf(root);
         this.sys(SysOp.Failed, spoutTask, root, 0, 0, 0);
@@ -303,7 +314,7 @@ export class WorkerRuntime implements TaskHost {
       if (r.kind === 'complete') this.sys(SysOp.Complete, r.spoutTask, root, 0, 0, 0);
       return;
     }
-    const spout = this.spouts.get(dest)!;
+    const spout = this.spoutById[dest]!;
     spout.controlOp(op, root);
     this.scheduleTurn();
   }
@@ -437,7 +448,7 @@ export class WorkerRuntime implements TaskHost {
     } else {
       let t: TupleImpl | undefined;
       while (n < EXECUTOR_BUDGET && (t = ex.inbox.shift())) {
-        (this.bolts.get(t.destTask) as BoltTask).runOne(t);
+        this.boltById[t.destTask]!.runOne(t);
         n++;
       }
     }
