@@ -15,9 +15,6 @@
  * one cache miss, not one per field, and the ledger allocates nothing per root. Linear probing,
  * backward-shift deletion (no tombstones), load kept under one half.
  */
-export type LedgerResult = { kind: 'pending' } | { kind: 'complete'; spoutTask: number };
-
-const PENDING: LedgerResult = { kind: 'pending' };
 
 /** Int32 fields per record: root, hi, lo, spout task, generation touched (and padding to 32 bytes). */
 const STRIDE = 8;
@@ -48,13 +45,16 @@ export class AckLedger {
     return this.count;
   }
 
-  /** The spout's init for a root: the XOR of its first edges (spoutTask > 0). */
-  init(root: number, hi: number, lo: number, spoutTask: number): LedgerResult {
+  /**
+   * The spout's init for a root: the XOR of its first edges (spoutTask > 0). Returns the spout
+   * task to tell when this completes the tree, else 0 (so is every other op's result).
+   */
+  init(root: number, hi: number, lo: number, spoutTask: number): number {
     return this.apply(root, hi, lo, spoutTask);
   }
 
   /** A bolt's ack: its input edge XOR the edges it emitted anchored to that input. */
-  ack(root: number, hi: number, lo: number): LedgerResult {
+  ack(root: number, hi: number, lo: number): number {
     return this.apply(root, hi, lo, 0);
   }
 
@@ -93,7 +93,7 @@ export class AckLedger {
     }
   }
 
-  private apply(root: number, hi: number, lo: number, spoutTask: number): LedgerResult {
+  private apply(root: number, hi: number, lo: number, spoutTask: number): number {
     let t = this.table;
     let i = this.home(root);
     for (; ; i = (i + 1) & this.mask) {
@@ -121,9 +121,9 @@ export class AckLedger {
     if (t[at + HI] === 0 && t[at + LO] === 0 && t[at + SPOUT] !== 0) {
       const task = t[at + SPOUT]!;
       this.removeAt(at);
-      return { kind: 'complete', spoutTask: task };
+      return task;
     }
-    return PENDING;
+    return 0;
   }
 
   /** The offset of the empty record where root goes (root is known to be absent). */

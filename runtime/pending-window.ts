@@ -17,6 +17,9 @@ export interface PendingRoot {
   readonly startMs: number;
 }
 
+/** What `take` returns for a root that is not pending. */
+export const ABSENT: unique symbol = Symbol('absent');
+
 export class PendingWindow {
   private readonly active = new IntTable(1024);
   private readonly parked = new IntTable(64);
@@ -49,13 +52,26 @@ export class PendingWindow {
 
   /** Removes a completed or failed root; returns it, or undefined if unknown (e.g. already timed out). */
   remove(root: number): PendingRoot | undefined {
+    const msgId = this.take(root);
+    return msgId === ABSENT ? undefined : { msgId, startMs: this.takenStartMs };
+  }
+
+  /** The start time of the root `take` last returned. */
+  takenStartMs = 0;
+
+  /** `remove` without an object per root: the msgId (its start in `takenStartMs`), or ABSENT. */
+  take(root: number): unknown {
     let slot = this.active.delete(root);
     if (slot === -1) {
-      if (this.parked.size === 0) return undefined;
+      if (this.parked.size === 0) return ABSENT;
       slot = this.parked.delete(root);
-      if (slot === -1) return undefined;
+      if (slot === -1) return ABSENT;
     }
-    return this.release(slot);
+    const msgId = this.msgIds[slot];
+    this.takenStartMs = this.start[slot]!;
+    this.msgIds[slot] = undefined;
+    this.pool.release(slot);
+    return msgId;
   }
 
   park(root: number): void {

@@ -14,7 +14,7 @@ import { DEFAULT_STREAM } from '../contracts.js';
 import type { AckLedger } from '../ack-ledger.js';
 import { ComponentError, describeError } from '../errors.js';
 import { newCounters, type TaskMetrics } from '../metrics-snapshot.js';
-import { PendingWindow } from '../pending-window.js';
+import { ABSENT, PendingWindow } from '../pending-window.js';
 import type { ComponentSpec, TaskSpec, TopologySpec } from '../spec.js';
 import { ROOT_ID_LIMIT } from '../spec.js';
 import type { Route, StreamTable } from './routing.js';
@@ -147,7 +147,9 @@ abstract class EmittingTask {
 
 /** Folds edge (h, l) of tree `root` into a flat [root, hi, lo]* list; returns the list. */
 function addEdge(more: number[] | null, root: number, h: number, l: number): number[] {
-  const list = more ?? [];
+  // Most tuples of several trees belong to two: the first extra tree gets an array of its size.
+  if (more === null) return [root, h, l];
+  const list = more;
   for (let k = 0; k < list.length; k += 3) {
     if (list[k] === root) {
       list[k + 1] = (list[k + 1]! ^ h) >>> 0;
@@ -159,20 +161,26 @@ function addEdge(more: number[] | null, root: number, h: number, l: number): num
   return list;
 }
 
-/** The trees of a set of anchors: the first root, and the others as a flat [root, 0, 0]* list. */
-function rootsOf(anchors: readonly TupleImpl[]): { root: number; more: number[] | null } {
+/**
+ * The trees of several anchors, for a tuple chained to them: the first root is returned, the
+ * others as a flat [root, 0, 0]* list in `scratchRoots.more`.
+ */
+const scratchRoots: { more: number[] | null } = { more: null };
+function rootsOf(anchors: readonly TupleImpl[]): number {
   let root = 0;
   let more: number[] | null = null;
-  const add = (r: number) => {
-    if (root === 0) root = r;
-    else if (r !== root) more = addEdge(more, r, 0, 0);
-  };
   for (let a = 0; a < anchors.length; a++) {
     const anchor = anchors[a]!;
-    if (anchor.root !== 0) add(anchor.root);
-    if (anchor.more) for (let k = 0; k < anchor.more.length; k += 3) add(anchor.more[k]!);
+    const am = anchor.more;
+    for (let k = -3; k < (am === null ? 0 : am.length); k += 3) {
+      const r = k < 0 ? anchor.root : am![k]!;
+      if (r === 0) continue;
+      if (root === 0) root = r;
+      else if (r !== root) more = addEdge(more, r, 0, 0);
+    }
   }
-  return { root, more };
+  scratchRoots.more = more;
+  return root;
 }
 
 /** Folds a chained tuple's pending XOR for tree `root` into the anchor that carries that tree. */
@@ -358,8 +366,14 @@ export class BoltTask extends EmittingTask {
             }
           } else {
             if (chainRoot === -1) {
-              if (single !== null) chainRoot = single.root;
-              else ({ root: chainRoot, more: chainMore } = rootsOf(anchors));
+              if (anchors.length === 1) {
+                // One anchor: the chained tuple belongs to its trees (its root list is only read).
+                chainRoot = anchors[0]!.root;
+                chainMore = anchors[0]!.more;
+              } else {
+                chainRoot = rootsOf(anchors);
+                chainMore = scratchRoots.more;
+              }
             }
             if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainRoot, chainMore, chainRoot !== 0 ? anchors : null)) {
               this.counters.transferred++;
@@ -482,7 +496,9 @@ export class BoltTask extends EmittingTask {
 export class SpoutTask extends EmittingTask {
   readonly kind = 'spout' as const;
   private readonly pending = new PendingWindow();
+  /** [op, root]* pairs; `controlLength` counts them (the array is refilled, never shrunk). */
   private readonly control: number[] = [];
+  private controlLength = 0;
   private readonly immediateAcks: unknown[] = [];
   private readonly collector: SpoutOutputCollector;
   private readonly maxPending: number;
@@ -492,6 +508,12 @@ export class SpoutTask extends EmittingTask {
   private readonly spoutIndex: number;
   private readonly spoutCount: number;
   private readonly seqLimit: number;
+  /**
+   * What chained children owe is folded into this stand-in for the root during one emit (reused:
+   * the chain has finished when emit returns), then into the root's init.
+   */
+  private readonly holder: TupleImpl;
+  private readonly holderList: readonly TupleImpl[];
   /** Coarse clock for start times: read once per nextTuple batch, not per tuple. */
   private nowMs = performance.now();
 
@@ -501,6 +523,8 @@ export class SpoutTask extends EmittingTask {
     this.spoutIndex = host.spec.spoutTaskIds.indexOf(ts.taskId);
     this.spoutCount = host.spec.spoutTaskIds.length;
     this.seqLimit = Math.floor((ROOT_ID_LIMIT - 1) / this.spoutCount);
+    this.holder = new TupleImpl(NO_VALUES, comp.id, ts.taskId, DEFAULT_STREAM, ts.taskId, NO_FIELDS, 0, 0, 0, null, false);
+    this.holderList = [this.holder];
     this.collector = {
       emit: (values, msgId, stream) => {
         this.emit(values, msgId, stream);
@@ -589,8 +613,11 @@ export class SpoutTask extends EmittingTask {
       const targets = route.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
         if (route.chainable) {
-          if (tracked) holder ??= new TupleImpl(NO_VALUES, this.comp.id, this.ts.taskId, stream ?? DEFAULT_STREAM, this.ts.taskId, NO_FIELDS, root, 0, 0, null, false);
-          if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, root, null, holder !== null ? [holder] : null)) {
+          if (tracked && holder === null) {
+            holder = this.holder;
+            holder.reuse(NO_VALUES, this.comp.id, this.ts.taskId, stream ?? DEFAULT_STREAM, NO_FIELDS, root, null);
+          }
+          if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, root, null, holder !== null ? this.holderList : null)) {
             this.counters.transferred++;
             continue;
           }
@@ -617,7 +644,7 @@ export class SpoutTask extends EmittingTask {
       }
       if (copies === 0 && xhi === 0 && xlo === 0) {
         // Nothing left to wait for (every child ran chained and emitted nothing further).
-        this.pending.remove(root);
+        this.pending.take(root);
         this.immediateAcks.push(msgId);
       } else {
         this.host.sys(SysOp.Init, this.host.ackerFor(root), root, xhi, xlo, this.ts.taskId);
@@ -651,14 +678,17 @@ export class SpoutTask extends EmittingTask {
 
   /** Acker verdicts and park/unpark arrive here; they are applied on the spout's own turn. */
   controlOp(op: SysOp, root: number): void {
-    this.control.push(op, root);
+    this.control[this.controlLength++] = op;
+    this.control[this.controlLength++] = root;
   }
 
   drainControl(): boolean {
     this.flushImmediateAcks();
-    if (this.control.length === 0) return false;
+    if (this.controlLength === 0) return false;
     const now = performance.now();
-    for (let i = 0; i < this.control.length; i += 2) {
+    // A spout's ack or fail may lead to more control ops (a replay); they wait for the next drain.
+    const n = this.controlLength;
+    for (let i = 0; i < n; i += 2) {
       const op = this.control[i] as SysOp;
       const root = this.control[i + 1]!;
       if (op === SysOp.Park) {
@@ -666,20 +696,22 @@ export class SpoutTask extends EmittingTask {
       } else if (op === SysOp.Unpark) {
         this.pending.unpark(root, now);
       } else {
-        const p = this.pending.remove(root);
-        if (!p) continue; // already timed out and failed
+        const msgId = this.pending.take(root);
+        if (msgId === ABSENT) continue; // already timed out and failed
         if (op === SysOp.Complete) {
           this.counters.acked++;
-          this.counters.completeMsSum += now - p.startMs;
+          this.counters.completeMsSum += now - this.pending.takenStartMs;
           this.counters.completeCount++;
-          this.ackSpout(p.msgId);
+          this.ackSpout(msgId);
         } else {
           this.counters.failed++;
-          this.guard(() => this.instance.fail?.(p.msgId, 'error'), 'fail');
+          this.guard(() => this.instance.fail?.(msgId, 'error'), 'fail');
         }
       }
     }
-    this.control.length = 0;
+    // Ops that arrived during the callbacks move to the front.
+    for (let i = n; i < this.controlLength; i++) this.control[i - n] = this.control[i]!;
+    this.controlLength -= n;
     return true;
   }
 

@@ -50,7 +50,8 @@ export class TupleImpl implements Tuple {
     this.more = more;
     this.xHi = 0;
     this.xLo = 0;
-    this.moreXor = null;
+    // Kept and zeroed rather than dropped: a slot past its end reads as 0 and grows on write.
+    if (this.moreXor !== null) this.moreXor.fill(0);
     this.done = false;
     this.parked = false;
     this.sampledAt = 0;

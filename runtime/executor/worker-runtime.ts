@@ -310,8 +310,8 @@ export class WorkerRuntime implements TaskHost {
         this.sys(SysOp.Failed, spoutTask, root, 0, 0, 0);
         return;
       }
-      const r = op === SysOp.Init ? acker.ledger.init(root, a, b, c) : acker.ledger.ack(root, a, b);
-      if (r.kind === 'complete') this.sys(SysOp.Complete, r.spoutTask, root, 0, 0, 0);
+      const completeFor = op === SysOp.Init ? acker.ledger.init(root, a, b, c) : acker.ledger.ack(root, a, b);
+      if (completeFor !== 0) this.sys(SysOp.Complete, completeFor, root, 0, 0, 0);
       return;
     }
     const spout = this.spoutById[dest]!;
