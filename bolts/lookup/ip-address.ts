@@ -40,44 +40,74 @@ function parseV4(text: string): number | null {
   return value * 256 + part;
 }
 
+/** The value of a hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** The groups of the address being parsed or formatted (never shared across a call). */
+const groups = new Int32Array(8);
+
+/**
+ * RFC 4291 text (groups of 1-4 hex digits, at most one `::` standing for one or more zero groups,
+ * an optional dotted-quad tail for the last two groups), character by character: no split, no
+ * regex, one allocation (the result).
+ */
 function parseV6(text: string): Uint8Array | null {
-  if (text.length < 2 || text.length > 45) return null;
-  let body = text;
-  const lastColon = text.lastIndexOf(':');
-  if (text.indexOf('.', lastColon) !== -1) {
-    // An embedded IPv4 tail (::ffff:192.0.2.1) stands for the last two 16-bit groups.
-    const tail = parseV4(text.slice(lastColon + 1));
-    if (tail === null) return null;
-    body = `${text.slice(0, lastColon + 1)}${(tail >>> 16).toString(16)}:${(tail & 0xffff).toString(16)}`;
+  const n = text.length;
+  if (n < 2 || n > 45) return null;
+  let count = 0;
+  /** Index of the group before which `::` stands, or -1. */
+  let gap = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return null;
+    gap = 0;
+    i = 2;
   }
-  const halves = body.split('::');
-  if (halves.length > 2) return null;
-  const parseGroups = (s: string): number[] | null => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
+  while (i < n) {
+    const start = i;
+    let value = 0;
+    let digits = 0;
+    for (; i < n && digits <= 4; i++) {
+      const h = hexDigit(text.charCodeAt(i));
+      if (h < 0) break;
+      value = value * 16 + h;
+      digits++;
     }
-    return out;
-  };
-  let groups: number[];
-  if (halves.length === 2) {
-    const left = parseGroups(halves[0]!);
-    const right = parseGroups(halves[1]!);
-    if (!left || !right) return null;
-    const missing = 8 - left.length - right.length;
-    if (missing < 1) return null;
-    groups = [...left, ...new Array<number>(missing).fill(0), ...right];
-  } else {
-    const parsed = parseGroups(body);
-    if (!parsed || parsed.length !== 8) return null;
-    groups = parsed;
+    if (i < n && text.charCodeAt(i) === 46) {
+      // An embedded IPv4 tail (::ffff:192.0.2.1) stands for the last two 16-bit groups.
+      if (count > 6) return null;
+      const tail = parseV4(text.slice(start));
+      if (tail === null) return null;
+      groups[count++] = tail >>> 16;
+      groups[count++] = tail & 0xffff;
+      break;
+    }
+    if (digits === 0 || digits > 4 || count === 8) return null;
+    groups[count++] = value;
+    if (i === n) break;
+    if (text.charCodeAt(i) !== 58) return null;
+    i++;
+    if (i < n && text.charCodeAt(i) === 58) {
+      if (gap !== -1) return null;
+      gap = count;
+      i++;
+    } else if (i === n) {
+      return null; // a single trailing colon
+    }
   }
+  // Without `::` there must be eight groups; with it, at least one group is left for it to stand for.
+  if (gap === -1 ? count !== 8 : count > 7) return null;
   const bytes = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    bytes[i * 2] = groups[i]! >> 8;
-    bytes[i * 2 + 1] = groups[i]! & 0xff;
+  const shift = gap === -1 ? 0 : 8 - count;
+  for (let g = 0; g < count; g++) {
+    const at = gap === -1 || g < gap ? g : g + shift;
+    bytes[at * 2] = groups[g]! >> 8;
+    bytes[at * 2 + 1] = groups[g]! & 0xff;
   }
   return bytes;
 }
@@ -106,26 +136,34 @@ export function parseIp(text: string): IpAddress | null {
 
 /** RFC 5952 text: lower case, no leading zeros, the longest run (>= 2) of zero groups as `::`. */
 export function formatV6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  for (let g = 0; g < 8; g++) groups[g] = (bytes[g * 2]! << 8) | bytes[g * 2 + 1]!;
+  // The first longest run of two or more zero groups.
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
+  for (let g = 0; g < 8; ) {
+    if (groups[g] !== 0) {
+      g++;
       continue;
     }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
+    let end = g;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - g > bestLen) {
+      bestStart = g;
+      bestLen = end - g;
     }
-    i = j;
+    g = end;
   }
-  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(':');
-  if (bestStart === -1) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  let text = '';
+  for (let g = 0; g < 8; g++) {
+    if (g === bestStart) {
+      text += '::';
+      g += bestLen - 1;
+      continue;
+    }
+    if (text.length > 0 && !text.endsWith(':')) text += ':';
+    text += groups[g]!.toString(16);
+  }
+  return text;
 }
 
 export function formatV4(v4: number): string {
