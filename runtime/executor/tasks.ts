@@ -59,8 +59,23 @@ export function makeLogger(base: Record<string, unknown>): Logger {
   };
 }
 
+// Edge ids: xorshift128 (Marsaglia), seeded per thread from the system's randomness. Only
+// uniqueness matters (an accidental XOR of zero is 2^-64 per tree), and this allocates nothing.
+const rngState = new Uint32Array(4);
+crypto.getRandomValues(rngState);
+if ((rngState[0]! | rngState[1]! | rngState[2]! | rngState[3]!) === 0) rngState[0] = 1;
+
 function rand32(): number {
-  return (Math.random() * 0x100000000) >>> 0;
+  const s = rngState;
+  let t = s[3]!;
+  const x = s[0]!;
+  s[3] = s[2]!;
+  s[2] = s[1]!;
+  s[1] = x;
+  t ^= t << 11;
+  t ^= t >>> 8;
+  s[0] = (t ^ x ^ (x >>> 19)) >>> 0;
+  return s[0]!;
 }
 
 function forEachRoot(t: TupleImpl, fn: (root: number) => void): void {
@@ -356,7 +371,7 @@ export class BoltTask extends EmittingTask {
     let chainMore: number[] | null = null;
     for (let r = 0; r < routes.length; r++) {
       const route = routes[r]!;
-      const targets = route.grouping.choose(values);
+      const targets = route.fixed ?? route.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
         if (route.chainable && chainableTo(tracked ? anchors : null)) {
           if (!tracked) {
@@ -610,7 +625,7 @@ export class SpoutTask extends EmittingTask {
     let holder: TupleImpl | null = null;
     for (let r = 0; r < routes.length; r++) {
       const route = routes[r]!;
-      const targets = route.grouping.choose(values);
+      const targets = route.fixed ?? route.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
         if (route.chainable) {
           if (tracked && holder === null) {
