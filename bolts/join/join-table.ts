@@ -150,7 +150,7 @@ export class JoinTable<H> {
     const entry: Entry<H> = {
       id: flow.id,
       first: flow,
-      expected: expected.slice(),
+      expected, // never mutated: the splitter hands out frozen lists
       copies: [copy],
       firstAtMs: this.now(),
       prev: this.newest,

@@ -365,17 +365,17 @@ export class MmdbReader {
     }
   }
 
-  /** Node (or terminal record) reached from the IPv4 start by each 16-bit prefix; built on first use. */
+  /** Node (or terminal record) reached by each 16-bit prefix from the IPv4 start and from the root; built on first use. */
   private v4Prefix: Uint32Array | null = null;
+  private v6Prefix: Uint32Array | null = null;
 
-  private buildV4Prefix(): Uint32Array {
+  private buildPrefix(start: number): Uint32Array {
     const table = new Uint32Array(1 << 16);
     for (let p = 0; p < 1 << 16; p++) {
-      let node = this.ipv4Start;
+      let node = start;
       for (let i = 0; i < 16 && node < this.nodeCount; i++) node = this.record(node, (p >>> (15 - i)) & 1);
       table[p] = node;
     }
-    this.v4Prefix = table;
     return table;
   }
 
@@ -401,15 +401,16 @@ export class MmdbReader {
     if (ip.version === 4) {
       const v4 = ip.v4;
       // The first 16 levels come from the prefix table: one look-up instead of 16 dependent reads.
-      const prefix = this.v4Prefix ?? this.buildV4Prefix();
+      const prefix = this.v4Prefix ?? (this.v4Prefix = this.buildPrefix(this.ipv4Start));
       let node = prefix[v4 >>> 16]!;
       for (let i = 16; i < 32 && node < nodeCount; i++) node = this.record(node, (v4 >>> (31 - i)) & 1);
       return this.resolve(node, ip, 32);
     }
     if (this.metadata.ipVersion === 4) return -1;
     const bytes = ip.bytes;
-    let node = 0;
-    for (let i = 0; i < 128 && node < nodeCount; i++) node = this.record(node, (bytes[i >> 3]! >> (7 - (i & 7))) & 1);
+    const prefix = this.v6Prefix ?? (this.v6Prefix = this.buildPrefix(0));
+    let node = prefix[(bytes[0]! << 8) | bytes[1]!]!;
+    for (let i = 16; i < 128 && node < nodeCount; i++) node = this.record(node, (bytes[i >> 3]! >> (7 - (i & 7))) & 1);
     return this.resolve(node, ip, 128);
   }
 
