@@ -46,7 +46,7 @@ async function newTopic(prefix: string): Promise<string> {
   return topic;
 }
 
-function newSink(options: { retries?: number } = {}): KafkaSink {
+function newSink(options: { retries?: number; maxRequestRecords?: number } = {}): KafkaSink {
   const sink = new KafkaSink({ brokers: BROKERS, clientId: 'themis-test-kafka-sink', ...options }, log);
   sinks.push(sink);
   return sink;
@@ -122,6 +122,39 @@ describe('KafkaSink on the real broker', () => {
     expect(distinct(detailRead)).toEqual(distinct(detailRecords));
     const duplicates = scoredRead.length + detailRead.length - scoredRecords.length - detailRecords.length;
     if (duplicates > 0) console.info(`KafkaSink: ${duplicates} records stored twice by a retried produce`);
+  });
+
+  it('gathers the writes of one turn into one request: every write resolves once written, and a failed request fails each write it carried', async () => {
+    const topic = await newTopic('themis-it-sink-gather');
+    const missing = uniqueTopic('themis-it-sink-gather-missing');
+    const sink = newSink({ retries: 1 });
+    const first: KafkaRecord[] = Array.from({ length: 30 }, (_, i) => ({ key: String(i), value: `{"first":${i}}` }));
+    const second: KafkaRecord[] = Array.from({ length: 20 }, (_, i) => ({ key: String(i), value: `{"second":${i}}` }));
+
+    // Two writes in one turn share a request; both resolve, and every record is on the topic.
+    await Promise.all([sink.write([{ topic, records: first }]), sink.write([{ topic, records: second }])]);
+    expect(distinct(await readTopic(topic))).toEqual(distinct([...first, ...second]));
+
+    // A write to a missing topic in the same turn as a good one: their request fails, so both do.
+    const results = await Promise.allSettled([
+      sink.write([{ topic, records: [{ key: '1', value: '{"late":1}' }] }]),
+      sink.write([{ topic: missing, records: [{ key: '2', value: '{}' }] }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'THEMIS_KAFKA_PRODUCE', records: 2 });
+  });
+
+  it('sends a request at once when maxRequestRecords records wait, without waiting for the turn to end', async () => {
+    const topic = await newTopic('themis-it-sink-full');
+    const missing = uniqueTopic('themis-it-sink-full-missing');
+    const sink = newSink({ retries: 1, maxRequestRecords: 10 });
+    const full: KafkaRecord[] = Array.from({ length: 12 }, (_, i) => ({ key: String(i), value: `{"full":${i}}` }));
+
+    // The first write fills a request on its own and goes out alone: the failing write after it
+    // in the same turn does not take it down.
+    const results = await Promise.allSettled([sink.write([{ topic, records: full }]), sink.write([{ topic: missing, records: [{ key: '1', value: '{}' }] }])]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect(distinct(await readTopic(topic))).toEqual(distinct(full));
   });
 
   it('resolves a write with no records without reaching the broker', async () => {
