@@ -76,6 +76,8 @@ export function scoredFlowDetailRecords(flow: Flow): KafkaRecord[] {
   const out: KafkaRecord[] = [];
   for (const tag of flow.tags) if (tag.isBad) out.push({ key, value: detailValue(head, tag) });
   for (const tag of flow.tags) if (!tag.isBad) out.push({ key, value: detailValue(head, tag) });
+  // The shared runs served the summary just before; they are not kept past this flow's records.
+  partsOf = null;
   return out;
 }
 
@@ -161,18 +163,31 @@ export function ignoredFlowRecord(ignored: IgnoredFlow): KafkaRecord {
   };
 }
 
+// The shared key runs of the flow being formatted: its summary and then its detail records (the
+// order the output bolt writes them) differ only in `type` and `end_timestamp_unix_secs`.
+let partsOf: Flow | null = null;
+let partsBefore = '';
+let partsAfter = '';
+
 /** `{` and the §9.2 keys shared by summary and detail, `timestamp` through `flow_direction`. */
 function commonHead(flow: Flow, typeJson: string, withEnd: boolean): string {
+  if (partsOf !== flow) {
+    partsOf = flow;
+    partsBefore =
+      `,"event_time_str":${strOrNull(eventTimeStr(flow.startSecs))}` +
+      `,"flow_id":${num(flow.id)},"matched":${flow.matched},"start_timestamp_unix_secs":${num(flow.startSecs)}`;
+    partsAfter =
+      `,"protocol":${num(flow.protocol)},"src_ip":${JSON.stringify(flow.srcIp.text)},"dst_ip":${JSON.stringify(flow.dstIp.text)}` +
+      `,"src_port":${num(flow.srcPort)},"dst_port":${num(flow.dstPort)}` +
+      `,"packets_sent":${num(flow.packetsSent)},"bytes_sent":${num(flow.bytesSent)}` +
+      `,"packets_recv":${num(flow.packetsRecv)},"bytes_recv":${num(flow.bytesRecv)}` +
+      `,"flags":${strOrNull(flow.flags)},"src_as":${num(flow.srcAs)},"dst_as":${num(flow.dstAs)}` +
+      `,"flow_direction":${strOrNull(flow.direction)}`;
+  }
   return (
-    `{"timestamp":${num(flow.startSecs)},"type":${typeJson},"event_time_str":${strOrNull(eventTimeStr(flow.startSecs))}` +
-    `,"flow_id":${num(flow.id)},"matched":${flow.matched},"start_timestamp_unix_secs":${num(flow.startSecs)}` +
+    `{"timestamp":${num(flow.startSecs)},"type":${typeJson}${partsBefore}` +
     (withEnd ? `,"end_timestamp_unix_secs":${num(flow.endSecs)}` : '') +
-    `,"protocol":${num(flow.protocol)},"src_ip":${JSON.stringify(flow.srcIp.text)},"dst_ip":${JSON.stringify(flow.dstIp.text)}` +
-    `,"src_port":${num(flow.srcPort)},"dst_port":${num(flow.dstPort)}` +
-    `,"packets_sent":${num(flow.packetsSent)},"bytes_sent":${num(flow.bytesSent)}` +
-    `,"packets_recv":${num(flow.packetsRecv)},"bytes_recv":${num(flow.bytesRecv)}` +
-    `,"flags":${strOrNull(flow.flags)},"src_as":${num(flow.srcAs)},"dst_as":${num(flow.dstAs)}` +
-    `,"flow_direction":${strOrNull(flow.direction)}`
+    partsAfter
   );
 }
 
