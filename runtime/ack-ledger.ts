@@ -11,18 +11,19 @@
  *
  * Root ids are small positive integers, and the ledger holds every root in flight (parked ones
  * included: hundreds of thousands). It is one open-addressing table in a single typed array, a
- * root's whole entry (id, XOR halves, spout task, generation) in one 32-byte record: an ack costs
- * one cache miss, not one per field, and the ledger allocates nothing per root. Linear probing,
- * backward-shift deletion (no tombstones), load kept under one half.
+ * root's whole entry (id, XOR halves, spout task and generation) in one 16-byte record: an ack
+ * costs one cache miss, not one per field, and the ledger allocates nothing per root. Linear
+ * probing, backward-shift deletion (no tombstones), load kept under one half.
  */
 
-/** Int32 fields per record: root, hi, lo, spout task, generation touched (and padding to 32 bytes). */
-const STRIDE = 8;
+/** Int32 fields per record: root, hi, lo, and META = spout task << 16 | generation touched (16 bits). */
+const STRIDE = 4;
 const ROOT = 0;
 const HI = 1;
 const LO = 2;
-const SPOUT = 3;
-const TOUCHED = 4;
+const META = 3;
+
+const spoutOf = (meta: number): number => meta >>> 16;
 
 export class AckLedger {
   private table: Int32Array;
@@ -62,7 +63,7 @@ export class AckLedger {
   fail(root: number): number {
     const at = this.find(root);
     if (at === -1) return 0;
-    const spout = this.table[at + SPOUT]!;
+    const spout = spoutOf(this.table[at + META]!);
     this.removeAt(at);
     return spout;
   }
@@ -73,7 +74,8 @@ export class AckLedger {
     const stale: number[] = [];
     const t = this.table;
     for (let at = 0; at < t.length; at += STRIDE) {
-      if (t[at + ROOT] !== 0 && t[at + TOUCHED]! < this.generation - 1) stale.push(t[at + ROOT]!);
+      // Generations are 16 bits: an entry is stale when two rotations passed without a touch.
+      if (t[at + ROOT] !== 0 && ((this.generation - (t[at + META]! & 0xffff)) & 0xffff) >= 2) stale.push(t[at + ROOT]!);
     }
     for (const root of stale) this.removeAt(this.find(root));
     return stale.length;
@@ -110,16 +112,16 @@ export class AckLedger {
       t[at + ROOT] = root;
       t[at + HI] = hi;
       t[at + LO] = lo;
-      t[at + SPOUT] = spoutTask;
+      t[at + META] = (spoutTask << 16) | (this.generation & 0xffff);
       this.count++;
     } else {
       t[at + HI] = t[at + HI]! ^ hi;
       t[at + LO] = t[at + LO]! ^ lo;
-      if (spoutTask !== 0) t[at + SPOUT] = spoutTask;
+      const spout = spoutTask !== 0 ? spoutTask : spoutOf(t[at + META]!);
+      t[at + META] = (spout << 16) | (this.generation & 0xffff);
     }
-    t[at + TOUCHED] = this.generation;
-    if (t[at + HI] === 0 && t[at + LO] === 0 && t[at + SPOUT] !== 0) {
-      const task = t[at + SPOUT]!;
+    if (t[at + HI] === 0 && t[at + LO] === 0 && t[at + META]! >>> 16 !== 0) {
+      const task = spoutOf(t[at + META]!);
       this.removeAt(at);
       return task;
     }
