@@ -184,15 +184,16 @@ const scratchRoots: { more: number[] | null } = { more: null };
 function rootsOf(anchors: readonly TupleImpl[]): number {
   let root = 0;
   let more: number[] | null = null;
+  const add = (r: number): void => {
+    if (r === 0) return;
+    if (root === 0) root = r;
+    else if (r !== root) more = addEdge(more, r, 0, 0);
+  };
   for (let a = 0; a < anchors.length; a++) {
     const anchor = anchors[a]!;
+    add(anchor.root);
     const am = anchor.more;
-    for (let k = -3; k < (am === null ? 0 : am.length); k += 3) {
-      const r = k < 0 ? anchor.root : am![k]!;
-      if (r === 0) continue;
-      if (root === 0) root = r;
-      else if (r !== root) more = addEdge(more, r, 0, 0);
-    }
+    if (am !== null) for (let k = 0; k < am.length; k += 3) add(am[k]!);
   }
   scratchRoots.more = more;
   return root;
