@@ -124,18 +124,18 @@ describe('KafkaSink on the real broker', () => {
     if (duplicates > 0) console.info(`KafkaSink: ${duplicates} records stored twice by a retried produce`);
   });
 
-  it('gathers the writes of one turn into one request: every write resolves once written, and a failed request fails each write it carried', async () => {
+  it('gathers the writes that come within the linger into one request: every write resolves once written, and a failed request fails each write it carried', async () => {
     const topic = await newTopic('themis-it-sink-gather');
     const missing = uniqueTopic('themis-it-sink-gather-missing');
     const sink = newSink({ retries: 1 });
     const first: KafkaRecord[] = Array.from({ length: 30 }, (_, i) => ({ key: String(i), value: `{"first":${i}}` }));
     const second: KafkaRecord[] = Array.from({ length: 20 }, (_, i) => ({ key: String(i), value: `{"second":${i}}` }));
 
-    // Two writes in one turn share a request; both resolve, and every record is on the topic.
+    // Two writes within the linger share a request; both resolve, and every record is on the topic.
     await Promise.all([sink.write([{ topic, records: first }]), sink.write([{ topic, records: second }])]);
     expect(distinct(await readTopic(topic))).toEqual(distinct([...first, ...second]));
 
-    // A write to a missing topic in the same turn as a good one: their request fails, so both do.
+    // A write to a missing topic right after a good one: their request fails, so both do.
     const results = await Promise.allSettled([
       sink.write([{ topic, records: [{ key: '1', value: '{"late":1}' }] }]),
       sink.write([{ topic: missing, records: [{ key: '2', value: '{}' }] }]),
@@ -151,7 +151,7 @@ describe('KafkaSink on the real broker', () => {
     const full: KafkaRecord[] = Array.from({ length: 12 }, (_, i) => ({ key: String(i), value: `{"full":${i}}` }));
 
     // The first write fills a request on its own and goes out alone: the failing write after it
-    // in the same turn does not take it down.
+    // within the linger does not take it down.
     const results = await Promise.allSettled([sink.write([{ topic, records: full }]), sink.write([{ topic: missing, records: [{ key: '1', value: '{}' }] }])]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     expect(distinct(await readTopic(topic))).toEqual(distinct(full));
