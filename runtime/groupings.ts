@@ -7,14 +7,18 @@
 export interface Grouping {
   /** Target task ids for these values; the returned array may be reused by the next call. */
   choose(values: readonly unknown[]): readonly number[];
+  /** The targets when they do not depend on the values (what `choose` always returns), else null. */
+  readonly fixed: readonly number[] | null;
 }
 
 /** Round-robin over the targets from a per-emitter starting point: even spread, no randomness per tuple. */
 export class ShuffleGrouping implements Grouping {
   private next: number;
   private readonly out: number[] = [0];
+  readonly fixed: readonly number[] | null;
   constructor(private readonly targets: readonly number[], seed: number) {
     this.next = seed % targets.length;
+    this.fixed = targets.length === 1 ? targets : null;
   }
   choose(): readonly number[] {
     this.out[0] = this.targets[this.next]!;
@@ -26,6 +30,7 @@ export class ShuffleGrouping implements Grouping {
 /** Equal values of the chosen fields always go to the same task, on any thread. */
 export class FieldsGrouping implements Grouping {
   private readonly out: number[] = [0];
+  readonly fixed = null;
   constructor(
     private readonly targets: readonly number[],
     private readonly fieldIndexes: readonly number[],
@@ -39,7 +44,10 @@ export class FieldsGrouping implements Grouping {
 }
 
 export class AllGrouping implements Grouping {
-  constructor(private readonly targets: readonly number[]) {}
+  readonly fixed: readonly number[];
+  constructor(private readonly targets: readonly number[]) {
+    this.fixed = targets;
+  }
   choose(): readonly number[] {
     return this.targets;
   }
@@ -48,8 +56,10 @@ export class AllGrouping implements Grouping {
 /** Everything to the component's lowest task id, as in Storm. */
 export class GlobalGrouping implements Grouping {
   private readonly out: number[];
+  readonly fixed: readonly number[];
   constructor(targets: readonly number[]) {
     this.out = [Math.min(...targets)];
+    this.fixed = this.out;
   }
   choose(): readonly number[] {
     return this.out;

@@ -41,7 +41,7 @@ export interface Route {
    * directly, inside its own execute, when the chosen task is on this thread (operator chaining).
    */
   readonly chainable: boolean;
-  /** The targets when they do not depend on the tuple (one shuffle target, all, global), else null. */
+  /** `grouping.fixed`, read without a call through the grouping on the per-tuple path. */
   readonly fixed: readonly number[] | null;
 }
 
@@ -67,18 +67,13 @@ export function buildRoutes(
         if (input.source !== component || input.stream !== stream) continue;
         const targets = spec.tasks.filter((t) => t.component === sub.id).map((t) => t.taskId);
         let grouping: Grouping;
-        let fixed: readonly number[] | null = null;
         switch (input.grouping) {
           case 'shuffle':
             grouping = new ShuffleGrouping(targets, emitterTask);
-            if (targets.length === 1) fixed = targets;
             break;
-          case 'localOrShuffle': {
-            const local = targets.filter((t) => workerOfTask(t) === myWorker);
-            grouping = localOrShuffleGrouping(targets, local, emitterTask);
-            if (local.length === 1 || (local.length === 0 && targets.length === 1)) fixed = local.length === 1 ? local : targets;
+          case 'localOrShuffle':
+            grouping = localOrShuffleGrouping(targets, targets.filter((t) => workerOfTask(t) === myWorker), emitterTask);
             break;
-          }
           case 'fields':
           case 'localFields': {
             const fields = source.outputs[stream]!;
@@ -89,14 +84,12 @@ export function buildRoutes(
           }
           case 'all':
             grouping = new AllGrouping(targets);
-            fixed = targets;
             break;
           case 'global':
             grouping = new GlobalGrouping(targets);
-            fixed = grouping.choose([]);
             break;
         }
-        list.push({ grouping, fixed, chainable: input.grouping === 'localOrShuffle' && sub.kind === 'bolt' && sub.ref.basic === true });
+        list.push({ grouping, fixed: grouping.fixed, chainable: input.grouping === 'localOrShuffle' && sub.kind === 'bolt' && sub.ref.basic === true });
       }
     }
     routes.set(code, list);

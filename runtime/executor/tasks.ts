@@ -185,16 +185,10 @@ function rootsOf(anchors: readonly TupleImpl[]): number {
   let root = 0;
   let more: number[] | null = null;
   const add = (r: number): void => {
-    if (r === 0) return;
     if (root === 0) root = r;
     else if (r !== root) more = addEdge(more, r, 0, 0);
   };
-  for (let a = 0; a < anchors.length; a++) {
-    const anchor = anchors[a]!;
-    add(anchor.root);
-    const am = anchor.more;
-    if (am !== null) for (let k = 0; k < am.length; k += 3) add(am[k]!);
-  }
+  for (let a = 0; a < anchors.length; a++) forEachRoot(anchors[a]!, add);
   scratchRoots.more = more;
   return root;
 }
@@ -375,26 +369,20 @@ export class BoltTask extends EmittingTask {
       const targets = route.fixed ?? route.grouping.choose(values);
       for (let i = 0; i < targets.length; i++) {
         if (route.chainable && chainableTo(tracked ? anchors : null)) {
-          if (!tracked) {
-            if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, 0, null, null)) {
-              this.counters.transferred++;
-              continue;
+          if (!tracked) chainRoot = 0;
+          else if (chainRoot === -1) {
+            if (anchors.length === 1) {
+              // One anchor: the chained tuple belongs to its trees (its root list is only read).
+              chainRoot = anchors[0]!.root;
+              chainMore = anchors[0]!.more;
+            } else {
+              chainRoot = rootsOf(anchors);
+              chainMore = scratchRoots.more;
             }
-          } else {
-            if (chainRoot === -1) {
-              if (anchors.length === 1) {
-                // One anchor: the chained tuple belongs to its trees (its root list is only read).
-                chainRoot = anchors[0]!.root;
-                chainMore = anchors[0]!.more;
-              } else {
-                chainRoot = rootsOf(anchors);
-                chainMore = scratchRoots.more;
-              }
-            }
-            if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainRoot, chainMore, chainRoot !== 0 ? anchors : null)) {
-              this.counters.transferred++;
-              continue;
-            }
+          }
+          if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainRoot, chainMore, chainRoot !== 0 ? anchors : null)) {
+            this.counters.transferred++;
+            continue;
           }
         }
         if (!tracked || (single !== null && single.root === 0)) {
