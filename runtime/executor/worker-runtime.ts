@@ -42,6 +42,11 @@ interface Outbox {
   sys: number[];
 }
 
+/** The tasks (or executors) of this thread in an array indexed by task id. */
+function present<T>(byId: ReadonlyArray<T | undefined>): T[] {
+  return byId.filter((x): x is T => x !== undefined);
+}
+
 export class WorkerRuntime implements TaskHost {
   readonly spec: TopologySpec;
   readonly me: number;
@@ -50,11 +55,7 @@ export class WorkerRuntime implements TaskHost {
   readonly timeoutMs: number;
   private readonly nWorkers: number;
   private readonly workerOf: Int32Array;
-  private readonly executorOfTask = new Map<number, Executor>();
-  private readonly bolts = new Map<number, BoltTask>();
-  private readonly spouts = new Map<number, SpoutTask>();
-  private readonly ackers = new Map<number, AckerTask>();
-  // The same tasks indexed by task id, for the per-tuple paths (an array index, not a hash).
+  // This thread's tasks and executors by task id (an array index, not a hash, on the per-tuple paths).
   private readonly boltById: Array<BoltTask | undefined> = [];
   private readonly spoutById: Array<SpoutTask | undefined> = [];
   private readonly ackerById: Array<AckerTask | undefined> = [];
@@ -115,31 +116,25 @@ export class WorkerRuntime implements TaskHost {
         const routes = buildRoutes(this.spec, this.streams, comp.id, taskId, (t) => this.workerOf[t]!, this.me);
         if (comp.kind === 'acker') {
           const a = new AckerTask(taskId, comp.id, new AckLedger());
-          this.ackers.set(taskId, a);
           this.ackerById[taskId] = a;
           tasks.push(a);
         } else if (comp.kind === 'spout') {
           const s = new SpoutTask(this, comp, ts, factories.get(comp.id)!() as Spout, routes);
-          this.spouts.set(taskId, s);
           this.spoutById[taskId] = s;
           tasks.push(s);
         } else {
           const b = new BoltTask(this, comp, ts, factories.get(comp.id)!() as Bolt | BasicBolt, routes);
-          this.bolts.set(taskId, b);
           this.boltById[taskId] = b;
           tasks.push(b);
         }
       }
       const ex = new Executor(e.executorId, comp.id, comp.kind, tasks);
       this.executors.push(ex);
-      for (const t of e.taskIds) {
-        this.executorOfTask.set(t, ex);
-        this.executorById[t] = ex;
-      }
+      for (const t of e.taskIds) this.executorById[t] = ex;
     }
     this.computeDownstream();
-    for (const b of this.bolts.values()) await b.prepare();
-    for (const s of this.spouts.values()) await s.open();
+    for (const b of present(this.boltById)) await b.prepare();
+    for (const s of present(this.spoutById)) await s.open();
     this.startTimers();
   }
 
@@ -172,7 +167,7 @@ export class WorkerRuntime implements TaskHost {
       const remote = new Set<number>();
       for (const t of targetTasks) {
         const w = this.workerOf[t]!;
-        if (w === this.me) local.add(this.executorOfTask.get(t)!);
+        if (w === this.me) local.add(this.executorById[t]!);
         else remote.add(w);
       }
       ex.localDownstream = [...local];
@@ -185,15 +180,16 @@ export class WorkerRuntime implements TaskHost {
   private startTimers(): void {
     const o = this.spec.options;
     this.timers.push(setInterval(() => this.expireRoots(), Math.max(50, Math.min(1000, this.timeoutMs / 4))));
-    if (this.ackers.size > 0) {
+    const ackers = present(this.ackerById);
+    if (ackers.length > 0) {
       this.timers.push(setInterval(() => {
-        for (const a of this.ackers.values()) a.ledger.rotate();
+        for (const a of ackers) a.ledger.rotate();
       }, this.timeoutMs));
     }
     this.timers.push(setInterval(() => this.reportMetrics(), o.metricsIntervalMs));
     for (const c of this.spec.components) {
       if (c.kind !== 'bolt' || !c.tickSecs || c.tickSecs <= 0) continue;
-      const mine = [...this.bolts.values()].filter((b) => b.component === c.id);
+      const mine = present(this.boltById).filter((b) => b.component === c.id);
       if (mine.length === 0) continue;
       this.timers.push(setInterval(() => {
         for (const b of mine) this.enqueueLocal(new TupleImpl([], '__system', 0, '__tick', b.taskId, [], 0, 0, 0, null, true));
@@ -209,12 +205,12 @@ export class WorkerRuntime implements TaskHost {
     switch (m.type) {
       case 'activate':
         this.active = true;
-        for (const s of this.spouts.values()) s.activate();
+        for (const s of present(this.spoutById)) s.activate();
         this.scheduleTurn();
         break;
       case 'deactivate':
         this.active = false;
-        for (const s of this.spouts.values()) s.deactivate();
+        for (const s of present(this.spoutById)) s.deactivate();
         break;
       case 'inputEnd':
         for (const ex of [...this.boltOrder].reverse()) for (const t of ex.tasks) (t as BoltTask).inputEnd();
@@ -243,7 +239,7 @@ export class WorkerRuntime implements TaskHost {
     let queued = this.queued;
     for (const b of this.netQueue) queued += b.tuples;
     for (const o of this.outboxes) queued += o.tuples;
-    const spouts = [...this.spouts.values()].map((s) => s.status());
+    const spouts = present(this.spoutById).map((s) => s.status());
     return { spouts, queued };
   }
 
@@ -471,7 +467,7 @@ export class WorkerRuntime implements TaskHost {
   private expireRoots(): void {
     const now = performance.now();
     let any = false;
-    for (const s of this.spouts.values()) if (s.expire(now)) any = true;
+    for (const s of present(this.spoutById)) if (s.expire(now)) any = true;
     if (any) this.scheduleTurn();
   }
 
@@ -493,8 +489,8 @@ export class WorkerRuntime implements TaskHost {
 
   private async shutdown(): Promise<void> {
     this.active = false;
-    for (const s of this.spouts.values()) await s.close();
-    for (const b of this.bolts.values()) await b.cleanup();
+    for (const s of present(this.spoutById)) await s.close();
+    for (const b of present(this.boltById)) await b.cleanup();
     this.flushAll();
     this.reportMetrics();
     this.closed = true;
