@@ -33,9 +33,10 @@ export class ScoringBolt implements BasicBolt {
 }
 
 /**
- * `score-intelmq` (reference §5.12): the remote IPs of a whole batch of inputs are looked up at
- * once — one pipelined round trip to Redis, or none for the in-memory store — then each flow gets
- * its tags and goes on. A store failure fails the batch's tuples for replay.
+ * `score-intelmq` over Redis (reference §5.12): the remote IPs of a whole batch of inputs are
+ * looked up at once, in one pipelined round trip, then each flow gets its tags and goes on. A
+ * store failure fails the batch's tuples for replay. Over the in-memory store the topology uses
+ * the synchronous `intelMq` scorer in a ScoringBolt instead.
  */
 export class IntelMqBolt implements Bolt {
   private intel!: IntelLookup;
@@ -52,16 +53,6 @@ export class IntelMqBolt implements Bolt {
   executeBatch(inputs: Tuple[]): void {
     const ips = new Set<string>();
     for (const t of inputs) ips.add(intelRemoteIp(t.values[1] as Flow).text);
-    const sync = this.intel.lookupSync?.bind(this.intel);
-    if (sync) {
-      const found = new Map<string, readonly IntelEntry[]>();
-      for (const ip of ips) {
-        const entries = sync(ip);
-        if (entries && entries.length > 0) found.set(ip, entries);
-      }
-      this.finish(inputs, found);
-      return;
-    }
     this.intel.lookupMany([...ips]).then(
       (found) => this.finish(inputs, found),
       (err: unknown) => {
