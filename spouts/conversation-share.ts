@@ -1,4 +1,4 @@
-import { parseIp } from '../bolts/lookup/ip-address.js';
+import { parseIp, parseV4Bytes } from '../bolts/lookup/ip-address.js';
 
 /**
  * Which of `shares` file readers takes a line, chosen by the line's conversation: both directions
@@ -25,7 +25,6 @@ const KEY_DST_PORT = Buffer.from('"dst_port"');
 
 const QUOTE = 34;
 const COLON = 58;
-const DOT = 46;
 const BACKSLASH = 92;
 const LOWER_P = 112;
 const LOWER_S = 115;
@@ -56,32 +55,6 @@ function uintValue(line: Buffer, afterKey: number, end: number): number {
   return i === first ? -1 : n;
 }
 
-/**
- * A dotted quad read from the bytes `[from, to)` under the rules of `parseIp` (no leading zeros,
- * each part at most 255), or -1 when the text is anything else (then `parseIp` decides).
- */
-function v4Bytes(line: Buffer, from: number, to: number): number {
-  let value = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let k = from; k < to; k++) {
-    const c = line[k]!;
-    if (c === DOT) {
-      if (digits === 0 || ++dots > 3) return -1;
-      value = value * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits === 1 && part === 0) return -1;
-      part = part * 10 + (c - 48);
-      if (part > 255) return -1;
-      digits++;
-    } else return -1;
-  }
-  return dots === 3 && digits > 0 ? value * 256 + part : -1;
-}
-
 /** The endpoint hash of the address after a key (a dotted quad needs no string), or null. */
 function ipHash(line: Buffer, afterKey: number, end: number, port: number): number | null {
   const i = valueStart(line, afterKey, end);
@@ -89,7 +62,7 @@ function ipHash(line: Buffer, afterKey: number, end: number, port: number): numb
   const close = line.indexOf(QUOTE, i + 1);
   if (close === -1 || close >= end || close - i > 64) return null;
   for (let k = i + 1; k < close; k++) if (line[k] === BACKSLASH) return null;
-  const v4 = v4Bytes(line, i + 1, close);
+  const v4 = parseV4Bytes(line, i + 1, close);
   if (v4 >= 0) return endpointHash(v4, null, port);
   const ip = parseIp(line.toString('latin1', i + 1, close));
   if (ip === null) return null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatV6, parseIp } from '../../bolts/lookup/ip-address.js';
+import { formatV6, parseIp, parseV4Bytes } from '../../bolts/lookup/ip-address.js';
 
 /** The WHATWG URL parser's IPv6 serialisation: RFC 5952's compression, from an independent implementation. */
 const whatwg = (text: string) => new URL(`http://[${text}]/`).hostname.slice(1, -1);
@@ -22,6 +22,17 @@ describe('parseIp', () => {
     expect(parseIp('0.0.0.0')).toMatchObject({ v4: 0 });
     expect(parseIp('255.255.255.255')).toMatchObject({ v4: 0xffffffff });
     for (const bad of ['01.2.3.4', '1.2.3.256', '1.2.3', '1.2.3.4.5', '1..2.3', ' 1.2.3.4', '1.2.3.4 ', 'a.b.c.d', '']) expect(parseIp(bad), bad).toBeNull();
+  });
+
+  it('reads a dotted quad from raw bytes exactly as from text (parseV4Bytes agrees with parseIp)', () => {
+    const texts = ['192.0.2.1', '0.0.0.0', '255.255.255.255', '10.0.0.10', '01.2.3.4', '1.2.3.256', '1.2.3', '1.2.3.4.5', '1..2.3', 'a.b.c.d', '', '1.2.3.4 ', '::1'];
+    for (let n = 0; n < 2000; n++) texts.push(`${(n * 37) % 300}.${(n * 11) % 256}.${n % 10}.${(n * 7) % 260}`);
+    for (const text of texts) {
+      // Inside a larger buffer, as a line holds it.
+      const bytes = Buffer.from(`"${text}"`, 'latin1');
+      const ip = parseIp(text);
+      expect(parseV4Bytes(bytes, 1, bytes.length - 1), text).toBe(ip !== null && ip.version === 4 && !text.includes(':') ? ip.v4 : -1);
+    }
   });
 
   it('reads IPv6 in every spelling to the same bytes and writes it the RFC 5952 way', () => {
