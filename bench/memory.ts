@@ -14,8 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBenchData } from './lib/bench-data.js';
-import { writeFlowsFile } from './lib/flow-generator.js';
+import { prepareBenchInput } from './lib/bench-data.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 
 const argv = benchArgs();
@@ -26,11 +25,7 @@ const workerHeapMb = argv.has('worker-heap-mb') ? Number(argv.get('worker-heap-m
 
 const work = mkdtempSync(join(tmpdir(), 'themis-memory-'));
 try {
-  console.error(`bench: building realistic-size data sources in ${work}`);
-  const dataDir = await buildBenchData(join(work, 'data'));
-  const inputPath = join(work, 'flows.jsonl');
-  console.error(`bench: generating ${flows.toLocaleString('en-US')} flows`);
-  writeFlowsFile(inputPath, { count: flows, seed: 42 });
+  const { dataDir, inputPath } = await prepareBenchInput(work, flows);
 
   // The topology runs as the operator runs it, in its own process (the CLI), so that the
   // generator's garbage in this one does not count; its resident size is read from /proc.

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
 import { defaultConfig } from '../bolts/themis-config.js';
 import { startThemis, type FlowInput } from '../topology/run-themis.js';
-import { buildBenchData } from './lib/bench-data.js';
+import { prepareBenchInput } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
 import { runPlainLoop } from './lib/plain-loop.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
@@ -78,13 +78,9 @@ async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, co
 
 const work = mkdtempSync(join(tmpdir(), 'themis-bench-'));
 try {
-  console.error(`bench: building realistic-size data sources in ${work}`);
-  const dataDir = await buildBenchData(join(work, 'data'));
-  const inputPath = join(work, 'flows.jsonl');
-  console.error(`bench: generating ${flows.toLocaleString('en-US')} flows`);
-  await writeFlowsFile(inputPath, { count: flows, seed: 42 });
+  const { dataDir, inputPath } = await prepareBenchInput(work, flows);
   const latencyPath = join(work, 'flows-latency.jsonl');
-  await writeFlowsFile(latencyPath, { count: latencyFlows, seed: 7 });
+  writeFlowsFile(latencyPath, { count: latencyFlows, seed: 7 });
   const args = (out: string): ThemisArgs => ({ config: defaultConfig(), dataDir, outputDir: join(work, out), instance: 'bench', services: {} });
 
   console.error('bench: plain loop (one thread, same rules, no engine)');

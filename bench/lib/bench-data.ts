@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { generateBlocklist, GENERATED_BUILD_EPOCH_SECS, type BlocklistRow } from '../../data_sources/tools/generate-lists.js';
 import { mmdbDouble, mmdbUint32, writeMmdb, type MmdbEntry } from '../../data_sources/tools/mmdb-writer.js';
 import { formatCsvError, parseNetworkCsv } from '../../data_sources/tools/network-csv.js';
-import { DEFAULT_BLOCKLIST, REMOTE_V6_FIRST_BLOCK, REMOTE_V6_LAST_BLOCK, remoteV4Blocks } from './flow-generator.js';
+import { DEFAULT_BLOCKLIST, REMOTE_V6_FIRST_BLOCK, REMOTE_V6_LAST_BLOCK, remoteV4Blocks, writeFlowsFile } from './flow-generator.js';
 
 /** data_sources/ of the package, from the sources or from the compiled copy in dist/. */
 const DATA_DIR = (() => {
@@ -268,4 +268,17 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
     process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;
   });
+}
+
+/**
+ * What a benchmark runs on, in its working directory `work`: realistic-size data sources
+ * (`<work>/data`) and `flows` generated flows (`<work>/flows.jsonl`, seed 42).
+ */
+export async function prepareBenchInput(work: string, flows: number): Promise<{ dataDir: string; inputPath: string }> {
+  console.error(`bench: building realistic-size data sources in ${work}`);
+  const dataDir = await buildBenchData(join(work, 'data'));
+  const inputPath = join(work, 'flows.jsonl');
+  console.error(`bench: generating ${flows.toLocaleString('en-US')} flows`);
+  writeFlowsFile(inputPath, { count: flows, seed: 42 });
+  return { dataDir, inputPath };
 }
