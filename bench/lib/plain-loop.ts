@@ -15,7 +15,7 @@ import { enrichGeo } from '../../bolts/enrich/enrich-geo.js';
 import type { Flow, Tag } from '../../bolts/flow.js';
 import { MatchTable } from '../../bolts/match/match-table.js';
 import { FileSink } from '../../bolts/output/file-sink.js';
-import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../../bolts/output/format.js';
+import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../../bolts/output/format.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { decideDiscard } from '../../bolts/rules/decide-discard.js';
 import { addTagsTo } from '../../bolts/rules/tags.js';
@@ -69,8 +69,9 @@ export async function runPlainLoop(args: ThemisArgs, inputPath: string): Promise
     }
     flow.tags = union;
     if (flow.protocol === 6) for (const r of scanCandidateRecords(flow, cfg.scanCandidates.maxPackets)) out(cfg.topics.scanCandidates, r);
-    out(cfg.topics.scored, scoredFlowRecord(flow));
-    for (const d of scoredFlowDetailRecords(flow)) out(cfg.topics.scoredDetail, d);
+    const runs = headRuns(flow);
+    out(cfg.topics.scored, scoredFlowRecord(flow, runs));
+    for (const d of scoredFlowDetailRecords(flow, runs)) out(cfg.topics.scoredDetail, d);
   };
   const after = (flow: Flow) => {
     enrichGeo(flow, cityDb);

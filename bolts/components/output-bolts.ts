@@ -1,6 +1,6 @@
 import type { BasicBolt, Bolt, MetricCounter, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Flow } from '../flow.js';
-import { ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
+import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
 import type { ScoredFlowWriter } from '../postgres/scored-flow-writer.js';
 import { Resources } from './resources.js';
@@ -52,8 +52,9 @@ export class OutputBolt implements Bolt {
       for (const t of inputs) {
         const flow = t.values[1] as Flow;
         flows.push(flow);
-        summary.push(scoredFlowRecord(flow));
-        for (const d of scoredFlowDetailRecords(flow)) detail.push(d);
+        const runs = headRuns(flow);
+        summary.push(scoredFlowRecord(flow, runs));
+        for (const d of scoredFlowDetailRecords(flow, runs)) detail.push(d);
       }
       batches = [
         { topic: topics.scored, records: summary },

@@ -48,12 +48,12 @@ export function eventTimeStr(startSecs: number): string | null {
  * (`CATEGORY-CODE` strings) and the geolocation the original computed but never output (§15 item
  * 44). goodness/badness are computed from the tag set.
  */
-export function scoredFlowRecord(flow: Flow): KafkaRecord {
+export function scoredFlowRecord(flow: Flow, runs: HeadRuns = headRuns(flow)): KafkaRecord {
   const { goodness, badness } = totals(flow.tags);
   let tags = '';
   for (let i = 0; i < flow.tags.length; i++) tags += (i === 0 ? '' : ',') + JSON.stringify(tagName(flow.tags[i]!));
   const value =
-    `${commonHead(flow, '"scored_flow"', true)},"goodness":${goodness},"badness":${badness}` +
+    `${commonHead(flow, '"scored_flow"', true, runs)},"goodness":${goodness},"badness":${badness}` +
     `,"pair_flow_id":${numOrNull(flow.pairId)},"flags_recv":${strOrNull(flow.flagsRecv)}` +
     `,"initiator":${JSON.stringify(flow.initiator)},"tags":[${tags}]` +
     `,"src_country_code":${strOrNull(flow.srcCountryCode)},"dst_country_code":${strOrNull(flow.dstCountryCode)}` +
@@ -68,16 +68,15 @@ export function scoredFlowRecord(flow: Flow): KafkaRecord {
  * `ELKScoredFlowDetail` (§9.2): one record per tag, bad tags first, then good ones, each in tag
  * order. The summary's keys without `end_timestamp_unix_secs` and totals, then the tag's score in
  * the slot of its polarity (the other slot 0 / null), in the order the §9.2 table lists them.
+ * A caller that also writes the flow's summary passes the same `runs` to both.
  */
-export function scoredFlowDetailRecords(flow: Flow): KafkaRecord[] {
+export function scoredFlowDetailRecords(flow: Flow, runs: HeadRuns = headRuns(flow)): KafkaRecord[] {
   if (flow.tags.length === 0) return [];
   const key = String(flow.id);
-  const head = commonHead(flow, '"scored_flow_detail"', false);
+  const head = commonHead(flow, '"scored_flow_detail"', false, runs);
   const out: KafkaRecord[] = [];
   for (const tag of flow.tags) if (tag.isBad) out.push({ key, value: detailValue(head, tag) });
   for (const tag of flow.tags) if (!tag.isBad) out.push({ key, value: detailValue(head, tag) });
-  // The shared runs served the summary just before; they are not kept past this flow's records.
-  partsOf = null;
   return out;
 }
 
@@ -150,7 +149,7 @@ export function ignoredFlowRecord(ignored: IgnoredFlow): KafkaRecord {
     const flow = ignored.flow;
     return {
       key: String(flow.id),
-      value: `${commonHead(flow, '"ignored_flow"', true)},"stage":"discard","reason":${JSON.stringify(ignored.reason)}}`,
+      value: `${commonHead(flow, '"ignored_flow"', true, headRuns(flow))},"stage":"discard","reason":${JSON.stringify(ignored.reason)}}`,
     };
   }
   const id = ignored.id ?? null;
@@ -163,31 +162,36 @@ export function ignoredFlowRecord(ignored: IgnoredFlow): KafkaRecord {
   };
 }
 
-// The shared key runs of the flow being formatted: its summary and then its detail records (the
-// order the output bolt writes them) differ only in `type` and `end_timestamp_unix_secs`.
-let partsOf: Flow | null = null;
-let partsBefore = '';
-let partsAfter = '';
+/**
+ * The §9.2 key runs that a flow's summary, detail and ignored records share: everything from
+ * `event_time_str` to `flow_direction` but `end_timestamp_unix_secs`, which only some of them have.
+ */
+export interface HeadRuns {
+  readonly before: string;
+  readonly after: string;
+}
 
-/** `{` and the §9.2 keys shared by summary and detail, `timestamp` through `flow_direction`. */
-function commonHead(flow: Flow, typeJson: string, withEnd: boolean): string {
-  if (partsOf !== flow) {
-    partsOf = flow;
-    partsBefore =
+export function headRuns(flow: Flow): HeadRuns {
+  return {
+    before:
       `,"event_time_str":${strOrNull(eventTimeStr(flow.startSecs))}` +
-      `,"flow_id":${num(flow.id)},"matched":${flow.matched},"start_timestamp_unix_secs":${num(flow.startSecs)}`;
-    partsAfter =
+      `,"flow_id":${num(flow.id)},"matched":${flow.matched},"start_timestamp_unix_secs":${num(flow.startSecs)}`,
+    after:
       `,"protocol":${num(flow.protocol)},"src_ip":${JSON.stringify(flow.srcIp.text)},"dst_ip":${JSON.stringify(flow.dstIp.text)}` +
       `,"src_port":${num(flow.srcPort)},"dst_port":${num(flow.dstPort)}` +
       `,"packets_sent":${num(flow.packetsSent)},"bytes_sent":${num(flow.bytesSent)}` +
       `,"packets_recv":${num(flow.packetsRecv)},"bytes_recv":${num(flow.bytesRecv)}` +
       `,"flags":${strOrNull(flow.flags)},"src_as":${num(flow.srcAs)},"dst_as":${num(flow.dstAs)}` +
-      `,"flow_direction":${strOrNull(flow.direction)}`;
-  }
+      `,"flow_direction":${strOrNull(flow.direction)}`,
+  };
+}
+
+/** `{` and the §9.2 keys shared by summary and detail, `timestamp` through `flow_direction`. */
+function commonHead(flow: Flow, typeJson: string, withEnd: boolean, runs: HeadRuns): string {
   return (
-    `{"timestamp":${num(flow.startSecs)},"type":${typeJson}${partsBefore}` +
+    `{"timestamp":${num(flow.startSecs)},"type":${typeJson}${runs.before}` +
     (withEnd ? `,"end_timestamp_unix_secs":${num(flow.endSecs)}` : '') +
-    partsAfter
+    runs.after
   );
 }
 
