@@ -50,16 +50,13 @@ export class PendingWindow {
     this.active.set(root, slot);
   }
 
-  /** Removes a completed or failed root; returns it, or undefined if unknown (e.g. already timed out). */
-  remove(root: number): PendingRoot | undefined {
-    const msgId = this.take(root);
-    return msgId === ABSENT ? undefined : { msgId, startMs: this.takenStartMs };
-  }
-
-  /** The start time of the root `take` last returned. */
+  /** The start time of the root `take` (or expiry) last removed. */
   takenStartMs = 0;
 
-  /** `remove` without an object per root: the msgId (its start in `takenStartMs`), or ABSENT. */
+  /**
+   * Removes a completed or failed root, parked or not: its msgId (its start in `takenStartMs`, so
+   * no object is made per root), or ABSENT when unknown (e.g. already timed out).
+   */
   take(root: number): unknown {
     let slot = this.active.delete(root);
     if (slot === -1) {
@@ -67,11 +64,7 @@ export class PendingWindow {
       slot = this.parked.delete(root);
       if (slot === -1) return ABSENT;
     }
-    const msgId = this.msgIds[slot];
-    this.takenStartMs = this.start[slot]!;
-    this.msgIds[slot] = undefined;
-    this.pool.release(slot);
-    return msgId;
+    return this.release(slot);
   }
 
   park(root: number): void {
@@ -95,14 +88,16 @@ export class PendingWindow {
     this.active.forEach((root, slot) => {
       if (this.start[slot]! <= limit) expired.push(root);
     });
-    const out = expired.map((root): [number, PendingRoot] => [root, this.release(this.active.delete(root))]);
+    const out = expired.map((root): [number, PendingRoot] => [root, { msgId: this.release(this.active.delete(root)), startMs: this.takenStartMs }]);
     return out.sort((a, b) => a[1].startMs - b[1].startMs || a[0] - b[0]);
   }
 
-  private release(slot: number): PendingRoot {
-    const p = { msgId: this.msgIds[slot], startMs: this.start[slot]! };
+  /** Frees a root's slot: its msgId, its start in `takenStartMs`. */
+  private release(slot: number): unknown {
+    const msgId = this.msgIds[slot];
+    this.takenStartMs = this.start[slot]!;
     this.msgIds[slot] = undefined;
     this.pool.release(slot);
-    return p;
+    return msgId;
   }
 }
