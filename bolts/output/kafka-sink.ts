@@ -2,6 +2,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners, type LogEntry, type Me
 import type { Logger } from '../../runtime/index.js';
 import { describeKafkaError, isRetriableKafkaError, type KafkaSasl, type KafkaTls } from '../../spouts/kafka/kafka-client.js';
 import { OutputError } from './errors.js';
+import { installFastProduceEncoder } from '../../spouts/kafka/produce-encoder.js';
 import type { RecordSink, TopicBatch } from './record-sink.js';
 
 /** Structured-cloneable, so every worker thread can build its own sink. */
@@ -58,6 +59,8 @@ export class KafkaSink implements RecordSink {
     this.maxRequestRecords = args.maxRequestRecords ?? DEFAULT_MAX_REQUEST_RECORDS;
     this.lingerMs = args.lingerMs ?? DEFAULT_LINGER_MS;
     this.compression = args.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    // Produce requests are encoded by our encoder (spouts/kafka/produce-encoder.ts), not kafkajs' own.
+    installFastProduceEncoder();
     const kafka = new Kafka({
       clientId: args.clientId ?? 'themis-sink',
       brokers: [...args.brokers],

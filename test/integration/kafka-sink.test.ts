@@ -5,6 +5,7 @@ import { KafkaSink } from '../../bolts/output/kafka-sink.js';
 import { OutputError } from '../../bolts/output/errors.js';
 import type { KafkaRecord } from '../../bolts/output/format.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
+import { installFastProduceEncoder } from '../../spouts/kafka/produce-encoder.js';
 import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
 
 // Writes through KafkaSink to the broker that `npm run kafka:up` starts, and reads the records
@@ -122,6 +123,24 @@ describe('KafkaSink on the real broker', () => {
     expect(distinct(detailRead)).toEqual(distinct(detailRecords));
     const duplicates = scoredRead.length + detailRead.length - scoredRecords.length - detailRecords.length;
     if (duplicates > 0) console.info(`KafkaSink: ${duplicates} records stored twice by a retried produce`);
+  });
+
+  it('writes through our produce encoder: UTF-8 text, null keys and values of every size come back byte for byte', async () => {
+    const topic = await newTopic('themis-it-sink-encoder');
+    const sink = newSink();
+    // KafkaSink installs the encoder for every kafkajs producer of the thread.
+    expect(installFastProduceEncoder()).toBe(true);
+    const records: KafkaRecord[] = [
+      { key: '1', value: '{"country":"Côte d’Ivoire","note":"é→☃ 𝄞"}' },
+      { key: null, value: '{"ignored":"no flow id"}' },
+      { key: '2', value: '' },
+      { key: '3', value: 'x'.repeat(100) },
+      { key: '4', value: 'y'.repeat(20_000) },
+      { key: '5', value: `{"big":"${'ü'.repeat(60_000)}"}` },
+      ...Array.from({ length: 300 }, (_, i) => ({ key: String(100 + i), value: JSON.stringify({ i, s: 'z'.repeat(i) }) })),
+    ];
+    await sink.write([{ topic, records }]);
+    expect(distinct(await readTopic(topic))).toEqual(distinct(records));
   });
 
   it('gathers the writes that come within the linger into one request: every write resolves once written, and a failed request fails each write it carried', async () => {
