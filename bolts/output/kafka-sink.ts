@@ -1,8 +1,9 @@
-import { CompressionTypes, Kafka, logLevel, Partitioners, type LogEntry, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type LogEntry, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
 import type { Logger } from '../../runtime/index.js';
 import { describeKafkaError, isRetriableKafkaError, type KafkaSasl, type KafkaTls } from '../../spouts/kafka/kafka-client.js';
 import { OutputError } from './errors.js';
 import { installFastProduceEncoder } from '../../spouts/kafka/produce-encoder.js';
+import { KeyHashPartitioner } from '../../spouts/kafka/partitioner.js';
 import type { RecordSink, TopicBatch } from './record-sink.js';
 
 /** Structured-cloneable, so every worker thread can build its own sink. */
@@ -74,7 +75,7 @@ export class KafkaSink implements RecordSink {
     this.producer = kafka.producer({
       // Topics are created on purpose (create-topics); a mistyped one must fail, not appear.
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: KeyHashPartitioner,
       ...(args.retries === undefined ? {} : { retry: { retries: args.retries } }),
     });
   }

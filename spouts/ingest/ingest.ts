@@ -16,11 +16,12 @@
  * kafkajs, and with several batches in flight a retried batch can land after a later one, so order
  * within a partition is not guaranteed across batches.
  */
-import { Kafka, logLevel, Partitioners, type Message, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
 import { describeKafkaError } from '../kafka/kafka-client.js';
 import { installFastProduceEncoder } from '../kafka/produce-encoder.js';
+import { KeyHashPartitioner } from '../kafka/partitioner.js';
 import { IngestError } from './errors.js';
 import type { SourceItem } from './sources.js';
 
@@ -95,7 +96,7 @@ export async function ingest(source: AsyncIterable<SourceItem>, options: IngestO
   await requireTopic(new Kafka({ ...clientConfig, retry: { retries: 2, initialRetryTime: 250 } }), options);
   const kafka = new Kafka(clientConfig);
   installFastProduceEncoder();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({ createPartitioner: KeyHashPartitioner, allowAutoTopicCreation: false });
   try {
     await producer.connect();
   } catch (cause) {
