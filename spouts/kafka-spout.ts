@@ -374,18 +374,26 @@ export class KafkaSpout implements Spout {
     const state = this.partitions.get(partition);
     if (state === undefined) return;
     const end = this.endOffsets?.get(partition);
+    // kafkajs parses the offset into a Long on every resolveOffset: resolve once, at the last
+    // message taken, before each return (offsets are only resolved forward, so this is the same).
+    let taken: string | null = null;
+    const resolveTaken = () => {
+      if (taken !== null) resolveOffset(taken);
+    };
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       // Already tracked: kafkajs starts a kept partition from the committed offset after a join.
       if (offset < state.nextOffset) {
-        resolveOffset(message.offset);
+        taken = message.offset;
         continue;
       }
       if (end !== undefined && offset >= end) {
+        resolveTaken();
         pause();
         return;
       }
       while (this.buffer.size >= this.maxBuffered) {
+        resolveTaken();
         await this.roomInBuffer();
         if (this.isClosing || !isRunning() || isStale() || this.partitions.get(partition) !== state) return;
         // Throws when the group rebalances; kafkajs then rejoins, and GROUP_JOIN sorts out what stays.
@@ -395,8 +403,9 @@ export class KafkaSpout implements Spout {
       const value = message.value;
       const share = (value ? conversationHashOf(value, 0, value.length) : null) ?? offset;
       this.buffer.push({ partition, offset, epoch: state.epoch, line: value?.toString('utf8') ?? '', share, failures: 0, ignoredReason: null });
-      resolveOffset(message.offset);
+      taken = message.offset;
     }
+    resolveTaken();
     const afterBatch = Number(batch.lastOffset()) + 1;
     state.skipTo(end === undefined ? afterBatch : Math.min(afterBatch, end));
   }
