@@ -6,6 +6,7 @@
  *   npm run bench:themis [-- --flows 1000000 --offered 20000 --latency-flows 300000 --kafka 127.0.0.1:9092 --worker-heap-mb 448]
  *
  * Runs:
+ *   plain loop:         before and after the file max-rate run; the baseline is their mean.
  *   file, max rate:     the whole file as fast as it goes; flows/s, latency, peak RSS.
  *   file, 20,000/s:     the spout offers 20,000 flows/s; latency p50/p99 of the record that
  *                       completes a conversation, from its arrival to its output write, in the
@@ -85,12 +86,18 @@ try {
 
   console.error('bench: plain loop (one thread, same rules, no engine)');
   await runPlainLoop(args('warm'), latencyPath); // warm-up
-  const plain = await runPlainLoop(args('plain'), inputPath);
-  console.error(`bench: plain loop ${plain.flowsPerSec.toLocaleString('en-US')} flows/s`);
+  const plainBefore = await runPlainLoop(args('plain'), inputPath);
+  console.error(`bench: plain loop ${plainBefore.flowsPerSec.toLocaleString('en-US')} flows/s`);
 
   const runs: ThemisRun[] = [];
   console.error('bench: topology, file to file, max rate');
-  runs.push(await runFile(args('out-max'), { kind: 'file', path: inputPath, maxRetries: 5 }, flows, plain.flowsPerSec));
+  const fileRun = await runFile(args('out-max'), { kind: 'file', path: inputPath, maxRetries: 5 }, flows, 0);
+  // The plain loop again, right after: a shared VM's speed drifts over minutes, so the baseline is
+  // the mean of the runs either side of the topology's, and both are reported.
+  const plainAfter = await runPlainLoop(args('plain-after'), inputPath);
+  console.error(`bench: plain loop again ${plainAfter.flowsPerSec.toLocaleString('en-US')} flows/s`);
+  const plain = { flowsPerSec: Math.round((plainBefore.flowsPerSec + plainAfter.flowsPerSec) / 2) };
+  runs.push({ ...fileRun, plainLoopFlowsPerSec: plain.flowsPerSec });
   console.error(`bench: topology, file to file, ${offered.toLocaleString('en-US')} flows/s offered`);
   runs.push(await runFile(args('out-rate'), { kind: 'file', path: latencyPath, maxRetries: 5, ratePerSec: offered }, latencyFlows, plain.flowsPerSec));
   if (kafka) {
@@ -101,10 +108,10 @@ try {
   const best = runs[0]!;
   console.log(
     `\nfile to file: ${best.flowsPerSec.toLocaleString('en-US')} flows/s on ${workers} threads (target 100,000); ` +
-      `engine efficiency ${(best.flowsPerSec / (workers * plain.flowsPerSec)).toFixed(2)} of ${workers} x plain loop (target 0.8); ` +
+      `engine efficiency ${(best.flowsPerSec / (workers * plain.flowsPerSec)).toFixed(2)} of ${workers} x plain loop (target 0.8; plain loop ${plainBefore.flowsPerSec.toLocaleString('en-US')} before and ${plainAfter.flowsPerSec.toLocaleString('en-US')} after the topology run); ` +
       `p99 at ${offered.toLocaleString('en-US')}/s offered: ${runs[1]!.p99Ms} ms after a ${warmupSecs} s warm-up, ${runs[1]!.p99WholeRunMs} ms over the whole run (target 50)`,
   );
-  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? null });
+  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? null, plainLoopRunsFlowsPerSec: [plainBefore.flowsPerSec, plainAfter.flowsPerSec] });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
