@@ -2,6 +2,7 @@ import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { conversationHashOf } from './conversation-share.js';
 import { describeKafkaError, innermostKafkaError, kafkaErrorType, type KafkaSasl, type KafkaTls } from './kafka/kafka-client.js';
+import { installFastFetchDecoder } from './kafka/fetch-decoder.js';
 
 /** Messages that failed `maxRetries` times leave on this stream, for the ignored-flows output. */
 export const IGNORED_STREAM = 'ignored';
@@ -267,6 +268,8 @@ export class KafkaSpout implements Spout {
     this.context = context;
     this.collector = collector;
     const { brokers, clientId, ssl, sasl } = this.args;
+    // Fetch responses are decoded by our decoder (kafka/fetch-decoder.ts), not kafkajs' own.
+    installFastFetchDecoder();
     this.kafka = new Kafka({
       clientId: clientId ?? `themis-spout-${this.args.groupId}`,
       brokers: [...brokers],

@@ -12,12 +12,10 @@
  * the `encode` of the request kafkajs built, and only for what it encodes byte for byte as kafkajs
  * would (test/unit/produce-encoder.test.ts compares the two): no compression, no headers, no
  * explicit timestamps. Anything else is left to kafkajs' own encoder.
- *
- * kafkajs 2.2.4 is pinned (package-lock.json), and it is the project's last release; the hook
- * checks the shape it patches and leaves kafkajs untouched, saying so once, if that ever changes.
+ * The hook is kafkajs-hook.ts.
  */
-import { createRequire } from 'node:module';
 import { crc32c } from './crc32c.js';
+import { hookKafkajsRequests } from './kafkajs-hook.js';
 
 /** A message as kafkajs hands it to the Produce request (after partitioning). */
 export interface ProduceMessage {
@@ -208,14 +206,7 @@ interface KafkajsRequest {
   encode: () => Promise<unknown>;
 }
 type Builder = (args: ProduceArgs) => { request: KafkajsRequest; response: unknown };
-interface ProduceDefinition {
-  versions: string[];
-  protocol: (o: { version: number }) => Builder | undefined;
-  [HOOKED]?: true;
-}
 
-const HOOKED = Symbol.for('themis.fastProduceEncoder');
-const require = createRequire(import.meta.url);
 let installed: boolean | null = null;
 
 /**
@@ -224,20 +215,9 @@ let installed: boolean | null = null;
  * table does not have the shape this hook was written for.
  */
 export function installFastProduceEncoder(): boolean {
-  if (installed !== null) return installed;
-  let produce: ProduceDefinition;
-  try {
-    produce = require('kafkajs/src/protocol/requests/produce/index.js') as ProduceDefinition;
-  } catch {
-    return (installed = false);
-  }
-  if (typeof produce.protocol !== 'function' || !Array.isArray(produce.versions) || !produce.versions.includes('3')) return (installed = false);
-  if (produce[HOOKED]) return (installed = true);
-  const original = produce.protocol.bind(produce);
-  produce.protocol = ({ version }) => {
-    const build = original({ version });
-    if (build === undefined || Number(version) < 3) return build;
-    return (args: ProduceArgs) => {
+  installed ??= hookKafkajsRequests<Builder>('produce', Symbol.for('themis.fastProduceEncoder'), '3', (build, version) => {
+    if (version < 3) return build;
+    return (args) => {
       const built = build(args);
       if (built.request.apiVersion < 3 || !canEncodeFast(args)) return built;
       built.request.encode = () => {
@@ -247,7 +227,6 @@ export function installFastProduceEncoder(): boolean {
       };
       return built;
     };
-  };
-  produce[HOOKED] = true;
-  return (installed = true);
+  });
+  return installed;
 }
