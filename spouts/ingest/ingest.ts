@@ -20,8 +20,7 @@ import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
 import { describeKafkaError } from '../kafka/kafka-client.js';
-import { installFastProduceEncoder } from '../kafka/produce-encoder.js';
-import { KeyHashPartitioner } from '../kafka/partitioner.js';
+import { themisProducer } from '../kafka/producer.js';
 import { IngestError } from './errors.js';
 import type { SourceItem } from './sources.js';
 
@@ -95,8 +94,7 @@ export async function ingest(source: AsyncIterable<SourceItem>, options: IngestO
   // kafkajs' default back-off (8 s). The producer keeps the default retries for its sends.
   await requireTopic(new Kafka({ ...clientConfig, retry: { retries: 2, initialRetryTime: 250 } }), options);
   const kafka = new Kafka(clientConfig);
-  installFastProduceEncoder();
-  const producer = kafka.producer({ createPartitioner: KeyHashPartitioner, allowAutoTopicCreation: false });
+  const producer = themisProducer(kafka);
   try {
     await producer.connect();
   } catch (cause) {
