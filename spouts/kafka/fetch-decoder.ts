@@ -66,45 +66,38 @@ class NotMine extends Error {}
 class Reader {
   at = 0;
   constructor(readonly buf: Buffer) {}
-  need(n: number): void {
-    if (this.at + n > this.buf.length) throw new NotMine('short');
+  /** Moves past `n` bytes and returns where they start; a response too short is not ours. */
+  private take(n: number): number {
+    const at = this.at;
+    if (n < 0 || at + n > this.buf.length) throw new NotMine('short');
+    this.at = at + n;
+    return at;
   }
   int8(): number {
-    this.need(1);
-    return this.buf.readInt8(this.at++);
+    return this.buf.readInt8(this.take(1));
   }
   int16(): number {
-    this.need(2);
-    const v = this.buf.readInt16BE(this.at);
-    this.at += 2;
-    return v;
+    return this.buf.readInt16BE(this.take(2));
   }
   int32(): number {
-    this.need(4);
-    const v = this.buf.readInt32BE(this.at);
-    this.at += 4;
-    return v;
+    return this.buf.readInt32BE(this.take(4));
   }
   int64String(): string {
-    this.need(8);
-    const v = this.buf.readBigInt64BE(this.at);
-    this.at += 8;
-    return v.toString();
+    return this.buf.readBigInt64BE(this.take(8)).toString();
   }
   /** An int16-length string; -1: null. */
   string(): string | null {
-    return this.utf8(this.int16());
+    const len = this.int16();
+    if (len === -1) return null;
+    const at = this.take(len);
+    return this.buf.toString('utf8', at, at + len);
   }
   /** A varint-length string; -1: null. */
   varString(): string | null {
-    return this.utf8(this.varint());
-  }
-  private utf8(len: number): string | null {
+    const len = this.varint();
     if (len === -1) return null;
-    this.need(len);
-    const s = this.buf.toString('utf8', this.at, this.at + len);
-    this.at += len;
-    return s;
+    const at = this.take(len);
+    return this.buf.toString('utf8', at, at + len);
   }
   /** kafkajs' readVarInt, to the bit: 7-bit groups summed as 32-bit shifts, then zigzag. */
   varint(): number {
@@ -137,10 +130,8 @@ class Reader {
   varBytes(): Buffer | null {
     const len = this.varint();
     if (len === -1) return null;
-    this.need(len);
-    const v = this.buf.subarray(this.at, this.at + len);
-    this.at += len;
-    return v;
+    const at = this.take(len);
+    return this.buf.subarray(at, at + len);
   }
 }
 
@@ -183,7 +174,7 @@ function decodeRecordSet(r: Reader, end: number): FetchedRecord[] | null {
     const partitionLeaderEpoch = r.int32();
     const magicByte = r.int8();
     if (magicByte !== 2) return null;
-    r.at += 4; // crc: kafkajs does not check it either
+    r.int32(); // crc: kafkajs does not check it either
     const attributes = r.int16();
     if ((attributes & COMPRESSION_MASK) !== 0) return null;
     const lastOffsetDelta = r.int32();
@@ -208,7 +199,8 @@ function decodeRecordSet(r: Reader, end: number): FetchedRecord[] | null {
     };
     const firstOffsetNum = Number(firstOffset);
     const firstTimestampNum = Number(firstTimestamp);
-    const logAppend = context.timestampType === LOG_APPEND_TIME && maxTimestamp !== '';
+    // kafkajs takes maxTimestamp when it is truthy; a decimal int64 always is.
+    const logAppend = context.timestampType === LOG_APPEND_TIME;
     let count = r.int32();
     if (count === -1) count = 0;
     for (let i = 0; i < count; i++) {

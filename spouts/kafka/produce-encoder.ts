@@ -69,8 +69,11 @@ export function canEncodeFast(args: ProduceArgs): boolean {
   return true;
 }
 
-/** Byte lengths of the keys and values of the request being encoded (-1: null), reused. */
-let lengths = new Int32Array(8192);
+/**
+ * Per record of the request being encoded, as the first pass measured them: key bytes, value
+ * bytes (-1: null) and the record's body size. Reused from request to request.
+ */
+let lengths = new Int32Array(3 * 4096);
 
 function byteLen(v: string | Buffer | null | undefined): number {
   if (v == null) return -1;
@@ -121,7 +124,7 @@ export function encodeProduceBody(args: ProduceArgs, nowMs: number): Buffer {
   const transactionalId = args.transactionalId ?? null;
   let messages = 0;
   for (const t of args.topicData) for (const p of t.partitions) messages += p.messages.length;
-  if (lengths.length < messages * 2) lengths = new Int32Array(messages * 2);
+  if (lengths.length < messages * 3) lengths = new Int32Array(messages * 3);
 
   // First pass: every length, so the request is written into one buffer of exactly its size.
   let size = 2 + (transactionalId === null ? 0 : Buffer.byteLength(transactionalId, 'utf8')) + 2 + 4 + 4;
@@ -134,9 +137,11 @@ export function encodeProduceBody(args: ProduceArgs, nowMs: number): Buffer {
         const m = p.messages[i]!;
         const kl = byteLen(m.key);
         const vl = byteLen(m.value);
+        // attributes, timestamp delta (0), offset delta, key, value, header count (0)
+        const body = 2 + varintSize(i) + varintSize(kl) + Math.max(kl, 0) + varintSize(vl) + Math.max(vl, 0) + 1;
         lengths[li++] = kl;
         lengths[li++] = vl;
-        const body = 2 + varintSize(i) + varintSize(kl) + Math.max(kl, 0) + varintSize(vl) + Math.max(vl, 0) + 1;
+        lengths[li++] = body;
         size += varintSize(body) + body;
       }
     }
@@ -183,8 +188,7 @@ export function encodeProduceBody(args: ProduceArgs, nowMs: number): Buffer {
         const m = p.messages[i]!;
         const kl = lengths[li++]!;
         const vl = lengths[li++]!;
-        const body = 2 + varintSize(i) + varintSize(kl) + Math.max(kl, 0) + varintSize(vl) + Math.max(vl, 0) + 1;
-        at = writeVarint(buf, at, body);
+        at = writeVarint(buf, at, lengths[li++]!);
         buf[at++] = 0; // attributes
         buf[at++] = 0; // timestamp delta: every record has the batch's timestamp
         at = writeVarint(buf, at, i); // offset delta
