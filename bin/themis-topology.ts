@@ -77,6 +77,7 @@ interface SubmitOptions {
   maxRetries: number;
   stopAtEnd?: boolean;
   fromBeginning?: boolean;
+  inputUnkeyed?: boolean;
   quiet?: boolean;
 }
 
@@ -124,6 +125,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
       maxRetries,
       ...(opts.stopAtEnd ? { stopAtEndOffsets: true } : {}),
       ...(opts.fromBeginning ? { fromBeginning: true } : {}),
+      ...(opts.inputUnkeyed ? { keyedByConversation: false } : {}),
     };
   } else {
     const path = opts.input ?? resolve(root, 'data_sources', 'sample-flows.jsonl');
@@ -255,6 +257,10 @@ export function createProgram(): Command {
     .option('--postgres-refresh-secs <n>', 'seconds between reloads of the known services and suspect countries from PostgreSQL', intOption('--postgres-refresh-secs', 1, 86_400), 60)
     .option('--stop-at-end', 'with Kafka input: stop once the topic is consumed up to the offsets it had at start')
     .option('--from-beginning', 'with Kafka input and no committed offsets: start at the earliest offset, not the latest')
+    .option(
+      '--input-unkeyed',
+      'with Kafka input: the topic is not keyed by conversation (not written by themis-ingest), so the flows are spread over the threads by conversation before matching',
+    )
     .option('--max-retries <n>', 'replays of a failing flow before it goes to ignored-flows', intOption('--max-retries', 1, 1000), 5)
     .option('--quiet', 'no progress output')
     .action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {

@@ -47,6 +47,11 @@ for (const file of files) {
     if (/^(import|export)\s+type\s/.test(m[0].trim())) continue; // type-only imports vanish at run time
     deps.push(target);
   }
+  // kafkajs' values come through spouts/kafka/kafkajs.ts, which patches kafkajs before it loads.
+  for (const m of text.matchAll(/(?:^|\n)\s*(import|export)\s([^'"]*?)from\s+['"]kafkajs['"]/g)) {
+    if (/^type\s/.test(m[2]) || relative(root, file) === 'spouts/kafka/kafkajs.ts') continue;
+    problems.push(`${relative(root, file)} imports values from 'kafkajs': import them from spouts/kafka/kafkajs.ts (types may come from 'kafkajs')`);
+  }
   graph.set(file, deps);
 }
 const state = new Map();

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from './kafka/kafkajs.js';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { conversationHashOf } from './conversation-share.js';
 import { describeKafkaError, innermostKafkaError, kafkaErrorType, type KafkaSasl, type KafkaTls } from './kafka/kafka-client.js';
@@ -32,12 +32,31 @@ export interface KafkaSpoutArgs {
   readonly commitIntervalMs?: number;
   readonly sessionTimeoutMs?: number;
   /**
+   * How often the consumer heartbeats (default 500 ms; kafkajs' own is 3 s). A member learns at its
+   * next heartbeat that another has joined, so this bounds how long a start or a rebalance waits.
+   */
+  readonly heartbeatIntervalMs?: number;
+  /**
    * Finite input, for tests and benchmarks: read up to the end offsets the topic had at open, and
    * signal exhaustion once every message before them has been fetched and emitted (the engine then waits for completion; the final commit happens on close).
    */
   readonly stopAtEndOffsets?: boolean;
   readonly ssl?: boolean | KafkaTls;
   readonly sasl?: KafkaSasl;
+  /**
+   * The topic is keyed by conversation (themis-ingest keys it so), so both directions of a
+   * conversation are in one partition and reach one spout task: the topology then keeps each task's
+   * lines on its own thread, and the spout need not compute the conversation hash of each line.
+   */
+  readonly keyedByConversation?: boolean;
+  /**
+   * With several spout tasks (one consumer each, one group), how long a task waits after its first
+   * join for every task of the topology to be in the group before it emits anything (default
+   * 30 000 ms). Members join moments apart, as their threads finish preparing; emitting before the
+   * last one joins would hand the first one's uncommitted messages to the newcomer, so each would
+   * be processed twice.
+   */
+  readonly groupSettleMs?: number;
 }
 
 /**
@@ -69,6 +88,9 @@ const DEFAULT_MAX_RETRIES = 5;
 const DEFAULT_MAX_BUFFERED = 10_000;
 const DEFAULT_COMMIT_INTERVAL_MS = 500;
 const DEFAULT_FETCH_MAX_WAIT_MS = 500;
+const DEFAULT_GROUP_SETTLE_MS = 30_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
+const SETTLE_POLL_MS = 200;
 /** A fetch waiting for room in the buffer heartbeats this often (kafkajs sends at most one per heartbeatInterval). */
 const ROOM_WAIT_MS = 1_000;
 /** After a crash kafkajs does not recover from, the consumer is rebuilt after this pause. */
@@ -252,6 +274,14 @@ export class KafkaSpout implements Spout {
   private isRebalancing = false;
   private isLoadingStarts = false;
   private exhaustion: 'reading' | 'signalled' = 'reading';
+  /** Every spout task of the topology is in the group (or the wait for them timed out): emitting may start. */
+  private isSettled = false;
+  private isStarted = false;
+  private isCheckingSettled = false;
+  private settleTimer: NodeJS.Timeout | null = null;
+  /** This member's id and assignment as of its latest join. */
+  private memberId = '';
+  private assignment: readonly number[] = [];
 
   constructor(private readonly args: KafkaSpoutArgs) {
     this.topic = args.topic;
@@ -279,6 +309,7 @@ export class KafkaSpout implements Spout {
       ...(sasl === undefined ? {} : { sasl: { ...sasl } as SASLOptions }),
     });
     if (this.args.stopAtEndOffsets) await this.readEndOffsets();
+    if (context.componentTasks <= 1) this.isSettled = true;
     try {
       await this.startConsumer();
     } catch (error) {
@@ -290,6 +321,7 @@ export class KafkaSpout implements Spout {
   }
 
   nextTuple(): void {
+    if (!this.isSettled) return;
     const message = this.replays.length > 0 ? this.replays.shift() : this.buffer.shift();
     if (message === undefined) {
       if (this.endOffsets !== null) this.checkExhausted();
@@ -320,6 +352,21 @@ export class KafkaSpout implements Spout {
     this.replays.push(message);
   }
 
+  /**
+   * The consumer joins the group on the first activation, not at open: every spout task of the
+   * topology is activated at once, after every thread has prepared, so they join together.
+   */
+  activate(): void {
+    if (this.isStarted) return;
+    this.isStarted = true;
+    if (!this.isSettled) {
+      const wait = this.args.groupSettleMs ?? DEFAULT_GROUP_SETTLE_MS;
+      this.settleTimer = setTimeout(() => this.settle(`not every spout task joined group "${this.args.groupId}" within ${wait} ms; emitting anyway`), wait);
+      this.settleTimer.unref();
+    }
+    if (this.consumer !== null) this.runConsumer(this.consumer);
+  }
+
   deactivate(): void {
     this.commitSoon();
   }
@@ -327,6 +374,7 @@ export class KafkaSpout implements Spout {
   async close(): Promise<void> {
     this.isClosing = true;
     if (this.commitTimer !== null) clearInterval(this.commitTimer);
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer);
     this.wakeFetch?.();
     // Commit while the consumer is still a group member: kafkajs drops commits once it stops.
     await this.commit();
@@ -341,7 +389,7 @@ export class KafkaSpout implements Spout {
   // ---- the consumer ----
 
   private async startConsumer(): Promise<void> {
-    const { groupId, fetchMaxBytes, fetchMaxBytesPerPartition, fetchMaxWaitMs, sessionTimeoutMs } = this.args;
+    const { groupId, fetchMaxBytes, fetchMaxBytesPerPartition, fetchMaxWaitMs, sessionTimeoutMs, heartbeatIntervalMs } = this.args;
     const consumer = this.kafka!.consumer({
       groupId,
       allowAutoTopicCreation: false,
@@ -349,10 +397,14 @@ export class KafkaSpout implements Spout {
       ...(fetchMaxBytes === undefined ? {} : { maxBytes: fetchMaxBytes }),
       ...(fetchMaxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: fetchMaxBytesPerPartition }),
       ...(sessionTimeoutMs === undefined ? {} : { sessionTimeout: sessionTimeoutMs }),
+      heartbeatInterval: heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     });
     this.consumer = consumer;
     // GROUP_JOIN is emitted inside the join, before the first fetch of the new assignment.
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssigned(payload.memberAssignment[this.topic] ?? []));
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.memberId = payload.memberId;
+      this.onAssigned(payload.memberAssignment[this.topic] ?? []);
+    });
     // Commit what is complete before the partitions move (the old generation may still commit).
     consumer.on(consumer.events.REBALANCING, () => {
       this.isRebalancing = true;
@@ -366,6 +418,10 @@ export class KafkaSpout implements Spout {
       await consumer.disconnect().catch((error: unknown) => this.context.log.warn('disconnecting a failed consumer failed', { error: describeKafkaError(error) }));
       throw this.error('THEMIS_KAFKA_CONNECT', `cannot subscribe to Kafka topic "${this.topic}" as group "${this.args.groupId}"`, cause, true);
     }
+    if (this.isStarted) this.runConsumer(consumer);
+  }
+
+  private runConsumer(consumer: Consumer): void {
     // run() resolves once the first join is done; later failures arrive as CRASH events.
     void consumer
       .run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: (payload) => this.onBatch(payload) })
@@ -404,7 +460,8 @@ export class KafkaSpout implements Spout {
       }
       state.track(offset);
       const value = message.value;
-      const share = (value ? conversationHashOf(value, 0, value.length) : null) ?? offset;
+      // Keyed by conversation, the lines stay on this task's thread and need no share.
+      const share = (value && this.args.keyedByConversation !== true ? conversationHashOf(value, 0, value.length) : null) ?? offset;
       this.buffer.push({ partition, offset, epoch: state.epoch, line: value?.toString('utf8') ?? '', share, failures: 0, ignoredReason: null });
       taken = message.offset;
     }
@@ -442,8 +499,46 @@ export class KafkaSpout implements Spout {
     }
     this.hasJoined = true;
     this.isRebalancing = false;
+    this.assignment = [...assigned];
     this.context.log.info('Kafka partitions assigned', { topic: this.topic, groupId: this.args.groupId, partitions: [...assigned], revoked });
     if (this.endOffsets !== null) void this.loadStartOffsets();
+    if (!this.isSettled) void this.checkSettled();
+  }
+
+  /**
+   * Settled once the group is stable with every spout task of the topology in it and this member
+   * holds the assignment the group gave it: from then on no rebalance of the start moves a
+   * partition that this task has emitted from.
+   */
+  private async checkSettled(): Promise<void> {
+    const consumer = this.consumer;
+    if (consumer === null || this.isSettled || this.isCheckingSettled) return;
+    this.isCheckingSettled = true;
+    try {
+      const group = await consumer.describeGroup();
+      if (group.state === 'Stable' && group.members.length >= this.context.componentTasks) {
+        const me = group.members.find((m) => m.memberId === this.memberId);
+        const given = me === undefined ? null : me.memberAssignment.length === 0 ? [] : (AssignerProtocol.MemberAssignment.decode(me.memberAssignment)?.assignment[this.topic] ?? []);
+        const held = new Set(this.assignment);
+        if (given !== null && !this.isRebalancing && given.length === held.size && given.every((p) => held.has(p))) this.settle(null);
+      }
+    } catch (cause) {
+      this.context.log.warn('describing the consumer group failed', { topic: this.topic, groupId: this.args.groupId, error: describeKafkaError(cause) });
+    } finally {
+      this.isCheckingSettled = false;
+    }
+    // The group may not be stable yet, or still wait for a member: ask again shortly (the settle
+    // timeout bounds the wait).
+    if (!this.isSettled && !this.isClosing) setTimeout(() => void this.checkSettled(), SETTLE_POLL_MS).unref();
+  }
+
+  private settle(warning: string | null): void {
+    if (this.isSettled) return;
+    this.isSettled = true;
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    if (warning !== null) this.context.log.warn(warning, { topic: this.topic, groupId: this.args.groupId });
+    else this.context.log.info('every spout task is in the group; emitting', { topic: this.topic, groupId: this.args.groupId, partitions: [...this.assignment] });
   }
 
   /**

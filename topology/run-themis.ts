@@ -25,6 +25,12 @@ export type FlowInput =
       readonly maxRetries: number;
       readonly stopAtEndOffsets?: boolean;
       readonly fromBeginning?: boolean;
+      /**
+       * Both directions of a conversation are in one partition (themis-ingest keys the topic so;
+       * default true): each consumer's lines then stay on its thread. When false, lines are
+       * spread over every thread's parsers by conversation, as with a single reader.
+       */
+      readonly keyedByConversation?: boolean;
     };
 
 export interface RunThemisOptions {
@@ -65,13 +71,13 @@ export interface Progress {
   readonly spoutErrors: number;
 }
 
-function spoutRef(input: FlowInput, readerPerThread: boolean): ComponentRef {
+function spoutRef(input: FlowInput, readerPerThread: boolean, linesStayLocal: boolean): ComponentRef {
   if (input.kind === 'file') {
     const { kind: _kind, ...file } = input;
     return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', { ...file, singleReader: !readerPerThread });
   }
   const { kind: _kind, ...kafka } = input;
-  return moduleRef(import.meta.url, '../spouts/kafka-spout', 'KafkaSpout', { ...kafka, brokers: [...kafka.brokers] });
+  return moduleRef(import.meta.url, '../spouts/kafka-spout', 'KafkaSpout', { ...kafka, brokers: [...kafka.brokers], keyedByConversation: linesStayLocal });
 }
 
 export function progressOf(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): Progress {
@@ -111,16 +117,20 @@ function countInvalid(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined
 
 /** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */
 export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
-  // File input: one reader per thread, each taking its conversations' lines (a FIFO has one reader).
-  // Kafka input: one consumer. Several consumers of one group start at different moments (each
-  // thread prepares its bolts first); the late joiner's rebalance makes the first re-read all it
-  // could not commit yet, which held flows keep back: duplicates on every start.
-  const readerPerThread = o.input.kind === 'file' && o.input.label !== 'stdin';
-  const spoutDefault: Parallelism = readerPerThread ? { executors: o.workers, tasks: o.workers } : { executors: 1, tasks: 1 };
+  // One reader per worker thread: a file reader per thread takes its own conversations' lines, and
+  // a Kafka consumer per thread (one group) its own partitions, which hold whole conversations when
+  // the topic is keyed by conversation. Each reader's lines then stay on its thread, from parsing to
+  // output. A FIFO has one reader; an input topic not keyed by conversation has a consumer per
+  // thread whose lines are spread over every thread's parsers by conversation.
+  const readerPerThread = o.input.kind === 'file' ? o.input.label !== 'stdin' : o.input.keyedByConversation !== false;
+  const spoutDefault: Parallelism = o.input.kind === 'kafka' || readerPerThread ? { executors: o.workers, tasks: o.workers } : { executors: 1, tasks: 1 };
+  const parallelism = deploymentParallelism(o.submit, spoutDefault, o.parallelism);
+  // The topology keeps the lines on their reader's thread only with a reader on every thread.
+  const linesStayLocal = readerPerThread && parallelism(SPOUT).executors >= o.workers;
   const builder = buildThemisTopology({
     args: o.args,
-    spout: spoutRef(o.input, readerPerThread),
-    parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism),
+    spout: spoutRef(o.input, readerPerThread, linesStayLocal),
+    parallelism,
     workers: o.workers,
     spoutSharesByConversation: readerPerThread,
   });

@@ -125,6 +125,7 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   // otherwise (one Kafka consumer, a FIFO, fewer readers than threads) the lines are spread over
   // every thread's parsers by conversation.
   const parse = bolt(JSON_TO_TUPLE, basicBolt(ref('front-bolts', 'JsonToTupleBolt')));
+  // (run-themis tells the Kafka spout whether its lines stay local by the same test.)
   if (o.spoutSharesByConversation === true && sp.executors >= o.workers) parse.localOrShuffleGrouping(SPOUT);
   else parse.fieldsGrouping(SPOUT, ['share']);
   bolt(RESOLVE_ASN, basicBolt(ref('front-bolts', 'ResolveAsnBolt'))).localOrShuffleGrouping(JSON_TO_TUPLE);

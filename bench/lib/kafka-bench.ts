@@ -6,7 +6,7 @@
  * confirmed write of its scored record (the queue the consumer works through is included).
  */
 import { createReadStream } from 'node:fs';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../spouts/kafka/kafkajs.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { ingest } from '../../spouts/ingest/ingest.js';
 import { jsonLinesSource } from '../../spouts/ingest/sources.js';

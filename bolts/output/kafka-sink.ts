@@ -1,4 +1,4 @@
-import { CompressionTypes, Kafka, logLevel, type LogEntry, type Message, type Producer, type SASLOptions, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type LogEntry, type Message, type Producer, type SASLOptions, type TopicMessages } from '../../spouts/kafka/kafkajs.js';
 import type { Logger } from '../../runtime/index.js';
 import { describeKafkaError, isRetriableKafkaError, type KafkaSasl, type KafkaTls } from '../../spouts/kafka/kafka-client.js';
 import { OutputError } from './errors.js';

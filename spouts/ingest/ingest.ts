@@ -16,7 +16,7 @@
  * kafkajs, and with several batches in flight a retried batch can land after a later one, so order
  * within a partition is not guaranteed across batches.
  */
-import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Message, type Producer } from '../kafka/kafkajs.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
 import { describeKafkaError } from '../kafka/kafka-client.js';

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from './kafkajs.js';
 import { KafkaAdminError } from './errors.js';
 import { describeKafkaError, innermostKafkaError, isRetriableKafkaError, kafkaErrorType } from './kafka-client.js';
 

@@ -1,5 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertEveryIdAtLeastOnce, checkDeliveries, describeDeliveries } from '../helpers/at-least-once.js';
 import { startCli, type BackgroundCli } from '../helpers/background-cli.js';
@@ -317,5 +318,42 @@ describe('production mode reloads the known services from PostgreSQL while it ru
     expect(stopped.stderr).toContain('themis: SIGTERM: stopping (draining in-flight flows)');
     expect(stopped.stderr).toMatch(/themis: done in [\d.]+ s: \d+ lines .* 0 replays/);
     expect(stopped.stderr).not.toMatch(/"level":"error"/);
+  }, 150_000);
+});
+
+describe('production mode on an input topic not keyed by conversation (--input-unkeyed)', () => {
+  let d: TestDeployment | undefined;
+
+  afterAll(async () => {
+    if (d) await teardownDeployment(d);
+  }, 60_000);
+
+  it('pairs both directions of every conversation although they sit in different partitions, read by different consumers', async () => {
+    await requireProductionServices({ redis: false });
+    d = await provisionDeployment('themis-unkeyed', { redis: false });
+    const deployment = d;
+    // 40 conversations: the first direction in partition p, the reply in p + 1 (mod 4). Whichever
+    // two partitions each of the two consumers gets, some conversations are split between them.
+    const kafka = new Kafka({ clientId: 'themis-test-unkeyed', brokers: TEST_BROKERS, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      const messages = Array.from({ length: 40 }, (_, c) => hostedHttpsConversation(1 + 2 * c, 52000 + c).split('\n').map((value, i) => ({ value, partition: (c + i) % 4 }))).flat();
+      await producer.send({ topic: deployment.topics.input, messages });
+    } finally {
+      await producer.disconnect();
+    }
+    const run = await runCli(
+      'themis-topology',
+      ['submit', '2', '2', '1000', '0', deployment.name, '--kafka', TEST_BROKERS.join(','), '--input-unkeyed', '--config', deployment.configPath, '--stop-at-end', '--from-beginning', '--no-metrics-port'],
+      { timeoutMs: 120_000 },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const scored = parseAll(await readTopicToEnd(TEST_BROKERS, deployment.topics.scored));
+    // One record per conversation (at-least-once: copies are the same record), each matched.
+    const byConversation = new Map<number, Row>();
+    for (const r of scored) byConversation.set(Math.min(r.flow_id as number, r.pair_flow_id as number), r);
+    expect([...byConversation.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, c) => 1 + 2 * c));
+    for (const r of byConversation.values()) expect({ matched: r.matched, tags: r.tags }).toEqual({ matched: true, tags: ['HOSTED_SERVICES-TCP'] });
   }, 150_000);
 });
