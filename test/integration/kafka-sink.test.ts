@@ -47,7 +47,7 @@ async function newTopic(prefix: string): Promise<string> {
   return topic;
 }
 
-function newSink(options: { retries?: number; maxRequestRecords?: number } = {}): KafkaSink {
+function newSink(options: { retries?: number; maxRequestRecords?: number; lingerMs?: number } = {}): KafkaSink {
   const sink = new KafkaSink({ brokers: BROKERS, clientId: 'themis-test-kafka-sink', ...options }, log);
   sinks.push(sink);
   return sink;
@@ -166,11 +166,14 @@ describe('KafkaSink on the real broker', () => {
   it('sends a request at once when maxRequestRecords records wait, without waiting for the turn to end', async () => {
     const topic = await newTopic('themis-it-sink-full');
     const missing = uniqueTopic('themis-it-sink-full-missing');
-    const sink = newSink({ retries: 1, maxRequestRecords: 10 });
+    // A long linger: the failing write's request goes out a second later, once the first is done
+    // (kafkajs adds a request's topics to the producer's metadata when it sends it, and a missing
+    // topic there would fail a request sent at the same moment too).
+    const sink = newSink({ retries: 1, maxRequestRecords: 10, lingerMs: 1_000 });
     const full: KafkaRecord[] = Array.from({ length: 12 }, (_, i) => ({ key: String(i), value: `{"full":${i}}` }));
 
-    // The first write fills a request on its own and goes out alone: the failing write after it
-    // within the linger does not take it down.
+    // The first write fills a request on its own and goes out alone: had it waited for the linger,
+    // the failing write after it would have joined its request and taken it down.
     const results = await Promise.allSettled([sink.write([{ topic, records: full }]), sink.write([{ topic: missing, records: [{ key: '1', value: '{}' }] }])]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     expect(distinct(await readTopic(topic))).toEqual(distinct(full));
