@@ -16,7 +16,7 @@ export const DEFAULT_OPTIONS: Omit<TopologyOptions, 'name'> = {
   maxInflightBatches: 16,
   metricsIntervalMs: 1000,
   latencySampleEvery: 32,
-  youngGenerationMb: 64,
+  youngGenerationMb: 128,
   maxOldGenerationMb: 0,
 };
 

@@ -43,7 +43,13 @@ export interface TopologyOptions {
   readonly metricsIntervalMs: number;
   /** Latency is timed on one tuple in this many (Storm samples too). */
   readonly latencySampleEvery: number;
-  /** V8 young-generation size of each worker thread, MB. */
+  /**
+   * V8 young-generation size of each worker thread, MB (default 128). Tuples and the objects of a
+   * flow live for a few milliseconds: the larger it is, the fewer outlive a scavenge and get
+   * promoted. Measured on the Themis topology, 1,000,000 flows file to file, alternating: 128 MB ran
+   * at 80,671-95,822 flows/s against 80,032-88,984 with 64 MB, with less user CPU and a lower peak
+   * resident size; 256 MB was 3 % faster again but peaked about 70 MB higher.
+   */
   readonly youngGenerationMb: number;
   /**
    * V8 old-generation cap of each worker thread, MB; 0 = V8's default (a share of the machine's
