@@ -605,10 +605,9 @@ export class SpoutTask extends EmittingTask {
     let root = 0;
     let xhi = 0;
     let xlo = 0;
-    if (tracked) {
-      root = this.nextRoot();
-      this.pending.add(root, msgId, this.nowMs);
-    }
+    // The root enters the pending window only if its tree outlives this emit (below): a tree that
+    // completes inside it (every child chained, nothing left) never touches the window.
+    if (tracked) root = this.nextRoot();
     let copies = 0;
     // A chained basic bolt runs inside this emit; what its children owe is folded into `holder`.
     let holder: TupleImpl | null = null;
@@ -643,14 +642,19 @@ export class SpoutTask extends EmittingTask {
       if (holder !== null) {
         xhi = (xhi ^ holder.xHi) >>> 0;
         xlo = (xlo ^ holder.xLo) >>> 0;
-        // A chained bolt failed the tree: its acker reports the failure; no init follows it.
-        if (holder.chainFailed) return;
+        // A chained bolt failed the tree: its acker reports the failure (applied on the spout's
+        // next drain, which finds the root pending); no init follows it.
+        if (holder.chainFailed) {
+          this.pending.add(root, msgId, this.nowMs);
+          return;
+        }
       }
       if (copies === 0 && xhi === 0 && xlo === 0) {
         // Nothing left to wait for (every child ran chained and emitted nothing further).
-        this.pending.take(root);
         this.immediateAcks.push(msgId);
       } else {
+        // Control ops of this root that chained bolts sent (park) are applied on the next drain, after this.
+        this.pending.add(root, msgId, this.nowMs);
         this.host.sys(SysOp.Init, this.host.ackerFor(root), root, xhi, xlo, this.ts.taskId);
       }
     } else if (msgId !== undefined) {
