@@ -13,8 +13,16 @@ import { TupleImpl, TupleQueue } from './tuple-impl.js';
 import { SYS_STRIDE, SysOp, TUPLE_HEADER, type PeerMessage, type SupervisorToWorker, type WorkerData, type WorkerStatus, type WorkerToSupervisor } from './messages.js';
 import { BoltTask, SpoutTask, AckerTask, makeLogger, type TaskHost } from './tasks.js';
 
-/** Tuples an executor runs per scheduling pass before the next executor gets its turn. */
-const EXECUTOR_BUDGET = 256;
+/** Tuples a bolt executor runs per scheduling pass before the next executor gets its turn. */
+const EXECUTOR_BUDGET = 1024;
+/**
+ * nextTuple calls a spout executor makes per pass. Smaller than a bolt's budget, so queues drain
+ * before the spout fills them again: flows complete sooner, fewer of them outlive a scavenge, and
+ * less is copied and promoted. Measured on the Themis topology (1,000,000 flows file to file,
+ * max pending 20,000): bolts 256 / spouts 256 ran at 103,413-105,619 flows/s with 17.3-17.4 s of
+ * user CPU; bolts 1,024 / spouts 64 at 110,558-113,289 with 15.9-16.4 s, and a lower peak RSS.
+ */
+const SPOUT_BUDGET = 64;
 /** A scheduling turn yields to the event loop (incoming batches, timers) after this long. */
 const TURN_SLICE_MS = 10;
 /** A spout whose nextTuple emitted nothing is asked again after this pause. */
@@ -456,7 +464,7 @@ export class WorkerRuntime implements TaskHost {
     const start = performance.now();
     let result: 'emitted' | 'idle' | 'full' = 'full';
     for (const t of ex.tasks) {
-      const r = (t as SpoutTask).run(EXECUTOR_BUDGET, () => this.canRun(ex));
+      const r = (t as SpoutTask).run(SPOUT_BUDGET, () => this.canRun(ex));
       if (r === 'emitted') result = 'emitted';
       else if (r === 'idle' && result !== 'emitted') result = 'idle';
     }
