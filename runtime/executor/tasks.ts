@@ -61,7 +61,10 @@ export function makeLogger(base: Record<string, unknown>): Logger {
 
 // Edge ids: xorshift128 (Marsaglia), seeded per thread from the system's randomness. Only
 // uniqueness matters (an accidental XOR of zero is 2^-64 per tree), and this allocates nothing.
-const rngState = new Uint32Array(4);
+// Edge halves and their XORs are kept as signed 32-bit integers (`^` gives one): V8 holds those
+// as small integers, where an unsigned half above 2^31 would be a heap number in every tuple field
+// and array slot it is stored in.
+const rngState = new Int32Array(4);
 crypto.getRandomValues(rngState);
 if ((rngState[0]! | rngState[1]! | rngState[2]! | rngState[3]!) === 0) rngState[0] = 1;
 
@@ -74,7 +77,7 @@ function rand32(): number {
   s[1] = x;
   t ^= t << 11;
   t ^= t >>> 8;
-  s[0] = (t ^ x ^ (x >>> 19)) >>> 0;
+  s[0] = t ^ x ^ (x >>> 19);
   return s[0]!;
 }
 
@@ -167,8 +170,8 @@ function addEdge(more: number[] | null, root: number, h: number, l: number): num
   const list = more;
   for (let k = 0; k < list.length; k += 3) {
     if (list[k] === root) {
-      list[k + 1] = (list[k + 1]! ^ h) >>> 0;
-      list[k + 2] = (list[k + 2]! ^ l) >>> 0;
+      list[k + 1] = list[k + 1]! ^ h;
+      list[k + 2] = list[k + 2]! ^ l;
       return list;
     }
   }
@@ -199,8 +202,8 @@ function foldInto(anchors: readonly TupleImpl[], root: number, h: number, l: num
   for (let a = 0; a < anchors.length; a++) {
     const anchor = anchors[a]!;
     if (anchor.root === root) {
-      anchor.xHi = (anchor.xHi ^ h) >>> 0;
-      anchor.xLo = (anchor.xLo ^ l) >>> 0;
+      anchor.xHi = anchor.xHi ^ h;
+      anchor.xLo = anchor.xLo ^ l;
       return;
     }
     const am = anchor.more;
@@ -208,8 +211,8 @@ function foldInto(anchors: readonly TupleImpl[], root: number, h: number, l: num
     for (let k = 0, j = 0; k < am.length; k += 3, j += 2) {
       if (am[k] !== root) continue;
       anchor.moreXor ??= new Array<number>((am.length / 3) * 2).fill(0);
-      anchor.moreXor[j] = (anchor.moreXor[j]! ^ h) >>> 0;
-      anchor.moreXor[j + 1] = (anchor.moreXor[j + 1]! ^ l) >>> 0;
+      anchor.moreXor[j] = anchor.moreXor[j]! ^ h;
+      anchor.moreXor[j + 1] = anchor.moreXor[j + 1]! ^ l;
       return;
     }
   }
@@ -390,8 +393,8 @@ export class BoltTask extends EmittingTask {
         } else if (single !== null) {
           const hi = rand32();
           const lo = rand32();
-          single.xHi = (single.xHi ^ hi) >>> 0;
-          single.xLo = (single.xLo ^ lo) >>> 0;
+          single.xHi = single.xHi ^ hi;
+          single.xLo = single.xLo ^ lo;
           this.host.deliver(targets[i]!, code, this.ts.taskId, values, single.root, hi, lo, null);
         } else {
           this.deliverMultiAnchored(targets[i]!, code, values, anchors!);
@@ -416,13 +419,13 @@ export class BoltTask extends EmittingTask {
       if (anchor.root !== 0) {
         const h = rand32();
         const l = rand32();
-        anchor.xHi = (anchor.xHi ^ h) >>> 0;
-        anchor.xLo = (anchor.xLo ^ l) >>> 0;
+        anchor.xHi = anchor.xHi ^ h;
+        anchor.xLo = anchor.xLo ^ l;
         // The common case (copies of one flow, all of one tree) stays in these locals.
         if (root === 0 || root === anchor.root) {
           root = anchor.root;
-          hi = (hi ^ h) >>> 0;
-          lo = (lo ^ l) >>> 0;
+          hi = hi ^ h;
+          lo = lo ^ l;
         } else more = addEdge(more, anchor.root, h, l);
       }
       const am = anchor.more;
@@ -431,12 +434,12 @@ export class BoltTask extends EmittingTask {
       for (let k = 0, j = 0; k < am.length; k += 3, j += 2) {
         const h = rand32();
         const l = rand32();
-        anchor.moreXor[j] = (anchor.moreXor[j]! ^ h) >>> 0;
-        anchor.moreXor[j + 1] = (anchor.moreXor[j + 1]! ^ l) >>> 0;
+        anchor.moreXor[j] = anchor.moreXor[j]! ^ h;
+        anchor.moreXor[j + 1] = anchor.moreXor[j + 1]! ^ l;
         if (root === 0 || root === am[k]!) {
           root = am[k]!;
-          hi = (hi ^ h) >>> 0;
-          lo = (lo ^ l) >>> 0;
+          hi = hi ^ h;
+          lo = lo ^ l;
         } else more = addEdge(more, am[k]!, h, l);
       }
     }
@@ -462,13 +465,13 @@ export class BoltTask extends EmittingTask {
       if (more) for (let k = 0, j = 0; k < more.length; k += 3, j += 2) foldInto(parents, more[k]!, t.moreXor ? t.moreXor[j]! : 0, t.moreXor ? t.moreXor[j + 1]! : 0);
       return;
     }
-    if (t.root !== 0) this.ackRoot(t.root, (t.eHi ^ t.xHi) >>> 0, (t.eLo ^ t.xLo) >>> 0, t.parked);
+    if (t.root !== 0) this.ackRoot(t.root, t.eHi ^ t.xHi, t.eLo ^ t.xLo, t.parked);
     const more = t.more;
     if (!more) return;
     for (let k = 0, j = 0; k < more.length; k += 3, j += 2) {
       const xHi = t.moreXor ? t.moreXor[j]! : 0;
       const xLo = t.moreXor ? t.moreXor[j + 1]! : 0;
-      this.ackRoot(more[k]!, (more[k + 1]! ^ xHi) >>> 0, (more[k + 2]! ^ xLo) >>> 0, t.parked);
+      this.ackRoot(more[k]!, more[k + 1]! ^ xHi, more[k + 2]! ^ xLo, t.parked);
     }
   }
 
@@ -630,8 +633,8 @@ export class SpoutTask extends EmittingTask {
         if (tracked) {
           hi = rand32();
           lo = rand32();
-          xhi = (xhi ^ hi) >>> 0;
-          xlo = (xlo ^ lo) >>> 0;
+          xhi = xhi ^ hi;
+          xlo = xlo ^ lo;
         }
         this.host.deliver(targets[i]!, code, this.ts.taskId, values, root, hi, lo, null);
         this.counters.transferred++;
@@ -640,8 +643,8 @@ export class SpoutTask extends EmittingTask {
     }
     if (tracked) {
       if (holder !== null) {
-        xhi = (xhi ^ holder.xHi) >>> 0;
-        xlo = (xlo ^ holder.xLo) >>> 0;
+        xhi = xhi ^ holder.xHi;
+        xlo = xlo ^ holder.xLo;
         // A chained bolt failed the tree: its acker reports the failure (applied on the spout's
         // next drain, which finds the root pending); no init follows it.
         if (holder.chainFailed) {

@@ -294,7 +294,7 @@ export class WorkerRuntime implements TaskHost {
 
   private handleSys(sys: Int32Array): void {
     for (let i = 0; i < sys.length; i += SYS_STRIDE) {
-      this.handleSysOne(sys[i]! as SysOp, sys[i + 1]!, sys[i + 2]!, sys[i + 3]! >>> 0, sys[i + 4]! >>> 0, sys[i + 5]!);
+      this.handleSysOne(sys[i]! as SysOp, sys[i + 1]!, sys[i + 2]!, sys[i + 3]!, sys[i + 4]!, sys[i + 5]!);
     }
   }
 
