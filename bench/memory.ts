@@ -2,7 +2,9 @@
  * Resident memory of the Themis topology over a long file-to-file run: is it bounded, and flat?
  * Prints a table and writes bench/results/memory.json.
  *
- *   npm run bench:memory [-- --flows 10000000 --max-pending 20000 --worker-heap-mb 448]
+ *   npm run bench:memory [-- --flows 10000000 --max-pending 20000 --worker-heap-mb 1024]
+ *
+ * Without --worker-heap-mb the CLI's default cap applies (DEFAULT_WORKER_HEAP_MB); 0 is V8's own limit.
  *
  * The flows are generated to a temporary file first (about 230 bytes a flow), then
  * `themis-topology submit` runs on it in a process of its own; that process's RSS (main thread and
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareBenchInput } from './lib/bench-data.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
+import { DEFAULT_WORKER_HEAP_MB } from '../topology/run-themis.js';
 
 const argv = benchArgs();
 const flows = Number(argv.get('flows') ?? 10_000_000);
@@ -64,7 +67,7 @@ try {
     flows,
     maxPending,
     workers,
-    workerHeapMb: workerHeapMb ?? null,
+    workerHeapMb: workerHeapMb ?? DEFAULT_WORKER_HEAP_MB,
     flowsPerSec: Math.round(flows / secs),
     peakRssMb: Math.max(...samples),
     rssMbByFifth: [0, 1, 2, 3, 4].map(fifth),

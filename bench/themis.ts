@@ -3,7 +3,7 @@
  * realistic generated flow mix with realistic-size block lists, against the same rules called in
  * one plain loop on one thread. Prints a table and writes bench/results/themis.json.
  *
- *   npm run bench:themis [-- --flows 1000000 --offered 20000 --latency-flows 300000 --kafka 127.0.0.1:9092 --worker-heap-mb 448]
+ *   npm run bench:themis [-- --flows 1000000 --offered 20000 --latency-flows 300000 --kafka 127.0.0.1:9092 --worker-heap-mb 1024]
  *
  * Runs:
  *   plain loop:         before and after the file max-rate run; the baseline is their mean.
@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
 import { defaultConfig } from '../bolts/themis-config.js';
-import { startThemis, type FlowInput } from '../topology/run-themis.js';
+import { DEFAULT_WORKER_HEAP_MB, startThemis, type FlowInput } from '../topology/run-themis.js';
 import { prepareBenchInput } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
 import { runPlainLoop } from './lib/plain-loop.js';
@@ -35,7 +35,7 @@ const latencyFlows = Number(argv.get('latency-flows') ?? 300_000);
 const workers = Number(argv.get('workers') ?? 2);
 const kafka = argv.get('kafka');
 const warmupSecs = Number(argv.get('warmup') ?? 3);
-/** Old-generation cap per worker thread, MB (the CLI's --worker-heap-mb); unset: V8's own limit. */
+/** Old-generation cap per worker thread, MB (the CLI's --worker-heap-mb); unset: the CLI's default, DEFAULT_WORKER_HEAP_MB; 0: V8's own limit. */
 const workerHeapMb = argv.has('worker-heap-mb') ? Number(argv.get('worker-heap-mb')) : undefined;
 
 async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, count: number, plain: number): Promise<ThemisRun> {
@@ -111,7 +111,7 @@ try {
       `engine efficiency ${(best.flowsPerSec / (workers * plain.flowsPerSec)).toFixed(2)} of ${workers} x plain loop (target 0.8; plain loop ${plainBefore.flowsPerSec.toLocaleString('en-US')} before and ${plainAfter.flowsPerSec.toLocaleString('en-US')} after the topology run); ` +
       `p99 at ${offered.toLocaleString('en-US')}/s offered: ${runs[1]!.p99Ms} ms after a ${warmupSecs} s warm-up, ${runs[1]!.p99WholeRunMs} ms over the whole run (target 50)`,
   );
-  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? null, plainLoopRunsFlowsPerSec: [plainBefore.flowsPerSec, plainAfter.flowsPerSec] });
+  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? DEFAULT_WORKER_HEAP_MB, plainLoopRunsFlowsPerSec: [plainBefore.flowsPerSec, plainAfter.flowsPerSec] });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ import { dbCommand } from './commands/db.js';
 import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
 import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
 import { parseParallelismFile, parseSubmitArguments } from '../topology/deployment.js';
-import { startThemis, type FlowInput, type Progress } from '../topology/run-themis.js';
+import { DEFAULT_WORKER_HEAP_MB, startThemis, type FlowInput, type Progress } from '../topology/run-themis.js';
 import type { Parallelism } from '../topology/themis-topology.js';
 
 /** The package root: two levels up from dist/bin or one from bin/ in development. */
@@ -40,6 +40,13 @@ function intOption(name: string, min: number, max: number) {
     if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new InvalidArgumentError(`${name} must be an integer ${min}-${max}, got ${JSON.stringify(text)}`);
     return Number(text);
   };
+}
+
+function heapOption(text: string): number {
+  if (!/^\d+$/.test(text) || (Number(text) !== 0 && Number(text) < 64) || Number(text) > 1_048_576) {
+    throw new InvalidArgumentError(`--worker-heap-mb must be 0 (V8's own limit) or an integer 64-1048576, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
 }
 
 function readJsonFile(path: string, what: string): unknown {
@@ -246,7 +253,11 @@ export function createProgram(): Command {
     .option('--no-metrics-port', 'no Prometheus endpoint')
     .option('--metrics-host <host>', 'address the endpoint binds to', '127.0.0.1')
     .option('--workers <n>', 'worker threads', intOption('--workers', 1, 256), availableParallelism())
-    .option('--worker-heap-mb <n>', "old-generation heap cap of each worker thread, MB (default: V8's own limit); keeps the resident size bounded, see README", intOption('--worker-heap-mb', 64, 1_048_576))
+    .option(
+      '--worker-heap-mb <n>',
+      `old-generation heap cap of each worker thread, MB (default: ${DEFAULT_WORKER_HEAP_MB}; 0: V8's own limit, faster but about 40 % more resident memory); see README`,
+      heapOption,
+    )
     .option('--kafka <brokers>', 'Kafka brokers (host:port,...): flows from the input topic, outputs to topics (env THEMIS_KAFKA_BROKERS)')
     .option('--input-topic <topic>', 'input topic (default: config topics.input, netflow-json)')
     .option('--redis <url>', 'IntelMQ intel from Redis (env THEMIS_REDIS_URL)')

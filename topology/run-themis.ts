@@ -15,6 +15,14 @@ import {
   type Parallelism,
 } from './themis-topology.js';
 
+/**
+ * The old-generation cap of each worker thread by default, MB. Without a cap V8 lets each old
+ * generation grow to several times its live data (about 140 MB) before collecting it: 10,000,000
+ * flows file to file (bench:memory) levelled off at 1.09 GB resident, peak 1,150 MiB. With this
+ * cap V8 collects sooner: peak 825 MiB, flat, at 115,190 flows/s against 131,629 uncapped.
+ */
+export const DEFAULT_WORKER_HEAP_MB = 1024;
+
 export type FlowInput =
   | { readonly kind: 'file'; readonly path: string; readonly label?: string; readonly maxRetries: number; readonly ratePerSec?: number }
   | {
@@ -38,7 +46,10 @@ export interface RunThemisOptions {
   readonly args: ThemisArgs;
   readonly input: FlowInput;
   readonly workers: number;
-  /** Old-generation heap cap of each worker thread, MB (engine option maxOldGenerationMb); default none. */
+  /**
+   * Old-generation heap cap of each worker thread, MB (engine option maxOldGenerationMb); default
+   * DEFAULT_WORKER_HEAP_MB, 0 for V8's own limit.
+   */
   readonly workerHeapMb?: number;
   readonly ackers?: number;
   readonly parallelism?: Readonly<Record<string, Parallelism>>;
@@ -140,7 +151,7 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     ackers: o.ackers ?? o.workers,
     maxSpoutPending: o.submit.maxPending,
     messageTimeoutSecs: o.args.config.windows.messageTimeoutSecs,
-    ...(o.workerHeapMb !== undefined ? { maxOldGenerationMb: o.workerHeapMb } : {}),
+    maxOldGenerationMb: o.workerHeapMb ?? DEFAULT_WORKER_HEAP_MB,
   });
   const topology = await RunningTopology.start(spec);
   const registry = new Registry();

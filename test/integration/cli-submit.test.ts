@@ -20,7 +20,13 @@ describe('themis-topology submit: arguments', () => {
   it('refuses a worker heap cap below what a worker needs to start', async () => {
     const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'heap', '--worker-heap-mb', '16', '--no-metrics-port']);
     expect(r.code).toBe(1); // commander's exit code for an invalid option value
-    expect(r.stderr).toContain('--worker-heap-mb must be an integer 64-1048576, got "16"');
+    expect(r.stderr).toContain(`--worker-heap-mb must be 0 (V8's own limit) or an integer 64-1048576, got "16"`);
+  });
+
+  it("runs with V8's own heap limit when --worker-heap-mb is 0", async () => {
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'heap0', '--worker-heap-mb', '0', '--output-dir', join(tmp(), 'out'), '--no-metrics-port']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/themis: done in [\d.]+ s: \d+ lines/);
   });
 
   it('refuses a config with unknown keys or bad values, naming the key, before any worker starts', async () => {
