@@ -59,9 +59,14 @@ function uintValue(line: Buffer, afterKey: number, end: number): number {
 function ipHash(line: Buffer, afterKey: number, end: number, port: number): number | null {
   const i = valueStart(line, afterKey, end);
   if (i === -1 || line[i] !== QUOTE) return null;
-  const close = line.indexOf(QUOTE, i + 1);
-  if (close === -1 || close >= end || close - i > 64) return null;
-  for (let k = i + 1; k < close; k++) if (line[k] === BACKSLASH) return null;
+  // The closing quote, by hand: Buffer#indexOf is a call into C++ that costs more than this loop.
+  const limit = Math.min(end, i + 65);
+  let close = i + 1;
+  while (close < limit && line[close] !== QUOTE) {
+    if (line[close] === BACKSLASH) return null;
+    close++;
+  }
+  if (close >= limit) return null;
   const v4 = parseV4Bytes(line, i + 1, close);
   if (v4 >= 0) return endpointHash(v4, null, port);
   const ip = parseIp(line.toString('latin1', i + 1, close));
@@ -106,31 +111,47 @@ export function conversationHashOf(line: Buffer, start: number, end: number): nu
   let srcPortAt = -1;
   let dstPortAt = -1;
   let found = 0;
-  for (let i = start; i < end && found < 5; i++) {
-    if (line[i] !== QUOTE) continue;
+  let i = start;
+  while (found < 5) {
+    // The next quote, in a tight loop of its own.
+    while (i < end && line[i] !== QUOTE) i++;
+    if (i >= end) break;
     const c = line[i + 1];
     if (c === LOWER_P) {
       if (protocolAt < 0 && keyAt(line, i, end, KEY_PROTOCOL)) {
         protocolAt = i + KEY_PROTOCOL.length;
         found++;
+        i = protocolAt;
+        continue;
       }
     } else if (c === LOWER_S) {
       if (srcIpAt < 0 && keyAt(line, i, end, KEY_SRC_IP)) {
         srcIpAt = i + KEY_SRC_IP.length;
         found++;
-      } else if (srcPortAt < 0 && keyAt(line, i, end, KEY_SRC_PORT)) {
+        i = srcIpAt;
+        continue;
+      }
+      if (srcPortAt < 0 && keyAt(line, i, end, KEY_SRC_PORT)) {
         srcPortAt = i + KEY_SRC_PORT.length;
         found++;
+        i = srcPortAt;
+        continue;
       }
     } else if (c === LOWER_D) {
       if (dstIpAt < 0 && keyAt(line, i, end, KEY_DST_IP)) {
         dstIpAt = i + KEY_DST_IP.length;
         found++;
-      } else if (dstPortAt < 0 && keyAt(line, i, end, KEY_DST_PORT)) {
+        i = dstIpAt;
+        continue;
+      }
+      if (dstPortAt < 0 && keyAt(line, i, end, KEY_DST_PORT)) {
         dstPortAt = i + KEY_DST_PORT.length;
         found++;
+        i = dstPortAt;
+        continue;
       }
     }
+    i++;
   }
   const protocol = uintValue(line, protocolAt, end);
   const srcPort = uintValue(line, srcPortAt, end);
