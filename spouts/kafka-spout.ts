@@ -50,8 +50,8 @@ export interface KafkaSpoutArgs {
    */
   readonly keyedByConversation?: boolean;
   /**
-   * With several spout tasks (one consumer each, one group), how long a task waits after its first
-   * join for every task of the topology to be in the group before it emits anything (default
+   * With several spout tasks (one consumer each, one group), how long a task waits after its
+   * activation for every task of the topology to be in the group before it emits anything (default
    * 30 000 ms). Members join moments apart, as their threads finish preparing; emitting before the
    * last one joins would hand the first one's uncommitted messages to the newcomer, so each would
    * be processed twice.
@@ -279,6 +279,7 @@ export class KafkaSpout implements Spout {
   private isStarted = false;
   private isCheckingSettled = false;
   private settleTimer: NodeJS.Timeout | null = null;
+  private settlePoll: NodeJS.Timeout | null = null;
   /** This member's id and assignment as of its latest join. */
   private memberId = '';
   private assignment: readonly number[] = [];
@@ -375,6 +376,7 @@ export class KafkaSpout implements Spout {
     this.isClosing = true;
     if (this.commitTimer !== null) clearInterval(this.commitTimer);
     if (this.settleTimer !== null) clearTimeout(this.settleTimer);
+    if (this.settlePoll !== null) clearTimeout(this.settlePoll);
     this.wakeFetch?.();
     // Commit while the consumer is still a group member: kafkajs drops commits once it stops.
     await this.commit();
@@ -529,7 +531,13 @@ export class KafkaSpout implements Spout {
     }
     // The group may not be stable yet, or still wait for a member: ask again shortly (the settle
     // timeout bounds the wait).
-    if (!this.isSettled && !this.isClosing) setTimeout(() => void this.checkSettled(), SETTLE_POLL_MS).unref();
+    if (!this.isSettled && !this.isClosing && this.settlePoll === null) {
+      this.settlePoll = setTimeout(() => {
+        this.settlePoll = null;
+        void this.checkSettled();
+      }, SETTLE_POLL_MS);
+      this.settlePoll.unref();
+    }
   }
 
   private settle(warning: string | null): void {
