@@ -5,6 +5,7 @@ import type { ThemisArgs } from '../bolts/components/themis-args.js';
 import { deploymentParallelism, type SubmitArguments } from './deployment.js';
 import {
   buildThemisTopology,
+  spoutLinesStayLocal,
   DISCARD_TIMER,
   INPUT_TIMER,
   MATCH_FLOWS,
@@ -135,16 +136,9 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
   // thread whose lines are spread over every thread's parsers by conversation.
   const readerPerThread = o.input.kind === 'file' ? o.input.label !== 'stdin' : o.input.keyedByConversation !== false;
   const spoutDefault: Parallelism = o.input.kind === 'kafka' || readerPerThread ? { executors: o.workers, tasks: o.workers } : { executors: 1, tasks: 1 };
-  const parallelism = deploymentParallelism(o.submit, spoutDefault, o.parallelism);
-  // The topology keeps the lines on their reader's thread only with a reader on every thread.
-  const linesStayLocal = readerPerThread && parallelism(SPOUT).executors >= o.workers;
-  const builder = buildThemisTopology({
-    args: o.args,
-    spout: spoutRef(o.input, readerPerThread, linesStayLocal),
-    parallelism,
-    workers: o.workers,
-    spoutSharesByConversation: readerPerThread,
-  });
+  const placement = { parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism), workers: o.workers, spoutSharesByConversation: readerPerThread };
+  // The Kafka spout skips the conversation hash when the topology keeps its lines local.
+  const builder = buildThemisTopology({ ...placement, args: o.args, spout: spoutRef(o.input, readerPerThread, spoutLinesStayLocal(placement)) });
   const spec = await builder.build({
     name: o.submit.name,
     workers: o.workers,

@@ -78,6 +78,15 @@ export interface ThemisTopologyOptions {
   readonly spoutSharesByConversation?: boolean;
 }
 
+/**
+ * Whether each spout task's lines stay on its own thread, parsed there: its tasks read their own
+ * conversations and one runs on every thread. Otherwise the lines go to the parsers by their
+ * `share`, which the spout must then compute.
+ */
+export function spoutLinesStayLocal(o: Pick<ThemisTopologyOptions, 'parallelism' | 'workers' | 'spoutSharesByConversation'>): boolean {
+  return o.spoutSharesByConversation === true && o.parallelism(SPOUT).executors >= o.workers;
+}
+
 /** Every component id, in topology order (for parallelism files and validation). */
 export function themisComponentIds(): string[] {
   return [
@@ -125,8 +134,7 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   // otherwise (one Kafka consumer, a FIFO, fewer readers than threads) the lines are spread over
   // every thread's parsers by conversation.
   const parse = bolt(JSON_TO_TUPLE, basicBolt(ref('front-bolts', 'JsonToTupleBolt')));
-  // (run-themis tells the Kafka spout whether its lines stay local by the same test.)
-  if (o.spoutSharesByConversation === true && sp.executors >= o.workers) parse.localOrShuffleGrouping(SPOUT);
+  if (spoutLinesStayLocal(o)) parse.localOrShuffleGrouping(SPOUT);
   else parse.fieldsGrouping(SPOUT, ['share']);
   bolt(RESOLVE_ASN, basicBolt(ref('front-bolts', 'ResolveAsnBolt'))).localOrShuffleGrouping(JSON_TO_TUPLE);
   bolt(DISCARD_FLOWS, basicBolt(ref('front-bolts', 'DiscardFlowsBolt'))).localOrShuffleGrouping(RESOLVE_ASN);
