@@ -7,6 +7,10 @@
  *
  * Runs:
  *   plain loop:         before and after the file max-rate run; the baseline is their mean.
+ *   side by side:       the plain loop run on as many worker threads as the topology's, a whole
+ *                       copy on each, all at once, nothing shared: what this machine's cores give
+ *                       the same work with no engine, the ceiling of any topology on them. The
+ *                       efficiency target assumes that ceiling is threads x plain loop.
  *   file, max rate:     the whole file as fast as it goes; flows/s, latency, peak RSS.
  *   file, 20,000/s:     the spout offers 20,000 flows/s; latency p50/p99 of the record that
  *                       completes a conversation, from its arrival to its output write, in the
@@ -24,6 +28,7 @@ import { DEFAULT_WORKER_HEAP_MB, startThemis, type FlowInput } from '../topology
 import { prepareBenchInput } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
 import { runPlainLoop } from './lib/plain-loop.js';
+import { runPlainLoopsSideBySide } from './lib/plain-loop-parallel.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 import { runKafkaBench } from './lib/kafka-bench.js';
 import { latencyCounts, percentileOfCounts, rssSampler, type ThemisRun } from './lib/measure.js';
@@ -97,6 +102,9 @@ try {
   const plainAfter = await runPlainLoop(args('plain-after'), inputPath);
   console.error(`bench: plain loop again ${plainAfter.flowsPerSec.toLocaleString('en-US')} flows/s`);
   const plain = { flowsPerSec: Math.round((plainBefore.flowsPerSec + plainAfter.flowsPerSec) / 2) };
+  console.error(`bench: the plain loop on ${workers} threads side by side`);
+  const sideBySide = await runPlainLoopsSideBySide(workers, (i) => args(`side-${i}`), inputPath);
+  console.error(`bench: side by side ${sideBySide.flowsPerSec.toLocaleString('en-US')} flows/s (${sideBySide.perThreadFlowsPerSec.map((r) => r.toLocaleString('en-US')).join(' + ')})`);
   runs.push({ ...fileRun, plainLoopFlowsPerSec: plain.flowsPerSec });
   console.error(`bench: topology, file to file, ${offered.toLocaleString('en-US')} flows/s offered`);
   runs.push(await runFile(args('out-rate'), { kind: 'file', path: latencyPath, maxRetries: 5, ratePerSec: offered }, latencyFlows, plain.flowsPerSec));
@@ -109,9 +117,10 @@ try {
   console.log(
     `\nfile to file: ${best.flowsPerSec.toLocaleString('en-US')} flows/s on ${workers} threads (target 100,000); ` +
       `engine efficiency ${(best.flowsPerSec / (workers * plain.flowsPerSec)).toFixed(2)} of ${workers} x plain loop (target 0.8; plain loop ${plainBefore.flowsPerSec.toLocaleString('en-US')} before and ${plainAfter.flowsPerSec.toLocaleString('en-US')} after the topology run); ` +
+      `${(best.flowsPerSec / sideBySide.flowsPerSec).toFixed(2)} of the plain loop on ${workers} threads side by side (${sideBySide.flowsPerSec.toLocaleString('en-US')} flows/s, ${(sideBySide.flowsPerSec / (workers * plain.flowsPerSec)).toFixed(2)} of ${workers} x plain loop); ` +
       `p99 at ${offered.toLocaleString('en-US')}/s offered: ${runs[1]!.p99Ms} ms after a ${warmupSecs} s warm-up, ${runs[1]!.p99WholeRunMs} ms over the whole run (target 50)`,
   );
-  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? DEFAULT_WORKER_HEAP_MB, plainLoopRunsFlowsPerSec: [plainBefore.flowsPerSec, plainAfter.flowsPerSec] });
+  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? DEFAULT_WORKER_HEAP_MB, plainLoopRunsFlowsPerSec: [plainBefore.flowsPerSec, plainAfter.flowsPerSec], sideBySide });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

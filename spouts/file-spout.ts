@@ -1,4 +1,4 @@
-import { createReadStream, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync, type ReadStream } from 'node:fs';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { conversationHashOf } from './conversation-share.js';
 
@@ -22,14 +22,24 @@ export interface FileSpoutArgs {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A line emitted and not yet acked: the msgId the engine keeps for it. */
+/**
+ * A line emitted and not yet acked: the msgId the engine keeps for it. From a regular file it keeps
+ * where the line is, not its text, which is read back only for a replay: a flow held for its
+ * reverse direction (minutes, tens of thousands at a time) then costs a few numbers, not its line.
+ * From a FIFO, which cannot be read again, it keeps the text.
+ */
 interface InFlightLine {
   readonly no: number;
-  readonly line: string;
+  readonly line: string | null;
+  /** Byte offset and length of the line in the file (its CR excluded). */
+  readonly offset: number;
+  readonly length: number;
   readonly hash: number;
   failures: number;
   lastReason: FailReason | null;
 }
+
+const LINE_GONE = 'the file no longer holds this line where it was read (truncated or rewritten), so it cannot be replayed';
 
 /** Lines buffered ahead of the topology; reading pauses above this. */
 const READ_AHEAD_LINES = 8192;
@@ -49,12 +59,19 @@ export class FileSpout implements Spout {
   private readyNo: number[] = [];
   private readyLine: string[] = [];
   private readyHash: number[] = [];
+  private readyOffset: number[] = [];
+  private readyLength: number[] = [];
   private readyHead = 0;
   // A line in flight is its own msgId: the engine hands it back on ack or fail, so the spout keeps
   // no map of its own.
   private readonly replay: InFlightLine[] = [];
   private readonly poison: InFlightLine[] = [];
   private partial: Buffer = EMPTY;
+  /** File offset of the first byte of `partial` (of the next chunk when there is none). */
+  private partialOffset = 0;
+  /** Whether the input can be read again at an offset (a regular file), for replays. */
+  private rereadable = false;
+  private fd: number | null = null;
   private lineNo = 0;
   private ended = false;
   private exhaustedSignalled = false;
@@ -81,10 +98,15 @@ export class FileSpout implements Spout {
       this.shares = context.componentTasks;
     }
     this.origin = this.args.label ?? this.args.path;
+    try {
+      this.rereadable = statSync(this.args.path).isFile();
+    } catch {
+      this.rereadable = false; // the stream reports the error below
+    }
     this.stream = createReadStream(this.args.path, { highWaterMark: 1 << 20 });
     this.stream.on('data', (chunk) => this.onData(chunk as Buffer));
     this.stream.on('end', () => {
-      if (this.partial.length > 0) this.push(this.partial, 0, this.partial.length);
+      if (this.partial.length > 0) this.push(this.partial, 0, this.partial.length, this.partialOffset);
       this.partial = EMPTY;
       this.ended = true;
     });
@@ -102,21 +124,24 @@ export class FileSpout implements Spout {
   private onData(chunk: Buffer): void {
     let start = 0;
     const bytes = this.partial.length > 0 ? Buffer.concat([this.partial, chunk]) : chunk;
+    const base = this.partialOffset;
     this.partial = EMPTY;
     for (;;) {
       const nl = bytes.indexOf(10, start);
       if (nl === -1) break;
-      this.push(bytes, start, nl);
+      this.push(bytes, start, nl, base);
       start = nl + 1;
     }
     this.partial = start < bytes.length ? Buffer.from(bytes.subarray(start)) : EMPTY;
+    this.partialOffset = base + start;
     if (this.readyCount() >= READ_AHEAD_LINES && !this.paused) {
       this.paused = true;
       this.stream!.pause();
     }
   }
 
-  private push(bytes: Buffer, start: number, end: number): void {
+  /** The line at `[start, end)` of `bytes`, whose first byte is at file offset `base`. */
+  private push(bytes: Buffer, start: number, end: number, base: number): void {
     this.lineNo++;
     // The conversation's hash; a line whose endpoints cannot be read (the parser will refuse it)
     // is placed by its number instead.
@@ -128,6 +153,26 @@ export class FileSpout implements Spout {
     this.readyNo.push(this.lineNo);
     this.readyLine.push(line);
     this.readyHash.push(hash);
+    this.readyOffset.push(base + start);
+    this.readyLength.push(stop - start);
+  }
+
+  /**
+   * The text of an in-flight line, read back from the file when it was not kept; null when the
+   * file no longer holds it there (truncated or rewritten since it was read).
+   */
+  private lineOf(p: InFlightLine): string | null {
+    if (p.line !== null) return p.line;
+    const buf = Buffer.allocUnsafe(p.length);
+    let got: number;
+    try {
+      this.fd ??= openSync(this.args.path, 'r');
+      got = readSync(this.fd, buf, 0, p.length, p.offset);
+    } catch {
+      return null;
+    }
+    if (got !== p.length || (conversationHashOf(buf, 0, got) ?? p.no) !== p.hash) return null;
+    return buf.toString('utf8');
   }
 
   private readyCount(): number {
@@ -139,12 +184,17 @@ export class FileSpout implements Spout {
     const poisoned = this.poison.shift();
     if (poisoned) {
       const p = poisoned;
-      this.collector.emit([`failed ${p.failures} times (last: ${p.lastReason ?? 'error'})`, p.line, `${this.origin}:${p.no}`], p, 'ignored');
+      const line = this.lineOf(p);
+      const reason = `failed ${p.failures} times (last: ${p.lastReason ?? 'error'})`;
+      this.collector.emit(line === null ? [`${reason}; ${LINE_GONE}`, '', `${this.origin}:${p.no}`] : [reason, line, `${this.origin}:${p.no}`], p, 'ignored');
       return;
     }
     const again = this.replay.shift();
     if (again !== undefined) {
-      this.collector.emit([again.line, `${this.origin}:${again.no}`, again.hash], again);
+      const line = this.lineOf(again);
+      // A line that can no longer be read cannot be replayed: it is reported, never skipped unseen.
+      if (line === null) this.collector.emit([`failed (last: ${again.lastReason ?? 'error'}); ${LINE_GONE}`, '', `${this.origin}:${again.no}`], again, 'ignored');
+      else this.collector.emit([line, `${this.origin}:${again.no}`, again.hash], again);
       return;
     }
     if (this.args.ratePerSec !== undefined && this.readyCount() > 0) {
@@ -158,19 +208,26 @@ export class FileSpout implements Spout {
       const no = this.readyNo[this.readyHead]!;
       const line = this.readyLine[this.readyHead]!;
       const hash = this.readyHash[this.readyHead]!;
+      const offset = this.readyOffset[this.readyHead]!;
+      const length = this.readyLength[this.readyHead]!;
       this.readyHead++;
       if (this.readyHead === this.readyNo.length) {
         this.readyNo = [];
         this.readyLine = [];
         this.readyHash = [];
+        this.readyOffset = [];
+        this.readyLength = [];
         this.readyHead = 0;
       } else if (this.readyHead >= 4096 && this.readyHead * 2 >= this.readyNo.length) {
         this.readyNo = this.readyNo.slice(this.readyHead);
         this.readyLine = this.readyLine.slice(this.readyHead);
         this.readyHash = this.readyHash.slice(this.readyHead);
+        this.readyOffset = this.readyOffset.slice(this.readyHead);
+        this.readyLength = this.readyLength.slice(this.readyHead);
         this.readyHead = 0;
       }
-      this.collector.emit([line, `${this.origin}:${no}`, hash], { no, line, hash, failures: 0, lastReason: null } satisfies InFlightLine);
+      const inFlight: InFlightLine = { no, line: this.rereadable ? null : line, offset, length, hash, failures: 0, lastReason: null };
+      this.collector.emit([line, `${this.origin}:${no}`, hash], inFlight);
       if (this.paused && this.readyCount() < READ_AHEAD_LINES / 2) {
         this.paused = false;
         this.stream!.resume();
@@ -204,6 +261,8 @@ export class FileSpout implements Spout {
   }
   close(): void {
     this.stream?.destroy();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 
   declareOutputFields(): OutputFields {

@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,10 +13,12 @@ interface Emitted {
 }
 
 /** Drives a FileSpout task the way the engine does, without the engine. */
-async function openSpout(lines: string[], maxRetries: number) {
+async function openSpout(lines: string[], maxRetries: number, o: { eol?: (i: number) => string; fifo?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'themis-file-spout-'));
   const path = join(dir, 'flows.jsonl');
-  writeFileSync(path, lines.map((l) => `${l}\n`).join(''));
+  const text = lines.map((l, i) => `${l}${o.eol?.(i) ?? '\n'}`).join('');
+  if (o.fifo) execFileSync('mkfifo', [path]);
+  else writeFileSync(path, text);
   const emitted: Emitted[] = [];
   let exhausted = false;
   const collector: SpoutOutputCollector = {
@@ -29,9 +32,10 @@ async function openSpout(lines: string[], maxRetries: number) {
   const context: TopologyContext = { topologyName: 't', componentId: 'spout', taskId: 1, taskIndex: 0, componentTasks: 1, workerIndex: 0, log, counter: () => ({ inc: () => undefined }) };
   const spout = new FileSpout({ path, maxRetries });
   spout.open(context, collector);
+  if (o.fifo) createWriteStream(path).end(text);
   /** Calls nextTuple until it emits (the file is read asynchronously) or the spout is exhausted. */
   const next = async (): Promise<Emitted | null> => {
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 2000; i++) {
       const before = emitted.length;
       spout.nextTuple();
       if (emitted.length > before) return emitted[emitted.length - 1]!;
@@ -78,6 +82,52 @@ describe('FileSpout', () => {
     expect(poisonAgain.values[1]).toBe('{"poison":true}');
     s.spout.ack(poisonAgain.msgId);
     expect(await s.next()).toBeNull();
+    s.close();
+  });
+
+  it('replays lines from anywhere in a file of several read chunks exactly, CRLF and multi-byte text included, keeping no line text in flight', async () => {
+    // About 3 MB: the file is read in 1 MB chunks, so lines straddle chunk boundaries.
+    const lines = Array.from({ length: 12_000 }, (_, i) => `{"n":${i},"city":"${'Zürich-東京-'.repeat(1 + (i % 13))}","pad":"${'x'.repeat(i % 97)}"}`);
+    const s = await openSpout(lines, 5, { eol: (i) => (i % 3 === 0 ? '\r\n' : '\n') });
+    const first: Emitted[] = [];
+    for (let i = 0; i < lines.length; i++) first.push((await s.next())!);
+    expect(first.map((e) => e.values[0])).toEqual(lines);
+    for (const e of first) expect((e.msgId as { line: string | null }).line).toBeNull();
+    const failed = first.filter((_, i) => i % 7 === 0 || i === lines.length - 1);
+    for (const e of failed) s.spout.fail(e.msgId, 'timeout');
+    for (const e of failed) {
+      const again = (await s.next())!;
+      expect(again.stream).toBe('default');
+      expect(again.values).toEqual(e.values);
+      expect(again.msgId).toBe(e.msgId);
+    }
+    s.close();
+  });
+
+  it.each([
+    ['truncated', () => '{}\n'],
+    ['rewritten with another conversation of the same length', (l: string) => `${l.replace('10.0.0.1', '10.0.0.3')}\n`],
+  ])('reports a line it cannot read back for a replay (file %s) on the ignored stream, never skipping it', async (_how, rewrite) => {
+    const line = '{"src_ip":"10.0.0.1","dst_ip":"10.0.0.2","protocol":6,"src_port":1,"dst_port":2}';
+    const s = await openSpout([line, '{"a":2}'], 5);
+    const first = (await s.next())!;
+    writeFileSync(s.path, rewrite(line));
+    s.spout.fail(first.msgId, 'timeout');
+    const reported = (await s.next())!;
+    expect(reported.stream).toBe('ignored');
+    expect(reported.values[0]).toMatch(/^failed \(last: timeout\); the file no longer holds this line/);
+    expect(reported.values[2]).toBe(`${s.path}:1`);
+    expect(reported.msgId).toBe(first.msgId);
+    s.close();
+  });
+
+  it('keeps the text of a line read from a FIFO, which cannot be read again, and replays it', async () => {
+    const s = await openSpout(['{"a":1}', '{"a":2}'], 5, { fifo: true });
+    const first = (await s.next())!;
+    expect((first.msgId as { line: string | null }).line).toBe('{"a":1}');
+    s.spout.fail(first.msgId, 'error');
+    const again = (await s.next())!;
+    expect(again.values).toEqual(first.values);
     s.close();
   });
 });
