@@ -45,8 +45,9 @@ const LINE_GONE = 'the file no longer holds this line where it was read (truncat
 const READ_AHEAD_LINES = 8192;
 
 /**
- * Replays a file of flows, one line per tuple: `[line, origin]` with origin `file:line`, the line
- * number as msgId; with several tasks, each emits every n-th line. A failed line is kept and emitted again; after `maxRetries` failures it goes
+ * Replays a file of flows, one line per tuple: `[line, origin, share]` with origin `file:line`; the
+ * msgId says where the line is (InFlightLine). With several tasks, each emits its share of the
+ * conversations. A failed line is read back and emitted again; after `maxRetries` failures it goes
  * once to the `ignored` stream with its reason, so a line that can never be processed does not
  * loop (the original's poison-message loop, §5, §15 item 21). Blank lines are skipped.
  * The file is read as a stream with bounded read-ahead, so memory stays flat on any size.
@@ -62,8 +63,8 @@ export class FileSpout implements Spout {
   private readyOffset: number[] = [];
   private readyLength: number[] = [];
   private readyHead = 0;
-  // A line in flight is its own msgId: the engine hands it back on ack or fail, so the spout keeps
-  // no map of its own.
+  // A line in flight is known by its msgId alone: the engine hands it back on ack or fail, so the
+  // spout keeps no map of its own.
   private readonly replay: InFlightLine[] = [];
   private readonly poison: InFlightLine[] = [];
   private partial: Buffer = EMPTY;
