@@ -119,12 +119,21 @@ export class JoinTable<H> {
     copies.push({ branch, tags, handle });
     if (copies.length < entry.expected.length) return WAITING;
     this.remove(entry);
-    const ordered = entry.expected.map((b) => copies.find((c) => c.branch === b)!);
-    return {
-      kind: 'complete',
-      flow: merged(entry.first, ordered.map((c) => c.tags)),
-      handles: ordered.map((c) => c.handle),
-    };
+    // Tags and handles in expected-branch order, so the result does not depend on arrival order.
+    const expectedBranches = entry.expected;
+    const union: Tag[] = [];
+    const handles: H[] = [];
+    for (let i = 0; i < expectedBranches.length; i++) {
+      for (let j = 0; j < copies.length; j++) {
+        const c = copies[j]!;
+        if (c.branch !== expectedBranches[i]) continue;
+        addTagsTo(union, c.tags);
+        handles.push(c.handle);
+        break;
+      }
+    }
+    entry.first.tags = union;
+    return { kind: 'complete', flow: entry.first, handles };
   }
 
   /** Partial entries whose first copy arrived at least the window ago, oldest first. */

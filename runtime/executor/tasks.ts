@@ -185,13 +185,20 @@ function addEdge(more: number[] | null, root: number, h: number, l: number): num
  */
 const scratchRoots: { more: number[] | null } = { more: null };
 function rootsOf(anchors: readonly TupleImpl[]): number {
+  // Plain loops, no callback: this runs for every chained emit with several anchors (the join's).
   let root = 0;
   let more: number[] | null = null;
-  const add = (r: number): void => {
-    if (root === 0) root = r;
-    else if (r !== root) more = addEdge(more, r, 0, 0);
-  };
-  for (let a = 0; a < anchors.length; a++) forEachRoot(anchors[a]!, add);
+  for (let a = 0; a < anchors.length; a++) {
+    const anchor = anchors[a]!;
+    const am = anchor.more;
+    const n = am === null ? 0 : am.length / 3;
+    for (let k = -1; k < n; k++) {
+      const r = k === -1 ? anchor.root : am![k * 3]!;
+      if (r === 0) continue;
+      if (root === 0) root = r;
+      else if (r !== root) more = addEdge(more, r, 0, 0);
+    }
+  }
   scratchRoots.more = more;
   return root;
 }
