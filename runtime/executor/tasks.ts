@@ -19,7 +19,7 @@ import type { ComponentSpec, TaskSpec, TopologySpec } from '../spec.js';
 import { ROOT_ID_LIMIT } from '../spec.js';
 import type { Route, StreamTable } from './routing.js';
 import { SysOp } from './messages.js';
-import { TupleImpl } from './tuple-impl.js';
+import { sampleTicks, ticksToMs, TupleImpl } from './tuple-impl.js';
 
 const NO_VALUES: readonly unknown[] = [];
 const NO_FIELDS: readonly string[] = [];
@@ -306,7 +306,7 @@ export class BoltTask extends EmittingTask {
     if (sampled) {
       this.sampleCounter = 0;
       t0 = performance.now();
-      t.sampledAt = t0;
+      t.sampledAt = sampleTicks();
     }
     if (this.isBasic) {
       this.current = t;
@@ -457,8 +457,8 @@ export class BoltTask extends EmittingTask {
     if (t.done) return;
     t.done = true;
     this.counters.acked++;
-    if (t.sampledAt > 0) {
-      this.counters.processMsSum += performance.now() - t.sampledAt;
+    if (t.sampledAt !== 0) {
+      this.counters.processMsSum += ticksToMs(t.sampledAt, sampleTicks());
       this.counters.processCount++;
     }
     if (!this.host.acking) return;

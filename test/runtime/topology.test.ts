@@ -140,6 +140,25 @@ describe('groupings and placement', () => {
   });
 });
 
+describe('metrics', () => {
+  it('samples process latency from execute to ack', async () => {
+    log = new EventLog();
+    const channel = log.channelName;
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('SeqSpout', { channel, count: 20 }));
+    b.setBolt('slow', fixture('SlowAckBolt', { delayMs: 40 })).shuffleGrouping('spout');
+    const spec = await b.build({ name: 'test', workers: 1, ackers: 1, metricsIntervalMs: 50, latencySampleEvery: 1 });
+    topo = await RunningTopology.start(spec);
+    await topo.waitUntilDone();
+    await new Promise((r) => setTimeout(r, 150));
+    const count = componentTotal(topo.snapshots, 'slow', (c) => c.processCount);
+    const sum = componentTotal(topo.snapshots, 'slow', (c) => c.processMsSum);
+    expect(count).toBe(20);
+    expect(sum / count).toBeGreaterThanOrEqual(35);
+    expect(sum / count).toBeLessThan(1000);
+  });
+});
+
 describe('failures and shutdown', () => {
   it('survives a bolt that throws: the tuple fails, is replayed, and the error is counted', async () => {
     log = new EventLog();
