@@ -1,6 +1,7 @@
 import { closeSync, createReadStream, openSync, readSync, statSync, type ReadStream } from 'node:fs';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { conversationHashOf } from './conversation-share.js';
+import { LineQueue } from './line-queue.js';
 
 export interface FileSpoutArgs {
   /** A JSON-lines file (or a FIFO the caller feeds, e.g. with standard input). */
@@ -55,14 +56,8 @@ const READ_AHEAD_LINES = 8192;
 export class FileSpout implements Spout {
   private collector!: SpoutOutputCollector;
   private stream: ReadStream | null = null;
-  // Read-ahead as two parallel arrays with a head index: Array.shift on thousands of entries
-  // copies them all on every call.
-  private readyNo: number[] = [];
-  private readyLine: string[] = [];
-  private readyHash: number[] = [];
-  private readyOffset: number[] = [];
-  private readyLength: number[] = [];
-  private readyHead = 0;
+  /** Lines read ahead of the topology (at most about READ_AHEAD_LINES and one read's worth). */
+  private readonly ready = new LineQueue();
   // A line in flight is known by its msgId alone: the engine hands it back on ack or fail, so the
   // spout keeps no map of its own.
   private readonly replay: InFlightLine[] = [];
@@ -135,7 +130,7 @@ export class FileSpout implements Spout {
     }
     this.partial = start < bytes.length ? Buffer.from(bytes.subarray(start)) : EMPTY;
     this.partialOffset = base + start;
-    if (this.readyCount() >= READ_AHEAD_LINES && !this.paused) {
+    if (this.ready.size >= READ_AHEAD_LINES && !this.paused) {
       this.paused = true;
       this.stream!.pause();
     }
@@ -151,11 +146,7 @@ export class FileSpout implements Spout {
     const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
     const line = bytes.toString('utf8', start, stop);
     if (line.trim().length === 0) return;
-    this.readyNo.push(this.lineNo);
-    this.readyLine.push(line);
-    this.readyHash.push(hash);
-    this.readyOffset.push(base + start);
-    this.readyLength.push(stop - start);
+    this.ready.push(this.lineNo, line, hash, base + start, stop - start);
   }
 
   /**
@@ -176,10 +167,6 @@ export class FileSpout implements Spout {
     return buf.toString('utf8');
   }
 
-  private readyCount(): number {
-    return this.readyNo.length - this.readyHead;
-  }
-
   nextTuple(): void {
     if (!this.active) return;
     const poisoned = this.poison.shift();
@@ -198,38 +185,23 @@ export class FileSpout implements Spout {
       else this.collector.emit([line, `${this.origin}:${again.no}`, again.hash], again);
       return;
     }
-    if (this.args.ratePerSec !== undefined && this.readyCount() > 0) {
+    if (this.args.ratePerSec !== undefined && this.ready.size > 0) {
       const now = Date.now();
       if (this.startedAtMs === 0) this.startedAtMs = now;
       // The rate is the whole spout's: each reader offers its share of it.
       if (this.offered >= ((now - this.startedAtMs) / 1000) * (this.args.ratePerSec / this.shares)) return;
       this.offered++;
     }
-    if (this.readyCount() > 0) {
-      const no = this.readyNo[this.readyHead]!;
-      const line = this.readyLine[this.readyHead]!;
-      const hash = this.readyHash[this.readyHead]!;
-      const offset = this.readyOffset[this.readyHead]!;
-      const length = this.readyLength[this.readyHead]!;
-      this.readyHead++;
-      if (this.readyHead === this.readyNo.length) {
-        this.readyNo = [];
-        this.readyLine = [];
-        this.readyHash = [];
-        this.readyOffset = [];
-        this.readyLength = [];
-        this.readyHead = 0;
-      } else if (this.readyHead >= 4096 && this.readyHead * 2 >= this.readyNo.length) {
-        this.readyNo = this.readyNo.slice(this.readyHead);
-        this.readyLine = this.readyLine.slice(this.readyHead);
-        this.readyHash = this.readyHash.slice(this.readyHead);
-        this.readyOffset = this.readyOffset.slice(this.readyHead);
-        this.readyLength = this.readyLength.slice(this.readyHead);
-        this.readyHead = 0;
-      }
+    if (this.ready.shift()) {
+      const r = this.ready;
+      const no = r.takenNo;
+      const line = r.takenLine;
+      const hash = r.takenHash;
+      const offset = r.takenOffset;
+      const length = r.takenLength;
       const inFlight: InFlightLine = { no, line: this.rereadable ? null : line, offset, length, hash, failures: 0, lastReason: null };
       this.collector.emit([line, `${this.origin}:${no}`, hash], inFlight);
-      if (this.paused && this.readyCount() < READ_AHEAD_LINES / 2) {
+      if (this.paused && this.ready.size < READ_AHEAD_LINES / 2) {
         this.paused = false;
         this.stream!.resume();
       }
