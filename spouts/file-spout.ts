@@ -139,11 +139,11 @@ export class FileSpout implements Spout {
   /** The line at `[start, end)` of `bytes`, whose first byte is at file offset `base`. */
   private push(bytes: Buffer, start: number, end: number, base: number): void {
     this.lineNo++;
-    // The conversation's hash; a line whose endpoints cannot be read (the parser will refuse it)
-    // is placed by its number instead.
-    const hash = conversationHashOf(bytes, start, end) ?? this.lineNo;
-    if (this.shares > 1 && hash % this.shares !== this.share) return;
     const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
+    // The conversation's hash, over the line without its CR, as a replay reads it back; a line
+    // whose endpoints cannot be read (the parser will refuse it) is placed by its number instead.
+    const hash = conversationHashOf(bytes, start, stop) ?? this.lineNo;
+    if (this.shares > 1 && hash % this.shares !== this.share) return;
     const line = bytes.toString('utf8', start, stop);
     if (line.trim().length === 0) return;
     this.ready.push(this.lineNo, line, hash, base + start, stop - start);
