@@ -40,6 +40,14 @@ interface InFlightLine {
   lastReason: FailReason | null;
 }
 
+/**
+ * A line's share hash: its conversation's, or, for a line whose endpoints cannot be read (the
+ * parser will refuse it), its number. A replay's check recomputes it the same way.
+ */
+function lineHash(bytes: Buffer, start: number, end: number, lineNo: number): number {
+  return conversationHashOf(bytes, start, end) ?? lineNo;
+}
+
 const LINE_GONE = 'the file no longer holds this line where it was read (truncated or rewritten), so it cannot be replayed';
 
 /** Lines buffered ahead of the topology; reading pauses above this. */
@@ -140,9 +148,8 @@ export class FileSpout implements Spout {
   private push(bytes: Buffer, start: number, end: number, base: number): void {
     this.lineNo++;
     const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
-    // The conversation's hash, over the line without its CR, as a replay reads it back; a line
-    // whose endpoints cannot be read (the parser will refuse it) is placed by its number instead.
-    const hash = conversationHashOf(bytes, start, stop) ?? this.lineNo;
+    // Over the line without its CR: the same bytes a replay reads back.
+    const hash = lineHash(bytes, start, stop, this.lineNo);
     if (this.shares > 1 && hash % this.shares !== this.share) return;
     const line = bytes.toString('utf8', start, stop);
     if (line.trim().length === 0) return;
@@ -163,7 +170,7 @@ export class FileSpout implements Spout {
     } catch {
       return null;
     }
-    if (got !== p.length || (conversationHashOf(buf, 0, got) ?? p.no) !== p.hash) return null;
+    if (got !== p.length || lineHash(buf, 0, got, p.no) !== p.hash) return null;
     return buf.toString('utf8');
   }
 
