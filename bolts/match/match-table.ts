@@ -134,10 +134,10 @@ export class MatchTable<H> {
     return out;
   }
 
-  /** Releases everything, oldest first (end of a file input, shutdown). */
-  drain(): ReleasedFlow<H>[] {
+  /** Releases everything, oldest first (end of a file input, shutdown), or the `limit` oldest. */
+  drain(limit = Infinity): ReleasedFlow<H>[] {
     const out: ReleasedFlow<H>[] = [];
-    while (this.oldest !== null) {
+    while (this.oldest !== null && out.length < limit) {
       const entry = this.oldest;
       this.remove(entry);
       out.push(released(entry, 'drained'));

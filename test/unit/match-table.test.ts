@@ -254,6 +254,24 @@ describe('MatchTable', () => {
     expect(t.drain()).toEqual([]);
   });
 
+  it('drains only the oldest entries when given a limit', () => {
+    const clock = new FakeClock();
+    const t = table(clock);
+    for (let id = 1; id <= 5; id++) {
+      t.offer(flowFixture({ id, srcPort: 20_000 + id }), `h${id}`);
+      clock.advance(1);
+    }
+    expect(t.drain(2).map((r) => r.handle)).toEqual(['h1', 'h2']);
+    expect(t.size).toBe(3);
+    expect(t.drain(0)).toEqual([]);
+    expect(t.drain(10).map((r) => [r.handle, r.reason])).toEqual([
+      ['h3', 'drained'],
+      ['h4', 'drained'],
+      ['h5', 'drained'],
+    ]);
+    expect(t.size).toBe(0);
+  });
+
   it('rejects a window or size that cannot work', () => {
     expect(() => table(new FakeClock(), { windowMs: 0 })).toThrow(RangeError);
     expect(() => table(new FakeClock(), { maxSize: 0 })).toThrow(RangeError);
