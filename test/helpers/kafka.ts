@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 
 /**
  * Fails the run when no broker answers: integration tests need the real broker that
@@ -75,4 +76,61 @@ export async function deleteTestTopicsAndGroups(admin: import('kafkajs').Admin, 
   const present = new Set(await admin.listTopics());
   const topics = what.topics.filter((topic) => present.has(topic));
   if (topics.length > 0) await admin.deleteTopics({ topics });
+}
+
+/** What a Kafka integration test file gets from `useTestBroker`. */
+export interface TestBroker {
+  readonly brokers: string[];
+  /** An admin client of the broker, connected before the file's first test. */
+  readonly admin: Admin;
+  /** A topic name no other test uses, deleted after the file's last test. */
+  topic(prefix: string): string;
+  /** A consumer group id no other test uses, deleted after the file's last test. */
+  group(prefix: string): string;
+}
+
+/**
+ * The broker set-up a Kafka integration test file shares, registered as its hooks: before the
+ * first test, the broker must answer (`requireKafka`) and an admin client connects; after the
+ * last, the groups and topics named through `topic` and `group` are deleted and the client
+ * disconnects. A failed set-up is thrown again before every test, so a missing broker fails each
+ * test of the file by name rather than leaving them skipped behind one failed hook.
+ */
+export function useTestBroker(clientId: string, brokers: readonly string[] = ['127.0.0.1:9092']): TestBroker {
+  let admin: Admin | undefined;
+  let setupError: unknown;
+  const topics: string[] = [];
+  const groups: string[] = [];
+  beforeAll(async () => {
+    try {
+      await requireKafka([...brokers]);
+      const client = new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
+      await client.connect();
+      admin = client;
+    } catch (err) {
+      setupError = err;
+    }
+  });
+  beforeEach(() => {
+    if (setupError !== undefined) throw setupError;
+  });
+  afterAll(async () => {
+    if (admin === undefined) return;
+    await deleteTestTopicsAndGroups(admin, { topics, groups });
+    await admin.disconnect();
+  });
+  const named = (list: string[], prefix: string) => {
+    const name = uniqueTopic(prefix);
+    list.push(name);
+    return name;
+  };
+  return {
+    brokers: [...brokers],
+    get admin(): Admin {
+      if (admin === undefined) throw new Error('the Kafka admin client is connected in beforeAll; use it inside a test or hook');
+      return admin;
+    },
+    topic: (prefix) => named(topics, prefix),
+    group: (prefix) => named(groups, prefix),
+  };
 }

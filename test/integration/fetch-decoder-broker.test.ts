@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompressionTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { decodeFetchV11, installFastFetchDecoder } from '../../spouts/kafka/fetch-decoder.js';
 import { installFastProduceEncoder } from '../../spouts/kafka/produce-encoder.js';
-import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { useTestBroker } from '../helpers/kafka.js';
 
 // The Fetch responses of the real broker (`npm run kafka:up`), captured as a kafkajs consumer
 // reads them, decoded by our decoder and by kafkajs' own: the two must be equal.
@@ -17,28 +17,13 @@ const kafkajs = {
   Decoder: require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown,
 };
 
-const BROKERS = ['127.0.0.1:9092'];
+const broker = useTestBroker('themis-test-fetch-decoder');
+const BROKERS = broker.brokers;
 const kafka = new Kafka({ clientId: 'themis-test-fetch-decoder', brokers: BROKERS, logLevel: logLevel.NOTHING });
-let admin: Admin;
-const topics: string[] = [];
-const groups: string[] = [];
-
-beforeAll(async () => {
-  await requireKafka(BROKERS);
-  admin = kafka.admin();
-  await admin.connect();
-});
-
-afterAll(async () => {
-  if (admin === undefined) return;
-  await deleteTestTopicsAndGroups(admin, { topics, groups });
-  await admin.disconnect();
-});
 
 describe('our Fetch decoder on the real broker', () => {
   it('decodes every Fetch response of a consumer exactly as kafkajs does: plain, headed and compressed batches', async () => {
-    const topic = uniqueTopic('themis-it-fetch-decoder');
-    topics.push(topic);
+    const topic = broker.topic('themis-it-fetch-decoder');
     await createTopics({ brokers: BROKERS, topics: [topic], partitions: 3 });
     installFastProduceEncoder();
     const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -62,8 +47,7 @@ describe('our Fetch decoder on the real broker', () => {
         return { ...built, response: { ...built.response, decode: (raw: Buffer) => (captured.push(Buffer.from(raw)), built.response.decode(raw)) } };
       };
     };
-    const groupId = uniqueTopic('themis-it-fetch-decoder-group');
-    groups.push(groupId);
+    const groupId = broker.group('themis-it-fetch-decoder-group');
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 16_384 });
     const seen = new Set<string>();
     try {

@@ -2,52 +2,30 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
 import { runCli, type CliIo } from '../../bin/themis-ingest.js';
-import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { uniqueTopic, useTestBroker } from '../helpers/kafka.js';
 import { consumeTopic, type ConsumedMessage } from '../helpers/consume-topic.js';
 
 // `themis-ingest json` run in-process against the broker that `npm run kafka:up` starts; every
 // topic is unique to this file and deleted afterwards.
-const BROKERS = ['127.0.0.1:9092'];
-let admin: Admin;
+const broker = useTestBroker('themis-test-ingest-json');
+const BROKERS = broker.brokers;
 let workDir: string;
-const topicsToDelete: string[] = [];
-
-// A failing beforeAll leaves its tests counted as skipped; a missing broker must fail every test
-// instead, so beforeAll keeps its error and beforeEach throws it.
-let setupError: unknown;
 
 beforeAll(async () => {
-  try {
-    await requireKafka(BROKERS);
-    admin = new Kafka({ clientId: 'themis-test-ingest-json', brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    workDir = await mkdtemp(join(tmpdir(), 'themis-ingest-json-'));
-  } catch (error) {
-    setupError = error;
-  }
-});
-
-beforeEach(() => {
-  if (setupError !== undefined) throw setupError;
+  workDir = await mkdtemp(join(tmpdir(), 'themis-ingest-json-'));
 });
 
 afterAll(async () => {
-  if (admin !== undefined && setupError === undefined) {
-    await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete });
-    await admin.disconnect();
-  }
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
 async function newTopic(prefix: string, partitions = 4): Promise<string> {
-  const topic = uniqueTopic(prefix);
-  topicsToDelete.push(topic);
+  const topic = broker.topic(prefix);
   await createTopics({ brokers: BROKERS, topics: [topic], partitions, retentionMs: 3_600_000 });
   return topic;
 }
@@ -195,7 +173,7 @@ describe('themis-ingest json', () => {
     expect(io.exitCode).toBe(1);
     expect(io.errors[0]).toContain(`topic "${topic}" does not exist`);
     expect(io.errors[0]).toContain(`themis-kafka create-topics --topics ${topic}`);
-    expect(await admin.listTopics()).not.toContain(topic);
+    expect(await broker.admin.listTopics()).not.toContain(topic);
   });
 
   it('fails with exit 1 and a hint when no broker answers', async () => {

@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { parseFlowLine } from '../../bolts/parse/parse-flow.js';
 import { conversationKey } from '../../bolts/match/conversation-key.js';
 import type { Flow } from '../../bolts/flow.js';
-import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { useTestBroker } from '../helpers/kafka.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
 import {
   buildPcap,
@@ -28,15 +27,14 @@ import {
 // 1.7.1 → `themis-ingest nfdump <file>` (child process) → the real broker. Needs the Debian
 // packages nfdump and softflowd, and the broker from `npm run kafka:up`.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BROKERS = ['127.0.0.1:9092'];
+const broker = useTestBroker('themis-test-ingest-nfdump');
+const BROKERS = broker.brokers;
 const FIRST_ID = 5_000_000;
 /** 2017-01-10T07:39:17.5Z: the thesis example time (reference §4.2), half a second in. */
 const CAPTURE_START_US = 1_484_033_957_500_000;
 const INSTALL_HINT = 'install them with: apt-get update && apt-get install -y nfdump softflowd';
 
-let admin: Admin;
 let workDir: string;
-const topicsToDelete: string[] = [];
 const children: ChildProcess[] = [];
 
 function requireTool(command: string, args: string[]): void {
@@ -256,23 +254,12 @@ async function captureToNfcapd(): Promise<{ file: string; records: number }> {
   return { file: join(flowDir, files[0]!), records };
 }
 
-// A failing beforeAll leaves its tests counted as skipped; a missing broker or tool must fail
-// every test instead, so beforeAll keeps its error and beforeEach throws it.
-let setupError: unknown;
-
 beforeAll(async () => {
-  try {
-    await requireKafka(BROKERS);
-    admin = new Kafka({ clientId: 'themis-test-ingest-nfdump', brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    workDir = await mkdtemp(join(tmpdir(), 'themis-ingest-nfdump-'));
-  } catch (error) {
-    setupError = error;
-  }
+  workDir = await mkdtemp(join(tmpdir(), 'themis-ingest-nfdump-'));
 });
 
+// A missing tool fails every test by name (as a missing broker does, in useTestBroker).
 beforeEach(() => {
-  if (setupError !== undefined) throw setupError;
   requireTool('nfdump', ['-V']);
   requireTool('nfcapd', ['-V']);
   requireTool('softflowd', ['-h']);
@@ -280,10 +267,6 @@ beforeEach(() => {
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  if (admin !== undefined && setupError === undefined) {
-    await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete });
-    await admin.disconnect();
-  }
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -292,8 +275,7 @@ describe('themis-ingest nfdump', () => {
     const { file, records } = await captureToNfcapd();
     const expected = expectedFlows().sort(byEndpoints);
     expect(records).toBe(expected.length);
-    const topic = uniqueTopic('themis-it-ingest-nfdump');
-    topicsToDelete.push(topic);
+    const topic = broker.topic('themis-it-ingest-nfdump');
     await createTopics({ brokers: BROKERS, topics: [topic], partitions: 4, retentionMs: 3_600_000 });
 
     const run = await start(
@@ -355,8 +337,7 @@ describe('themis-ingest nfdump', () => {
   it('fails with exit 1 and names the file when nfdump cannot read it', async () => {
     const notNfcapd = join(workDir, 'nfcapd.201701100735');
     await writeFile(notNfcapd, 'this is not an nfcapd file\n');
-    const topic = uniqueTopic('themis-it-ingest-nfdump-bad');
-    topicsToDelete.push(topic);
+    const topic = broker.topic('themis-it-ingest-nfdump-bad');
     await createTopics({ brokers: BROKERS, topics: [topic], partitions: 1, retentionMs: 3_600_000 });
 
     const run = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', notNfcapd, '--topic', topic], ROOT).finished;

@@ -1,26 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, Partitioners, ConfigResourceTypes, type Admin } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { Kafka, logLevel, Partitioners, ConfigResourceTypes } from 'kafkajs';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { KafkaAdminError } from '../../spouts/kafka/errors.js';
 import { createProgram, type CliIo } from '../../bin/themis-kafka.js';
-import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { useTestBroker } from '../helpers/kafka.js';
 
 // Runs against the broker that `npm run kafka:up` starts; every topic here has a unique name
 // and is deleted in afterAll.
-const BROKERS = ['127.0.0.1:9092'];
+const broker = useTestBroker('themis-test-kafka-broker');
+const BROKERS = broker.brokers;
 const kafka = new Kafka({ clientId: 'themis-test-kafka-broker', brokers: BROKERS, logLevel: logLevel.NOTHING });
-let admin: Admin;
-const topicsToDelete: string[] = [];
-const groupsToDelete: string[] = [];
-
-function newTopic(prefix: string): string {
-  const topic = uniqueTopic(prefix);
-  topicsToDelete.push(topic);
-  return topic;
-}
+const newTopic = (prefix: string) => broker.topic(prefix);
 
 async function retentionMsOf(topic: string): Promise<string | undefined> {
-  const { resources } = await admin.describeConfigs({
+  const { resources } = await broker.admin.describeConfigs({
     resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }],
     includeSynonyms: false,
   });
@@ -28,21 +21,9 @@ async function retentionMsOf(topic: string): Promise<string | undefined> {
 }
 
 async function partitionCountOf(topic: string): Promise<number> {
-  const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+  const { topics } = await broker.admin.fetchTopicMetadata({ topics: [topic] });
   return topics[0]?.partitions.length ?? 0;
 }
-
-beforeAll(async () => {
-  await requireKafka(BROKERS);
-  admin = kafka.admin();
-  await admin.connect();
-});
-
-afterAll(async () => {
-  if (admin === undefined) return;
-  await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete, groups: groupsToDelete });
-  await admin.disconnect();
-});
 
 describe('createTopics against the real broker', () => {
   it('creates missing topics with the requested partitions and retention.ms', async () => {
@@ -119,8 +100,7 @@ describe('produce and consume round trip', () => {
     }
     await producer.disconnect();
 
-    const groupId = uniqueTopic('themis-it-group');
-    groupsToDelete.push(groupId);
+    const groupId = broker.group('themis-it-group');
     const consumer = kafka.consumer({ groupId });
     const received: { key: string; seq: number; partition: number }[] = [];
     const seen = new Set<number>();

@@ -1,20 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
 import type { Logger } from '../../runtime/index.js';
 import { KafkaSink } from '../../bolts/output/kafka-sink.js';
 import { OutputError } from '../../bolts/output/errors.js';
 import type { KafkaRecord } from '../../bolts/output/format.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { installFastProduceEncoder } from '../../spouts/kafka/produce-encoder.js';
-import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { uniqueTopic, useTestBroker } from '../helpers/kafka.js';
 
 // Writes through KafkaSink to the broker that `npm run kafka:up` starts, and reads the records
 // back with a plain consumer. Topics and groups are unique per test and deleted in afterAll.
-const BROKERS = ['127.0.0.1:9092'];
+const broker = useTestBroker('themis-test-kafka-sink');
+const BROKERS = broker.brokers;
 const kafka = new Kafka({ clientId: 'themis-test-kafka-sink', brokers: BROKERS, logLevel: logLevel.NOTHING });
-let admin: Admin;
-const topicsToDelete: string[] = [];
-const groupsToDelete: string[] = [];
 const sinks: KafkaSink[] = [];
 /** kafkajs' own logs of the sinks under test (connection refused, unknown topic), kept off the console. */
 const kafkaLogs: string[] = [];
@@ -24,25 +22,12 @@ const log: Logger = {
   error: (msg) => void kafkaLogs.push(msg),
 };
 
-beforeAll(async () => {
-  await requireKafka(BROKERS);
-  admin = kafka.admin();
-  await admin.connect();
-});
-
 afterEach(async () => {
   for (const sink of sinks.splice(0)) await sink.close();
 });
 
-afterAll(async () => {
-  if (admin === undefined) return;
-  await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete, groups: groupsToDelete });
-  await admin.disconnect();
-});
-
 async function newTopic(prefix: string): Promise<string> {
-  const topic = uniqueTopic(prefix);
-  topicsToDelete.push(topic);
+  const topic = broker.topic(prefix);
   await createTopics({ brokers: BROKERS, topics: [topic], partitions: 4 });
   return topic;
 }
@@ -65,10 +50,9 @@ interface ReadRecord {
  * partition and offset, and the caller counts duplicates of a value.
  */
 async function readTopic(topic: string): Promise<ReadRecord[]> {
-  const ends = await admin.fetchTopicOffsets(topic);
+  const ends = await broker.admin.fetchTopicOffsets(topic);
   const total = ends.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
-  const groupId = uniqueTopic('themis-it-sink-reader');
-  groupsToDelete.push(groupId);
+  const groupId = broker.group('themis-it-sink-reader');
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
   const records = new Map<string, ReadRecord>();
   await consumer.connect();

@@ -1,32 +1,33 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { moduleRef, RunningTopology, TopologyBuilder } from '../../runtime/index.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import type { KafkaSpoutArgs } from '../../spouts/kafka-spout.js';
 import type { KafkaFixtureEvent, RecordingBoltArgs } from './fixtures/kafka-fixtures.js';
-import { deleteTestTopicsAndGroups, requireKafka, uniqueTopic } from '../helpers/kafka.js';
+import { useTestBroker } from '../helpers/kafka.js';
 
 // Runs KafkaSpout topologies against the broker that `npm run kafka:up` starts. Every test has
 // its own topic (4 partitions) and consumer group; both are deleted in afterAll.
-const BROKERS = ['127.0.0.1:9092'];
+const broker = useTestBroker('themis-test-kafka-spout');
+const BROKERS = broker.brokers;
 const PARTITIONS = 4;
 const kafka = new Kafka({ clientId: 'themis-test-kafka-spout', brokers: BROKERS, logLevel: logLevel.NOTHING });
-let admin: Admin;
-let producer: Producer;
-const topicsToDelete: string[] = [];
-const groupsToDelete: string[] = [];
+let producer: Producer | undefined;
+
+/** The file's producer, connected on first use (after the broker's set-up has checked it answers). */
+async function connectedProducer(): Promise<Producer> {
+  if (producer === undefined) {
+    const client = kafka.producer();
+    await client.connect();
+    producer = client;
+  }
+  return producer;
+}
+
 const running: RunningTopology[] = [];
 const channels: EventLog[] = [];
-
-beforeAll(async () => {
-  await requireKafka(BROKERS);
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer();
-  await producer.connect();
-});
 
 afterEach(async () => {
   for (const topology of running.splice(0)) await topology.shutdown({ drainTimeoutMs: 2_000 });
@@ -35,9 +36,6 @@ afterEach(async () => {
 
 afterAll(async () => {
   await producer?.disconnect();
-  if (admin === undefined) return;
-  await deleteTestTopicsAndGroups(admin, { topics: topicsToDelete, groups: groupsToDelete });
-  await admin.disconnect();
 });
 
 /** Collects what the fixture bolts report from their worker threads. */
@@ -68,27 +66,24 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function newTopic(prefix: string): Promise<string> {
-  const topic = uniqueTopic(prefix);
-  topicsToDelete.push(topic);
+  const topic = broker.topic(prefix);
   await createTopics({ brokers: BROKERS, topics: [topic], partitions: PARTITIONS });
   return topic;
 }
 
 function newGroup(): string {
-  const group = uniqueTopic('themis-it-spout-group');
-  groupsToDelete.push(group);
-  return group;
+  return broker.group('themis-it-spout-group');
 }
 
 /** Produces `count` messages `{"seq":n}`, n from `first`, message n to partition n % 4. */
 async function produce(topic: string, count: number, first = 0): Promise<void> {
   const messages = Array.from({ length: count }, (_, i) => ({ partition: (first + i) % PARTITIONS, value: JSON.stringify({ seq: first + i }) }));
-  await producer.send({ topic, acks: -1, messages });
+  await (await connectedProducer()).send({ topic, acks: -1, messages });
 }
 
 /** partition -> the group's committed offset (-1: none). */
 async function committedOffsets(groupId: string, topic: string): Promise<Record<number, number>> {
-  const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const [result] = await broker.admin.fetchOffsets({ groupId, topics: [topic] });
   return Object.fromEntries((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
 }
 
@@ -107,7 +102,7 @@ async function expectCommittedTo(groupId: string, topic: string, ends: Record<st
 }
 
 async function highWatermarks(topic: string): Promise<Record<number, number>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
+  const offsets = await broker.admin.fetchTopicOffsets(topic);
   return Object.fromEntries(offsets.map((o) => [o.partition, Number(o.high)]));
 }
 
