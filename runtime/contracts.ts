@@ -88,6 +88,11 @@ export interface SpoutOutputCollector {
   emit(values: unknown[], msgId?: unknown, stream?: string): void;
   /** A finite spout says its input is exhausted; the topology may then drain and stop. */
   signalExhausted(): void;
+  /**
+   * Data arrived for a spout whose nextTuple emitted nothing: it is asked again at once, instead of
+   * after its idle pause (which grows to 50 ms while it stays idle).
+   */
+  wake(): void;
   reportError(err: unknown): void;
 }
 

@@ -49,8 +49,8 @@ export class RecordTable {
   }
 
   /**
-   * The offset of key's record, made (fields zero) when absent; `created` tells which. Grows the
-   * table first when one more record would pass half full.
+   * The offset of key's record, made (fields zero) when absent. Grows the table first when one
+   * more record would pass half full.
    */
   findOrCreate(key: number): number {
     if ((this.count + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
@@ -59,20 +59,15 @@ export class RecordTable {
     for (let i = this.home(key); ; i = (i + 1) & this.mask) {
       const k = d[i * w]!;
       if (k === key) {
-        this.created = false;
         return i * w;
       }
       if (k === 0) {
         d[i * w] = key;
         this.count++;
-        this.created = true;
         return i * w;
       }
     }
   }
-
-  /** Whether the last `findOrCreate` made the record. */
-  created = false;
 
   /** Removes the record at `at` (an offset from `find` or `findOrCreate`). */
   removeAt(at: number): void {

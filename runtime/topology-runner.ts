@@ -42,6 +42,8 @@ export class RunningTopology extends EventEmitter {
   readonly snapshots: Array<WorkerMetricsSnapshot | undefined>;
   private readonly workers: Worker[] = [];
   private readonly inflight: Int32Array;
+  private readonly load: SharedArrayBuffer;
+  private readonly waiting: SharedArrayBuffer;
   private readonly statusWaiters = new Map<number, { resolve: (s: WorkerStatus) => void; reject: (e: Error) => void }>();
   private nextRequest = 1;
   private closedCount = 0;
@@ -55,6 +57,8 @@ export class RunningTopology extends EventEmitter {
     super();
     this.snapshots = new Array(spec.options.workers).fill(undefined);
     this.inflight = new Int32Array(new SharedArrayBuffer(4 * spec.options.workers * spec.options.workers));
+    this.load = new SharedArrayBuffer(4 * spec.executors.length);
+    this.waiting = new SharedArrayBuffer(4 * spec.executors.length * spec.options.workers);
   }
 
   /** Starts the worker threads, builds every task (open/prepare) and activates the spouts. */
@@ -79,7 +83,7 @@ export class RunningTopology extends EventEmitter {
     const ready: Array<Promise<void>> = [];
     for (let i = 0; i < n; i++) {
       const peers = ports[i]!;
-      const data: WorkerData = { spec: this.spec, workerIndex: i, peers, inflight: this.inflight.buffer as SharedArrayBuffer, entry };
+      const data: WorkerData = { spec: this.spec, workerIndex: i, peers, inflight: this.inflight.buffer as SharedArrayBuffer, load: this.load, waiting: this.waiting, entry };
       const w = new Worker(file, {
         workerData: data,
         transferList: peers.filter((p): p is MessagePort => p !== undefined),

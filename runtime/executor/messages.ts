@@ -15,6 +15,10 @@ export interface WorkerData {
   readonly peers: ReadonlyArray<MessagePort | undefined>;
   /** Int32Array over W*W cells: data batches sent by `from` and not yet taken in by `to`. */
   readonly inflight: SharedArrayBuffer;
+  /** Int32Array, a cell per executor: tuples addressed to it and not yet executed (transport.ts). */
+  readonly load: SharedArrayBuffer;
+  /** Int32Array over executors * W cells: 1 when worker w waits for room at executor E. */
+  readonly waiting: SharedArrayBuffer;
   readonly entry: string;
 }
 
@@ -23,7 +27,8 @@ export interface WorkerData {
  * streamCode, sourceTask, root (0 = untracked), edgeHi, edgeLo, more roots (flat
  * [root, edgeHi, edgeLo]* or null), value count n — followed by its n values inline. Structured
  * clone pays per object, so a tuple of primitives costs no object at all.
- * `sys` holds acker and spout control records, SYS_STRIDE numbers each: op, destTask, root, a, b, c.
+ * `control` holds root-tracking records (`ControlOp`), CONTROL_STRIDE numbers each: op, destTask,
+ * root, a, b, c.
  */
 export interface PeerBatch {
   readonly type: 'batch';
@@ -31,26 +36,20 @@ export interface PeerBatch {
   readonly data: unknown[] | null;
   readonly tuples: number;
   /** Transferred, not copied; edge halves are stored as int32 bit patterns. */
-  readonly sys: Int32Array | null;
+  readonly control: Int32Array | null;
 }
+/** The receiver took a batch in: the sender may send another. */
 export interface PeerCredit {
   readonly type: 'credit';
 }
-export type PeerMessage = PeerBatch | PeerCredit;
+/** An executor the receiver was waiting on has room again. */
+export interface PeerWake {
+  readonly type: 'wake';
+}
+export type PeerMessage = PeerBatch | PeerCredit | PeerWake;
 
 export const TUPLE_HEADER = 8;
-export const SYS_STRIDE = 6;
-
-/** Sys ops. To an acker: INIT (a,b = xor halves, c = spout task), ACK (a,b = xor), FAIL. To a spout task: the rest. */
-export const enum SysOp {
-  Init = 1,
-  Ack = 2,
-  Fail = 3,
-  Complete = 4,
-  Failed = 5,
-  Park = 6,
-  Unpark = 7,
-}
+export const CONTROL_STRIDE = 6;
 
 export type SupervisorToWorker =
   | { readonly type: 'activate' }

@@ -12,13 +12,12 @@ export interface StreamInfo {
 export class StreamTable {
   readonly infos: StreamInfo[] = [];
   private readonly codes = new Map<string, number>();
-  readonly tickCode: number;
 
   constructor(spec: TopologySpec) {
     for (const c of spec.components) {
       for (const [stream, fields] of Object.entries(c.outputs)) this.add(c.id, stream, fields);
     }
-    this.tickCode = this.add(SYSTEM_COMPONENT, TICK_STREAM, []);
+    this.add(SYSTEM_COMPONENT, TICK_STREAM, []);
   }
 
   private add(component: string, stream: string, fields: readonly string[]): number {

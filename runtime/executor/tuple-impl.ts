@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Tuple } from '../contracts.js';
+import type { TreeMember } from '../root-tracking.js';
 
 /**
  * The clock of sampled process latency: performance.now() in 10 µs ticks, kept as a signed 32-bit
@@ -19,28 +20,18 @@ export function ticksToMs(from: number, to: number): number {
 }
 
 /**
- * A tuple as it sits in an executor's inbox. Almost every tuple belongs to exactly one tuple tree,
- * so the first (root, edge id) pair is kept in fields and only further trees use the `more` array
- * (flat [root, edgeHi, edgeLo]*). `xHi/xLo` (and `moreXor`) accumulate, per root, the edge ids of
- * the tuples emitted anchored to this one; they are folded into the ack. root 0 = untracked.
+ * A tuple as it sits in an executor's inbox. Its tree bookkeeping (root, edge ids, child XORs,
+ * chaining) is described with `TreeMember` in `../root-tracking.ts`, which alone reads and writes it.
  */
-export class TupleImpl implements Tuple {
-  xHi = 0;
-  xLo = 0;
-  moreXor: number[] | null = null;
-  /** Set when the input has been acked or failed, so a second ack/fail is ignored. */
+export class TupleImpl implements Tuple, TreeMember {
+  childXorHi = 0;
+  childXorLo = 0;
+  moreChildXor: number[] | null = null;
   done = false;
   parked = false;
   /** `sampleTicks()` at execute start, for sampled tuples only (process latency); 0 otherwise. */
   sampledAt = 0;
-  /**
-   * Set when this tuple was run directly inside the emit of the tuples it is anchored to (a chained
-   * basic bolt): it has no edge of its own, and its ack folds the edges of its own children into
-   * those anchors' XOR, per tree, instead of sending a message; the chain acks once, when the
-   * outermost input is acked (or, from a spout, in the root's init).
-   */
-  chainAnchors: readonly TupleImpl[] | null = null;
-  /** A tuple chained from this one failed: its trees are failed, so a spout sends no init for them. */
+  chainAnchors: readonly TreeMember[] | null = null;
   chainFailed = false;
 
   constructor(
@@ -51,25 +42,25 @@ export class TupleImpl implements Tuple {
     readonly destTask: number,
     private fields: readonly string[],
     public root: number,
-    public eHi: number,
-    public eLo: number,
-    public more: number[] | null,
+    public edgeHi: number,
+    public edgeLo: number,
+    public moreTrees: number[] | null,
     readonly isTick: boolean,
   ) {}
 
   /** Makes a finished chained input (no edge of its own) the next one of the same task. */
-  reuse(values: readonly unknown[], sourceComponent: string, sourceTask: number, sourceStream: string, fields: readonly string[], root: number, more: number[] | null): void {
+  reuse(values: readonly unknown[], sourceComponent: string, sourceTask: number, sourceStream: string, fields: readonly string[], root: number, moreTrees: number[] | null): void {
     this.values = values;
     this.sourceComponent = sourceComponent;
     this.sourceTask = sourceTask;
     this.sourceStream = sourceStream;
     this.fields = fields;
     this.root = root;
-    this.more = more;
-    this.xHi = 0;
-    this.xLo = 0;
+    this.moreTrees = moreTrees;
+    this.childXorHi = 0;
+    this.childXorLo = 0;
     // Kept and zeroed rather than dropped: a slot past its end reads as 0 and grows on write.
-    if (this.moreXor !== null) this.moreXor.fill(0);
+    if (this.moreChildXor !== null) this.moreChildXor.fill(0);
     this.done = false;
     this.parked = false;
     this.sampledAt = 0;
@@ -106,8 +97,5 @@ export class TupleQueue {
       this.head = 0;
     }
     return t;
-  }
-  peek(): TupleImpl | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
   }
 }

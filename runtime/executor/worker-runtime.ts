@@ -1,108 +1,83 @@
 import { performance } from 'node:perf_hooks';
-import type { MessagePort } from 'node:worker_threads';
-import type { Bolt, BasicBolt, Spout, StreamCodec, Tuple } from '../contracts.js';
-import { DEFAULT_STREAM } from '../contracts.js';
-import { AckLedger } from '../ack-ledger.js';
+import type { Bolt, BasicBolt, Spout, StreamCodec } from '../contracts.js';
 import { loadComponentFactory } from '../component-loader.js';
 import type { TopologySpec } from '../spec.js';
 import { MAX_TASKS } from '../spec.js';
 import { describeError } from '../errors.js';
 import type { ExecutorMetrics, TaskMetrics } from '../metrics-snapshot.js';
+import { AckLedger, ControlOp, type TreeMember } from '../root-tracking.js';
+import { AckerTask } from './acker-task.js';
+import { BoltTask } from './bolt-task.js';
+import type { TaskHost } from './emitting-task.js';
+import { makeLogger } from './logger.js';
+import type { PeerMessage, SupervisorToWorker, WorkerData, WorkerStatus, WorkerToSupervisor } from './messages.js';
 import { buildRoutes, StreamTable } from './routing.js';
-import { TupleImpl, TupleQueue } from './tuple-impl.js';
-import { SYS_STRIDE, SysOp, TUPLE_HEADER, type PeerMessage, type SupervisorToWorker, type WorkerData, type WorkerStatus, type WorkerToSupervisor } from './messages.js';
-import { BoltTask, SpoutTask, AckerTask, makeLogger, type TaskHost } from './tasks.js';
-
-/** Tuples a bolt executor runs per scheduling pass before the next executor gets its turn. */
-const EXECUTOR_BUDGET = 1024;
-/**
- * nextTuple calls a spout executor makes per pass. Smaller than a bolt's budget, so queues drain
- * before the spout fills them again: flows complete sooner, fewer of them outlive a scavenge, and
- * less is copied and promoted. Measured on the Themis topology (1,000,000 flows file to file,
- * max pending 20,000): bolts 256 / spouts 256 ran at 103,413-105,619 flows/s with 17.3-17.4 s of
- * user CPU; bolts 1,024 / spouts 64 at 110,558-113,289 with 15.9-16.4 s, and a lower peak RSS.
- */
-const SPOUT_BUDGET = 64;
-/** A scheduling turn yields to the event loop (incoming batches, timers) after this long. */
-const TURN_SLICE_MS = 10;
-/** A spout whose nextTuple emitted nothing is asked again after this pause. */
-const SPOUT_IDLE_MS = 1;
-
-export class Executor {
-  readonly inbox = new TupleQueue();
-  busyMs = 0;
-  /** Local executors this one can send to (backpressure: their inbox must have room). */
-  localDownstream: Executor[] = [];
-  /** Other workers this one can send to (backpressure: their outbox must have room). */
-  remoteDownstream: number[] = [];
-  constructor(
-    readonly id: number,
-    readonly component: string,
-    readonly kind: 'spout' | 'bolt' | 'acker',
-    readonly tasks: Array<BoltTask | SpoutTask | AckerTask>,
-  ) {}
-}
-
-interface Outbox {
-  data: unknown[];
-  /** Tuples in `data` (its length also counts inline values). */
-  tuples: number;
-  sys: number[];
-}
+import { Executor, Scheduler } from './scheduler.js';
+import { SpoutTask } from './spout-task.js';
+import { Transport } from './transport.js';
+import { TupleImpl } from './tuple-impl.js';
 
 /** The tasks (or executors) of this thread in an array indexed by task id. */
 function present<T>(byId: ReadonlyArray<T | undefined>): T[] {
   return byId.filter((x): x is T => x !== undefined);
 }
 
+/**
+ * One worker thread: builds its executors and tasks, hosts them (delivery, chaining, control
+ * records), runs their timers (expiry, acker rotation, ticks, metrics), and answers the supervisor.
+ * Transport and flow control are in transport.ts, the scheduling loop in scheduler.ts, the life
+ * of a root in ../root-tracking.ts.
+ */
 export class WorkerRuntime implements TaskHost {
   readonly spec: TopologySpec;
   readonly me: number;
   readonly streams: StreamTable;
   readonly acking: boolean;
   readonly timeoutMs: number;
-  private readonly nWorkers: number;
   private readonly workerOf: Int32Array;
   // This thread's tasks and executors by task id (an array index, not a hash, on the per-tuple paths).
   private readonly boltById: Array<BoltTask | undefined> = [];
   private readonly spoutById: Array<SpoutTask | undefined> = [];
   private readonly ackerById: Array<AckerTask | undefined> = [];
+  /** Executor id by task id, for every task of the topology. */
+  private readonly executorOf: Int32Array;
   private readonly executorById: Array<Executor | undefined> = [];
   private readonly executors: Executor[] = [];
-  /** Bolt executors, most downstream first, so queues drain before their producers run. */
-  private boltOrder: Executor[] = [];
-  private spoutOrder: Executor[] = [];
-  private readonly outboxes: Outbox[];
-  private readonly netQueue: Array<{ from: number; data: unknown[]; tuples: number }> = [];
-  private readonly inflight: Int32Array;
-  private queued = 0;
-  private turnScheduled = false;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private active = false;
-  private closed = false;
+  /** Codec per stream code, for tuples that cross threads. */
+  private readonly codecs: Array<StreamCodec | undefined> = [];
+  private readonly transport: Transport;
+  private scheduler!: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastMetricsAt = performance.now();
-  readonly log = makeLogger({ worker: 0 });
+  readonly log;
 
   constructor(
-    private readonly data: WorkerData,
+    data: WorkerData,
     private readonly toSupervisor: (m: WorkerToSupervisor) => void,
   ) {
     this.spec = data.spec;
     this.me = data.workerIndex;
-    this.nWorkers = data.spec.options.workers;
     this.streams = new StreamTable(this.spec);
     this.acking = this.spec.options.ackers > 0;
     this.timeoutMs = this.spec.options.messageTimeoutSecs * 1000;
-    this.inflight = new Int32Array(data.inflight);
-    this.outboxes = Array.from({ length: this.nWorkers }, () => ({ data: [], tuples: 0, sys: [] }));
     this.workerOf = new Int32Array(MAX_TASKS);
-    for (const t of this.spec.tasks) this.workerOf[t.taskId] = this.spec.executors[t.executor]!.worker;
-    (this as { log: unknown }).log = makeLogger({ worker: this.me });
+    this.executorOf = new Int32Array(MAX_TASKS);
+    for (const t of this.spec.tasks) {
+      this.workerOf[t.taskId] = this.spec.executors[t.executor]!.worker;
+      this.executorOf[t.taskId] = t.executor;
+    }
+    this.log = makeLogger({ worker: this.me });
+    this.transport = new Transport(
+      this.spec,
+      this.me,
+      data,
+      this.streams,
+      this.codecs,
+      (t) => this.executorById[t.destTask]!.inbox.push(t),
+      (op, dest, root, a, b, c) => this.applyControl(op, dest, root, a, b, c),
+      () => this.scheduleTurn(),
+    );
   }
-
-  /** Codec per stream code, for tuples that cross threads. */
-  private readonly codecs: Array<StreamCodec | undefined> = [];
 
   async start(): Promise<void> {
     for (const c of this.spec.codecs) {
@@ -140,13 +115,21 @@ export class WorkerRuntime implements TaskHost {
       this.executors.push(ex);
       for (const t of e.taskIds) this.executorById[t] = ex;
     }
-    this.computeDownstream();
+    const { bolts, spouts } = this.computeDownstream();
+    this.scheduler = new Scheduler(this.transport, bolts, spouts, this.boltById);
     for (const b of present(this.boltById)) await b.prepare();
     for (const s of present(this.spoutById)) await s.open();
     this.startTimers();
   }
 
-  private computeDownstream(): void {
+  /**
+   * For each executor of this thread, the executors its emits can queue tuples for: the tasks each
+   * of its routes can choose (local ones only, for a local grouping that has some). A subscriber
+   * that runs chained here (a basic bolt wired local-or-shuffle with a task on this thread) queues
+   * nothing itself: its own subscribers count instead. Returns the bolt executors most downstream
+   * first, and the spout executors.
+   */
+  private computeDownstream(): { bolts: Executor[]; spouts: Executor[] } {
     const depth = new Map<string, number>();
     const depthOf = (id: string): number => {
       const known = depth.get(id);
@@ -156,33 +139,34 @@ export class WorkerRuntime implements TaskHost {
       depth.set(id, d);
       return d;
     };
-    // A subscriber that runs chained (a basic bolt wired local-or-shuffle) queues nothing itself:
-    // what it emits lands in its own subscribers' queues, so those count as downstream too.
-    const subscribersOf = (id: string, into: Set<string>): Set<string> => {
+    const collect = (id: string, into: Set<number>, seen: Set<string>): void => {
       for (const c of this.spec.components) {
         for (const i of c.inputs) {
-          if (i.source !== id || into.has(c.id)) continue;
-          into.add(c.id);
-          if (i.grouping === 'localOrShuffle' && c.kind === 'bolt' && c.ref.basic === true) subscribersOf(c.id, into);
+          if (i.source !== id) continue;
+          const all = this.spec.tasks.filter((t) => t.component === c.id).map((t) => t.taskId);
+          const local = all.filter((t) => this.workerOf[t] === this.me);
+          const isLocalGrouping = i.grouping === 'localOrShuffle' || i.grouping === 'localFields';
+          const targets = isLocalGrouping && local.length > 0 ? local : all;
+          const chained = i.grouping === 'localOrShuffle' && c.kind === 'bolt' && c.ref.basic === true && local.length > 0;
+          if (chained) {
+            if (!seen.has(c.id)) {
+              seen.add(c.id);
+              collect(c.id, into, seen);
+            }
+          } else {
+            for (const t of targets) into.add(this.executorOf[t]!);
+          }
         }
       }
-      return into;
     };
     for (const ex of this.executors) {
-      const subscribers = [...subscribersOf(ex.component, new Set())];
-      const targetTasks = this.spec.tasks.filter((t) => subscribers.includes(t.component)).map((t) => t.taskId);
-      const local = new Set<Executor>();
-      const remote = new Set<number>();
-      for (const t of targetTasks) {
-        const w = this.workerOf[t]!;
-        if (w === this.me) local.add(this.executorById[t]!);
-        else remote.add(w);
-      }
-      ex.localDownstream = [...local];
-      ex.remoteDownstream = [...remote];
+      const into = new Set<number>();
+      collect(ex.component, into, new Set([ex.component]));
+      ex.downstream = [...into];
     }
-    this.boltOrder = this.executors.filter((e) => e.kind === 'bolt').sort((a, b) => depthOf(b.component) - depthOf(a.component));
-    this.spoutOrder = this.executors.filter((e) => e.kind === 'spout');
+    const bolts = this.executors.filter((e) => e.kind === 'bolt').sort((a, b) => depthOf(b.component) - depthOf(a.component));
+    const spouts = this.executors.filter((e) => e.kind === 'spout');
+    return { bolts, spouts };
   }
 
   private startTimers(): void {
@@ -212,16 +196,16 @@ export class WorkerRuntime implements TaskHost {
   onSupervisorMessage(m: SupervisorToWorker): void {
     switch (m.type) {
       case 'activate':
-        this.active = true;
+        this.scheduler.active = true;
         for (const s of present(this.spoutById)) s.activate();
         this.scheduleTurn();
         break;
       case 'deactivate':
-        this.active = false;
+        this.scheduler.active = false;
         for (const s of present(this.spoutById)) s.deactivate();
         break;
       case 'inputEnd':
-        for (const ex of [...this.boltOrder].reverse()) for (const t of ex.tasks) (t as BoltTask).inputEnd();
+        for (const ex of this.executors) if (ex.kind === 'bolt') for (const t of ex.tasks) (t as BoltTask).inputEnd();
         this.scheduleTurn();
         break;
       case 'status':
@@ -234,93 +218,70 @@ export class WorkerRuntime implements TaskHost {
   }
 
   onPeerMessage(m: PeerMessage): void {
-    if (m.type === 'credit') {
-      this.scheduleTurn();
-      return;
-    }
-    if (m.sys) this.handleSys(m.sys);
-    if (m.data) this.netQueue.push({ from: m.from, data: m.data, tuples: m.tuples });
-    this.scheduleTurn();
+    this.transport.onPeerMessage(m);
   }
 
   private status(): WorkerStatus {
-    let queued = this.queued;
-    for (const b of this.netQueue) queued += b.tuples;
-    for (const o of this.outboxes) queued += o.tuples;
+    const queued = this.scheduler.queued + this.transport.pendingTuples + this.transport.unsent;
     const spouts = present(this.spoutById).map((s) => s.status());
     return { spouts, queued };
   }
 
-  // ---- delivery ----
+  // ---- hosting the tasks ----
 
   /** Sends a tuple to a task, on this thread or another. */
-  deliver(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, eHi: number, eLo: number, more: number[] | null): void {
+  deliver(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, edgeHi: number, edgeLo: number, moreTrees: number[] | null): void {
     const w = this.workerOf[destTask]!;
     if (w === this.me) {
       const info = this.streams.infos[streamCode]!;
-      this.enqueueLocal(new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, root, eHi, eLo, more, false));
+      this.enqueueLocal(new TupleImpl(values, info.component, sourceTask, info.stream, destTask, info.fields, root, edgeHi, edgeLo, moreTrees, false));
       return;
     }
-    const out = this.outboxes[w]!;
-    const data = out.data;
-    const codec = this.codecs[streamCode];
-    const wire = codec ? codec.encode(values) : values;
-    data.push(destTask, streamCode, sourceTask, root, eHi, eLo, more, wire.length);
-    for (let i = 0; i < wire.length; i++) data.push(wire[i]);
-    if (++out.tuples >= this.spec.options.batchSize) this.flushTo(w);
+    this.transport.addressed(this.executorOf[destTask]!);
+    this.transport.send(w, destTask, streamCode, sourceTask, values, root, edgeHi, edgeLo, moreTrees);
   }
 
-  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, more: number[] | null, anchors: readonly TupleImpl[] | null): boolean {
+  runChained(destTask: number, streamCode: number, sourceTask: number, values: readonly unknown[], root: number, moreTrees: number[] | null, anchors: readonly TreeMember[] | null): boolean {
     if (this.workerOf[destTask] !== this.me) return false;
     const info = this.streams.infos[streamCode]!;
-    this.boltById[destTask]!.runChained(values, info.component, sourceTask, info.stream, info.fields, root, more, anchors);
+    this.boltById[destTask]!.runChained(values, info.component, sourceTask, info.stream, info.fields, root, moreTrees, anchors);
     return true;
   }
 
   private enqueueLocal(t: TupleImpl): void {
+    this.transport.addressed(this.executorOf[t.destTask]!);
     this.executorById[t.destTask]!.inbox.push(t);
-    this.queued++;
   }
 
-  /** Acker and spout control traffic; handled at once when local. */
-  sys(op: SysOp, destTask: number, root: number, a: number, b: number, c: number): void {
+  /** Root-tracking records; applied at once when their task is on this thread. */
+  control(op: ControlOp, destTask: number, root: number, a: number, b: number, c: number): void {
     const w = this.workerOf[destTask]!;
-    if (w === this.me) {
-      this.handleSysOne(op, destTask, root, a, b, c);
-      return;
-    }
-    this.outboxes[w]!.sys.push(op, destTask, root, a, b, c);
+    if (w === this.me) this.applyControl(op, destTask, root, a, b, c);
+    else this.transport.sendControl(w, op, destTask, root, a, b, c);
   }
 
-  private handleSys(sys: Int32Array): void {
-    for (let i = 0; i < sys.length; i += SYS_STRIDE) {
-      this.handleSysOne(sys[i]! as SysOp, sys[i + 1]!, sys[i + 2]!, sys[i + 3]!, sys[i + 4]!, sys[i + 5]!);
-    }
-  }
-
-  /** Control records travel as a transferred Int32Array: no per-number cloning. */
-  private packSys(out: Outbox): Int32Array | null {
-    if (out.sys.length === 0) return null;
-    const packed = Int32Array.from(out.sys);
-    out.sys = [];
-    return packed;
-  }
-
-  private handleSysOne(op: SysOp, dest: number, root: number, a: number, b: number, c: number): void {
-    if (op === SysOp.Init || op === SysOp.Ack || op === SysOp.Fail) {
-      const acker = this.ackerById[dest]!;
-      if (op === SysOp.Fail) {
-        const spoutTask = acker.ledger.fail(root) || this.spoutTaskOf(root);
-        this.sys(SysOp.Failed, spoutTask, root, 0, 0, 0);
+  /** An acker applies Init, Ack, Fail and Forget to its ledger; a spout task queues the rest for its turn. */
+  private applyControl(op: ControlOp, dest: number, root: number, a: number, b: number, c: number): void {
+    switch (op) {
+      case ControlOp.Init:
+      case ControlOp.Ack: {
+        const ledger = this.ackerById[dest]!.ledger;
+        const completeFor = op === ControlOp.Init ? ledger.init(root, a, b, c) : ledger.ack(root, a, b);
+        if (completeFor !== 0) this.control(ControlOp.Complete, completeFor, root, 0, 0, 0);
         return;
       }
-      const completeFor = op === SysOp.Init ? acker.ledger.init(root, a, b, c) : acker.ledger.ack(root, a, b);
-      if (completeFor !== 0) this.sys(SysOp.Complete, completeFor, root, 0, 0, 0);
-      return;
+      case ControlOp.Fail: {
+        const spoutTask = this.ackerById[dest]!.ledger.fail(root) || this.spoutTaskOf(root);
+        this.control(ControlOp.Failed, spoutTask, root, 0, 0, 0);
+        return;
+      }
+      case ControlOp.Forget:
+        this.ackerById[dest]!.ledger.forget(root);
+        return;
+      default:
+        this.spoutById[dest]!.controlOp(op, root);
+        this.scheduleTurn();
     }
-    const spout = this.spoutById[dest]!;
-    spout.controlOp(op, root);
-    this.scheduleTurn();
   }
 
   spoutTaskOf(root: number): number {
@@ -332,150 +293,17 @@ export class WorkerRuntime implements TaskHost {
     return list.length === 1 ? list[0]! : list[((root / this.spec.spoutTaskIds.length) | 0) % list.length]!;
   }
 
-  private flushTo(w: number): void {
-    const out = this.outboxes[w]!;
-    const hasData = out.data.length > 0;
-    const idx = this.me * this.nWorkers + w;
-    if (hasData && Atomics.load(this.inflight, idx) >= this.spec.options.maxInflightBatches) {
-      // No credit: data waits (its producers are held back); control traffic still goes.
-      const sys = this.packSys(out);
-      if (sys) this.data.peers[w]!.postMessage({ type: 'batch', from: this.me, data: null, tuples: 0, sys } satisfies PeerMessage, [sys.buffer as ArrayBuffer]);
-      return;
-    }
-    if (!hasData && out.sys.length === 0) return;
-    if (hasData) Atomics.add(this.inflight, idx, 1);
-    const sys = this.packSys(out);
-    this.data.peers[w]!.postMessage({ type: 'batch', from: this.me, data: hasData ? out.data : null, tuples: out.tuples, sys } satisfies PeerMessage, sys ? [sys.buffer as ArrayBuffer] : []);
-    if (hasData) {
-      out.data = [];
-      out.tuples = 0;
-    }
-  }
-
-  private flushAll(): void {
-    for (let w = 0; w < this.nWorkers; w++) if (w !== this.me) this.flushTo(w);
-  }
-
-  /** Moves received batches into inboxes while there is room, and returns their credit. */
-  private dispatchNet(): boolean {
-    let moved = false;
-    const cap = this.spec.options.queueCapacity * Math.max(1, this.executors.length);
-    while (this.netQueue.length > 0 && this.queued < cap) {
-      const { from, data } = this.netQueue.shift()!;
-      for (let i = 0; i < data.length; ) {
-        const code = data[i + 1] as number;
-        const info = this.streams.infos[code]!;
-        const n = data[i + 7] as number;
-        const wire = data.slice(i + TUPLE_HEADER, i + TUPLE_HEADER + n);
-        const codec = this.codecs[code];
-        const values = codec ? codec.decode(wire) : wire;
-        this.enqueueLocal(
-          new TupleImpl(values, info.component, data[i + 2] as number, info.stream, data[i] as number, info.fields, data[i + 3] as number, data[i + 4] as number, data[i + 5] as number, data[i + 6] as number[] | null, false),
-        );
-        i += TUPLE_HEADER + n;
-      }
-      const idx = from * this.nWorkers + this.me;
-      const before = Atomics.sub(this.inflight, idx, 1);
-      if (before >= this.spec.options.maxInflightBatches) this.data.peers[from]!.postMessage({ type: 'credit' } satisfies PeerMessage);
-      moved = true;
-    }
-    return moved;
-  }
-
-  // ---- scheduling ----
-
   scheduleTurn(): void {
-    if (this.turnScheduled || this.closed) return;
-    this.turnScheduled = true;
-    setImmediate(this.turn);
+    this.scheduler.scheduleTurn();
   }
 
-  private readonly turn = (): void => {
-    this.turnScheduled = false;
-    if (this.closed) return;
-    const until = performance.now() + TURN_SLICE_MS;
-    let progress: boolean;
-    let spoutIdle: boolean;
-    do {
-      progress = this.dispatchNet();
-      for (const ex of this.boltOrder) {
-        if (ex.inbox.size === 0 || !this.canRun(ex)) continue;
-        this.runBoltExecutor(ex);
-        progress = true;
-      }
-      spoutIdle = false;
-      for (const ex of this.spoutOrder) {
-        for (const t of ex.tasks) if ((t as SpoutTask).drainControl()) progress = true;
-        if (!this.active || !this.canRun(ex)) continue;
-        const r = this.runSpoutExecutor(ex);
-        if (r === 'emitted') progress = true;
-        else if (r === 'idle') spoutIdle = true;
-      }
-      this.flushAll();
-    } while (progress && performance.now() < until);
-    if (progress || this.hasRunnableWork()) {
-      this.scheduleTurn();
-    } else if (spoutIdle && this.active && !this.idleTimer) {
-      this.idleTimer = setTimeout(() => {
-        this.idleTimer = null;
-        this.scheduleTurn();
-      }, SPOUT_IDLE_MS);
-    }
-  };
-
-  private hasRunnableWork(): boolean {
-    if (this.netQueue.length > 0 && this.queued < this.spec.options.queueCapacity * Math.max(1, this.executors.length)) return true;
-    for (const ex of this.boltOrder) if (ex.inbox.size > 0 && this.canRun(ex)) return true;
-    return false;
-  }
-
-  private canRun(ex: Executor): boolean {
-    const cap = this.spec.options.queueCapacity;
-    for (const d of ex.localDownstream) if (d.inbox.size >= cap) return false;
-    const outCap = this.spec.options.batchSize * 2;
-    for (const w of ex.remoteDownstream) if (this.outboxes[w]!.tuples >= outCap) return false;
-    return true;
-  }
-
-  private runBoltExecutor(ex: Executor): void {
-    const start = performance.now();
-    let n = 0;
-    if (ex.tasks.length === 1 && (ex.tasks[0] as BoltTask).batchMode) {
-      const task = ex.tasks[0] as BoltTask;
-      const batch: TupleImpl[] = [];
-      let t: TupleImpl | undefined;
-      while (n < EXECUTOR_BUDGET && (t = ex.inbox.shift())) {
-        batch.push(t);
-        n++;
-      }
-      task.runBatch(batch);
-    } else {
-      let t: TupleImpl | undefined;
-      while (n < EXECUTOR_BUDGET && (t = ex.inbox.shift())) {
-        this.boltById[t.destTask]!.runOne(t);
-        n++;
-      }
-    }
-    this.queued -= n;
-    ex.busyMs += performance.now() - start;
-  }
-
-  private runSpoutExecutor(ex: Executor): 'emitted' | 'idle' | 'full' {
-    const start = performance.now();
-    let result: 'emitted' | 'idle' | 'full' = 'full';
-    for (const t of ex.tasks) {
-      const r = (t as SpoutTask).run(SPOUT_BUDGET, () => this.canRun(ex));
-      if (r === 'emitted') result = 'emitted';
-      else if (r === 'idle' && result !== 'emitted') result = 'idle';
-    }
-    ex.busyMs += performance.now() - start;
-    return result;
+  wakeSpouts(): void {
+    this.scheduler.wakeSpouts();
   }
 
   private expireRoots(): void {
-    const now = performance.now();
     let any = false;
-    for (const s of present(this.spoutById)) if (s.expire(now)) any = true;
+    for (const s of present(this.spoutById)) if (s.expire()) any = true;
     if (any) this.scheduleTurn();
   }
 
@@ -496,28 +324,17 @@ export class WorkerRuntime implements TaskHost {
   }
 
   private async shutdown(): Promise<void> {
-    this.active = false;
+    this.scheduler.active = false;
     for (const s of present(this.spoutById)) await s.close();
     for (const b of present(this.boltById)) await b.cleanup();
-    this.flushAll();
+    this.transport.flushAll();
     this.reportMetrics();
-    this.closed = true;
+    this.scheduler.close();
     for (const t of this.timers) clearInterval(t);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.toSupervisor({ type: 'closed' });
-  }
-
-  emitCodeFor(component: string, stream: string | undefined): number | undefined {
-    return this.streams.code(component, stream ?? DEFAULT_STREAM);
-  }
-
-  closePorts(): void {
-    for (const p of this.data.peers) (p as MessagePort | undefined)?.close();
   }
 
   reportFatal(err: unknown): void {
     this.toSupervisor({ type: 'fatal', message: describeError(err) });
   }
 }
-
-export type { Tuple };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AckLedger } from '../../runtime/ack-ledger.js';
+import { AckLedger } from '../../runtime/root-tracking.js';
 
 describe('AckLedger', () => {
   it('completes a root only when every edge has been reported twice', () => {
@@ -31,15 +31,25 @@ describe('AckLedger', () => {
     expect(l.fail(8)).toBe(0);
   });
 
-  it('drops entries untouched for two rotations and keeps those still active', () => {
+  it('drops orphans (acks with no init) untouched for two rotations and keeps those still active', () => {
     const l = new AckLedger();
-    l.init(1, 1, 1, 2);
-    l.init(2, 1, 1, 2);
+    l.ack(1, 1, 1);
+    l.ack(2, 1, 1);
     expect(l.rotate()).toBe(0);
     l.ack(2, 0, 0); // touched: moves back to the current generation
     expect(l.rotate()).toBe(1);
     expect(l.size).toBe(1);
-    expect(l.ack(2, 1, 1)).toBe(2);
+    expect(l.init(2, 1, 1, 5)).toBe(5);
+  });
+
+  it('never rotates away an entry whose init is in: only its spout task ends it', () => {
+    const l = new AckLedger();
+    l.init(1, 3, 4, 2);
+    for (let i = 0; i < 10; i++) expect(l.rotate()).toBe(0);
+    expect(l.ack(1, 3, 4)).toBe(2);
+    l.init(9, 3, 4, 2);
+    l.forget(9);
+    expect(l.size).toBe(0);
   });
 
   it('agrees with a plain model over many roots: growth, completions, failures and rotation', () => {
@@ -75,9 +85,10 @@ describe('AckLedger', () => {
       expect(l.size).toBe(model.size);
     }
     expect(model.size).toBeGreaterThan(1000);
-    // Nothing is touched for two rotations: everything goes.
+    // Nothing is touched for two rotations: every orphan goes, every entry with its init stays.
+    const orphans = [...model.values()].filter((e) => e.spout === 0).length;
     l.rotate();
-    expect(l.rotate()).toBe(model.size);
-    expect(l.size).toBe(0);
+    expect(l.rotate()).toBe(orphans);
+    expect(l.size).toBe(model.size - orphans);
   });
 });

@@ -24,6 +24,7 @@ async function openSpout(lines: string[], maxRetries: number, o: { eol?: (i: num
   const collector: SpoutOutputCollector = {
     emit: (values, msgId, stream) => void emitted.push({ values, msgId, stream: stream ?? 'default' }),
     signalExhausted: () => void (exhausted = true),
+    wake: () => undefined,
     reportError: (err) => {
       throw err;
     },

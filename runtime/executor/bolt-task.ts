@@ -1,0 +1,223 @@
+import { performance } from 'node:perf_hooks';
+import type { BasicBolt, BasicOutputCollector, Bolt, OutputCollector, Tuple } from '../contracts.js';
+import type { TaskMetrics } from '../metrics-snapshot.js';
+import { ackMember, anchorToMany, chainableTo, edgeHalf, failMember, parkMember, treesOf, type NewTrees, type TreeMember } from '../root-tracking.js';
+import type { ComponentSpec, TaskSpec } from '../spec.js';
+import { EmittingTask, type TaskHost } from './emitting-task.js';
+import type { Route } from './routing.js';
+import { sampleTicks, ticksToMs, TupleImpl } from './tuple-impl.js';
+
+function toAnchorList(anchors: Tuple | readonly Tuple[] | null | undefined): readonly TupleImpl[] | null {
+  if (!anchors) return null;
+  if (Array.isArray(anchors)) return anchors as readonly TupleImpl[];
+  return [anchors as TupleImpl];
+}
+
+/** Filled by `anchorToMany` and `treesOf`, read at once (a task never emits inside its own emit's loop body). */
+const scratchTrees: NewTrees = { root: 0, edgeHi: 0, edgeLo: 0, moreTrees: null };
+
+export class BoltTask extends EmittingTask {
+  readonly kind = 'bolt' as const;
+  readonly batchMode: boolean;
+  private readonly isBasic: boolean;
+  private current: TupleImpl | null = null;
+  /** `[current]`, kept rather than allocated per emit (a task never runs inside its own execute). */
+  private readonly currentList: TupleImpl[] = [];
+  /** The tuple object of the last chained input, free for the next one. */
+  private spare: TupleImpl | null = null;
+  private sampleCounter = 0;
+  private readonly sampleEvery: number;
+  private readonly collector: OutputCollector;
+  private readonly basicCollector: BasicOutputCollector;
+
+  constructor(host: TaskHost, comp: ComponentSpec, ts: TaskSpec, private readonly instance: Bolt | BasicBolt, routes: Map<number, Route[]>) {
+    super(host, comp, ts, routes);
+    this.isBasic = comp.ref.basic === true;
+    this.batchMode = !this.isBasic && typeof (instance as Bolt).executeBatch === 'function';
+    this.sampleEvery = host.spec.options.latencySampleEvery;
+    this.collector = {
+      emit: (values, anchors, stream) => {
+        this.emit(values, toAnchorList(anchors), stream);
+        this.host.scheduleTurn();
+      },
+      ack: (input) => {
+        this.ack(input as TupleImpl);
+        this.host.scheduleTurn();
+      },
+      fail: (input, err) => {
+        if (err !== undefined) this.reportError(err, { sourceComponent: input.sourceComponent });
+        this.fail(input as TupleImpl);
+        this.host.scheduleTurn();
+      },
+      park: (input) => {
+        if (this.host.acking) parkMember(input as TupleImpl, this.host);
+      },
+      reportError: (err) => this.reportError(err),
+    };
+    this.basicCollector = {
+      emit: (values, stream) => this.emit(values, this.current ? this.currentList : null, stream),
+      reportError: (err) => this.reportError(err),
+    };
+  }
+
+  async prepare(): Promise<void> {
+    if (this.isBasic) await (this.instance as BasicBolt).prepare?.(this.context);
+    else await (this.instance as Bolt).prepare?.(this.context, this.collector);
+  }
+
+  /**
+   * Runs an input inside the emit that produced it (operator chaining). A basic bolt is done with
+   * its input when execute returns, so the task reuses one tuple object for its chained inputs.
+   */
+  runChained(values: readonly unknown[], sourceComponent: string, sourceTask: number, sourceStream: string, fields: readonly string[], root: number, moreTrees: number[] | null, anchors: readonly TreeMember[] | null): void {
+    let t = this.spare;
+    if (t !== null) {
+      this.spare = null;
+      t.reuse(values, sourceComponent, sourceTask, sourceStream, fields, root, moreTrees);
+    } else {
+      t = new TupleImpl(values, sourceComponent, sourceTask, sourceStream, this.ts.taskId, fields, root, 0, 0, moreTrees, false);
+    }
+    t.chainAnchors = anchors;
+    this.runOne(t);
+    if (t.done) {
+      t.chainAnchors = null;
+      this.spare = t;
+    }
+  }
+
+  runOne(t: TupleImpl): void {
+    this.counters.executed++;
+    const sampled = ++this.sampleCounter >= this.sampleEvery;
+    let t0 = 0;
+    if (sampled) {
+      this.sampleCounter = 0;
+      t0 = performance.now();
+      t.sampledAt = sampleTicks();
+    }
+    if (this.isBasic) {
+      this.current = t;
+      this.currentList[0] = t;
+      try {
+        (this.instance as BasicBolt).execute(t, this.basicCollector);
+        this.ack(t);
+      } catch (err) {
+        this.reportError(err, { sourceComponent: t.sourceComponent, stream: t.sourceStream });
+        this.fail(t);
+      } finally {
+        this.current = null;
+      }
+    } else {
+      try {
+        (this.instance as Bolt).execute!(t);
+      } catch (err) {
+        this.reportError(err, { sourceComponent: t.sourceComponent, stream: t.sourceStream });
+        this.fail(t);
+      }
+    }
+    if (sampled) {
+      this.counters.executeMsSum += performance.now() - t0;
+      this.counters.executeCount++;
+    }
+  }
+
+  runBatch(batch: TupleImpl[]): void {
+    this.counters.executed += batch.length;
+    const t0 = performance.now();
+    try {
+      (this.instance as Bolt).executeBatch!(batch);
+    } catch (err) {
+      this.reportError(err, { batch: batch.length });
+      for (const t of batch) this.fail(t);
+    }
+    this.counters.executeMsSum += (performance.now() - t0) / Math.max(1, batch.length);
+    this.counters.executeCount++;
+  }
+
+  inputEnd(): void {
+    try {
+      if (this.isBasic) (this.instance as BasicBolt).onInputEnd?.(this.basicCollector);
+      else (this.instance as Bolt).onInputEnd?.();
+    } catch (err) {
+      this.reportError(err, { during: 'onInputEnd' });
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    try {
+      await this.instance.cleanup?.();
+    } catch (err) {
+      this.reportError(err, { during: 'cleanup' });
+    }
+  }
+
+  private emit(values: unknown[], anchors: readonly TupleImpl[] | null, stream: string | undefined): void {
+    const code = this.streamCode(stream);
+    const routes = this.lastRoutes;
+    this.counters.emitted++;
+    const tracked = this.host.acking && anchors !== null && anchors.length > 0;
+    // The common case, one anchor in one tree, allocates nothing beyond the tuple itself.
+    const single = tracked && anchors.length === 1 && anchors[0]!.moreTrees === null ? anchors[0]! : null;
+    // Operator chaining: an emit to a local basic bolt runs it right here, as a child of the anchors.
+    let chainRoot = -1;
+    let chainTrees: number[] | null = null;
+    for (let r = 0; r < routes.length; r++) {
+      const route = routes[r]!;
+      const targets = route.fixed ?? route.grouping.choose(values);
+      for (let i = 0; i < targets.length; i++) {
+        if (route.chainable && chainableTo(tracked ? anchors : null)) {
+          if (!tracked) chainRoot = 0;
+          else if (chainRoot === -1) {
+            if (anchors.length === 1) {
+              // One anchor: the chained tuple belongs to its trees (its tree list is only read).
+              chainRoot = anchors[0]!.root;
+              chainTrees = anchors[0]!.moreTrees;
+            } else {
+              treesOf(anchors, scratchTrees);
+              chainRoot = scratchTrees.root;
+              chainTrees = scratchTrees.moreTrees;
+            }
+          }
+          if (this.host.runChained(targets[i]!, code, this.ts.taskId, values, chainRoot, chainTrees, chainRoot !== 0 ? anchors : null)) {
+            this.counters.transferred++;
+            continue;
+          }
+        }
+        if (!tracked || (single !== null && single.root === 0)) {
+          this.host.deliver(targets[i]!, code, this.ts.taskId, values, 0, 0, 0, null);
+        } else if (single !== null) {
+          const hi = edgeHalf();
+          const lo = edgeHalf();
+          single.childXorHi = single.childXorHi ^ hi;
+          single.childXorLo = single.childXorLo ^ lo;
+          this.host.deliver(targets[i]!, code, this.ts.taskId, values, single.root, hi, lo, null);
+        } else {
+          anchorToMany(anchors!, scratchTrees);
+          this.host.deliver(targets[i]!, code, this.ts.taskId, values, scratchTrees.root, scratchTrees.edgeHi, scratchTrees.edgeLo, scratchTrees.moreTrees);
+        }
+        this.counters.transferred++;
+      }
+    }
+  }
+
+  private ack(t: TupleImpl): void {
+    if (t.done) return;
+    t.done = true;
+    this.counters.acked++;
+    if (t.sampledAt !== 0) {
+      this.counters.processMsSum += ticksToMs(t.sampledAt, sampleTicks());
+      this.counters.processCount++;
+    }
+    if (this.host.acking) ackMember(t, this.host);
+  }
+
+  private fail(t: TupleImpl): void {
+    if (t.done) return;
+    t.done = true;
+    this.counters.failed++;
+    if (this.host.acking) failMember(t, this.host);
+  }
+
+  metrics(): TaskMetrics {
+    return { task: this.ts.taskId, component: this.comp.id, kind: 'bolt', counters: { ...this.counters }, pending: 0, parked: 0, custom: { ...this.custom } };
+  }
+}
