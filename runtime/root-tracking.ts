@@ -18,17 +18,17 @@ import { grow, SlotPool } from './slot-pool.js';
  *
  * States of a root, as its spout task sees them, and what moves it:
  *
- *       emit ──(every child chained, nothing left)──────────────────────────► ACKED
- *        │
- *        ▼         Park (n += 1)                                 Complete
- *     PENDING ───────────────────► PARKED(n) ───────────────────────────────► ACKED
- *     │  ▲  │                        │   │       Failed                     
- *     │  │  └──── Unpark (n -= 1, n = 0): deadline = now + timeout ─┘   └──────► FAILED(error)
- *     │  │                                                           
- *     │  └ (Unpark with n > 0 stays PARKED)
- *     ├── Complete ───► ACKED          (acker: XOR zero and init in)
- *     ├── Failed ─────► FAILED(error)  (a bolt failed a tuple of the tree)
- *     └── deadline ───► FAILED(timeout)
+ *                 every child chained, nothing left to ack
+ *     emit ───────────────────────────────────────────────────────────► ACKED
+ *      │ otherwise
+ *      ▼            Park (parks += 1)
+ *   PENDING ─────────────────────────────► PARKED
+ *      ▲   Unpark (parks -= 1, now 0):        │ Unpark (parks still > 0): stays PARKED
+ *      └── deadline = now + timeout ──────────┘
+ *
+ *   PENDING or PARKED ── Complete ──► ACKED           (the acker's XOR is zero, init in)
+ *   PENDING or PARKED ── Failed ────► FAILED(error)   (a bolt failed a tuple of the tree)
+ *   PENDING ──────────── deadline ──► FAILED(timeout) (PARKED has no deadline)
  *
  *   - PENDING counts against maxSpoutPending and has a deadline: emit (or last unpark) + timeout.
  *   - PARKED: a bolt holds a tuple of the tree on purpose (flow matching waits for the reverse
@@ -51,7 +51,9 @@ import { grow, SlotPool } from './slot-pool.js';
  *   - Acks of a root already failed or forgotten make an entry with no init: an orphan. Rotation
  *     (once per message timeout) drops orphans untouched for two rotations. An entry with its
  *     init in is never rotated away: its expiry is the spout's decision alone, so a parked root
- *     survives any wait.
+ *     survives any wait. (An init leaves the spout at the root's emit, before any of its tuples
+ *     exists; for acks to be swept as orphans before it arrives, a thread would have to stall for
+ *     a whole timeout. The root then times out at its spout and is replayed: late, not lost.)
  *
  * Messages between threads are reliable and ordered per pair of threads; different pairs are not
  * ordered with each other, so a spout may see Complete before the Unpark of the same root (the
@@ -426,6 +428,8 @@ export class RootWindow {
   constructor(
     private readonly clock: Clock,
     readonly timeoutMs: number,
+    /** Tells a root's acker to drop its entry (a Forget): this window decided the root's fate. */
+    private readonly forget: (root: number) => void,
     private readonly spoutIndex = 0,
     private readonly spoutCount = 1,
     idLimit = 2 ** 30,
@@ -487,15 +491,30 @@ export class RootWindow {
     this.pending.set(root, slot);
   }
 
-  /** When the root `settle` (or `expire`) last removed became PENDING. */
+  /** When the root `complete`, `fail` or `expire` last removed became PENDING. */
   settledSinceMs = 0;
 
   /**
-   * Complete or Failed: removes the root, PENDING or PARKED, and returns its msgId (its start in
+   * Complete: removes the root, PENDING or PARKED, and returns its msgId (its start in
    * `settledSinceMs`, so no object is made per root), or ABSENT when it has no entry (it timed out
    * already).
    */
-  settle(root: number): unknown {
+  complete(root: number): unknown {
+    return this.settle(root);
+  }
+
+  /**
+   * Failed: as `complete`, and the acker is told to forget the root, since the failure may have
+   * overtaken the root's init there (an init arriving after the failure would open an entry that
+   * nothing ends).
+   */
+  fail(root: number): unknown {
+    const msgId = this.settle(root);
+    if (msgId !== ABSENT) this.forget(root);
+    return msgId;
+  }
+
+  private settle(root: number): unknown {
     let slot = this.pending.delete(root);
     if (slot === -1) {
       if (this.parked.size === 0) return ABSENT;
@@ -505,7 +524,10 @@ export class RootWindow {
     return this.release(slot);
   }
 
-  /** Removes the PENDING roots past their deadline, oldest first. PARKED roots have none. */
+  /**
+   * Removes the PENDING roots past their deadline, oldest first, and tells their ackers to forget
+   * them. PARKED roots have no deadline.
+   */
   expire(): Array<{ root: number; msgId: unknown; sinceMs: number }> {
     const limit = this.clock.nowMs() - this.timeoutMs;
     const expired: number[] = [];
@@ -513,6 +535,7 @@ export class RootWindow {
       if (this.since[slot]! <= limit) expired.push(root);
     });
     const out = expired.map((root) => ({ root, msgId: this.release(this.pending.delete(root)), sinceMs: this.settledSinceMs }));
+    for (const e of out) this.forget(e.root);
     return out.sort((a, b) => a.sinceMs - b.sinceMs || a.root - b.root);
   }
 

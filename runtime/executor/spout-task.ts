@@ -38,7 +38,8 @@ export class SpoutTask extends EmittingTask {
     super(host, comp, ts, routes);
     this.maxPending = comp.maxSpoutPending ?? 0;
     const spoutIds = host.spec.spoutTaskIds;
-    this.roots = new RootWindow(clock, host.timeoutMs, spoutIds.indexOf(ts.taskId), spoutIds.length, ROOT_ID_LIMIT);
+    const forget = (root: number) => host.control(ControlOp.Forget, host.ackerFor(root), root, 0, 0, 0);
+    this.roots = new RootWindow(clock, host.timeoutMs, forget, spoutIds.indexOf(ts.taskId), spoutIds.length, ROOT_ID_LIMIT);
     this.rootStandIn = new TupleImpl(NO_VALUES, comp.id, ts.taskId, DEFAULT_STREAM, ts.taskId, NO_FIELDS, 0, 0, 0, null, false);
     this.rootStandInList = [this.rootStandIn];
     this.collector = {
@@ -203,7 +204,7 @@ export class SpoutTask extends EmittingTask {
       } else if (op === ControlOp.Unpark) {
         this.roots.unpark(root);
       } else {
-        const msgId = this.roots.settle(root);
+        const msgId = op === ControlOp.Complete ? this.roots.complete(root) : this.roots.fail(root);
         if (msgId === ABSENT) continue; // already timed out and failed
         if (op === ControlOp.Complete) {
           this.counters.acked++;
@@ -211,8 +212,6 @@ export class SpoutTask extends EmittingTask {
           this.counters.completeCount++;
           this.ackSpout(msgId);
         } else {
-          // The failure may have overtaken the root's init at the acker: the init's entry goes too.
-          this.host.control(ControlOp.Forget, this.host.ackerFor(root), root, 0, 0, 0);
           this.counters.failed++;
           this.guard(() => this.instance.fail?.(msgId, 'error'), 'fail');
         }
@@ -228,7 +227,6 @@ export class SpoutTask extends EmittingTask {
   expire(): boolean {
     const expired = this.roots.expire();
     for (const p of expired) {
-      this.host.control(ControlOp.Forget, this.host.ackerFor(p.root), p.root, 0, 0, 0);
       this.counters.timedOut++;
       this.counters.failed++;
       this.guard(() => this.instance.fail?.(p.msgId, 'timeout'), 'fail');

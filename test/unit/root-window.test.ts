@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ABSENT, RootWindow } from '../../runtime/root-tracking.js';
 
+const forgot = (): void => undefined;
+
 /** A clock the test moves by hand. */
 function fakeClock(start = 0) {
   const c = { t: start, nowMs: () => c.t };
@@ -10,7 +12,7 @@ function fakeClock(start = 0) {
 describe('RootWindow', () => {
   it('expires the PENDING roots past their deadline, oldest first, and keeps the rest', () => {
     const clock = fakeClock();
-    const w = new RootWindow(clock, 1000);
+    const w = new RootWindow(clock, 1000, forgot);
     w.open(1, 'a', 0);
     w.open(2, 'b', 500);
     w.open(3, 'c', 1500);
@@ -26,7 +28,7 @@ describe('RootWindow', () => {
 
   it('takes a parked root out of the in-flight count and every deadline until it is unparked', () => {
     const clock = fakeClock();
-    const w = new RootWindow(clock, 1000);
+    const w = new RootWindow(clock, 1000, forgot);
     w.open(1, 'a', 0);
     w.park(1);
     expect(w.inFlight).toBe(0);
@@ -43,7 +45,7 @@ describe('RootWindow', () => {
 
   it('keeps a root parked until every parked tuple of its tree is released', () => {
     const clock = fakeClock();
-    const w = new RootWindow(clock, 1000);
+    const w = new RootWindow(clock, 1000, forgot);
     w.open(7, 'x', 0);
     w.park(7);
     w.park(7);
@@ -58,30 +60,45 @@ describe('RootWindow', () => {
   });
 
   it('ignores park and unpark of a root it does not hold (a verdict overtook them)', () => {
-    const w = new RootWindow(fakeClock(), 1000);
+    const w = new RootWindow(fakeClock(), 1000, forgot);
     w.park(3);
     w.unpark(3);
     expect(w.total).toBe(0);
   });
 
   it('settles a root whether it is parked or not, once', () => {
-    const w = new RootWindow(fakeClock(), 1000);
+    const w = new RootWindow(fakeClock(), 1000, forgot);
     w.open(1, 'a', 0);
     w.open(2, 'b', 0);
     w.park(2);
-    expect(w.settle(1)).toBe('a');
-    expect(w.settle(2)).toBe('b');
-    expect(w.settle(2)).toBe(ABSENT);
+    expect(w.complete(1)).toBe('a');
+    expect(w.complete(2)).toBe('b');
+    expect(w.complete(2)).toBe(ABSENT);
     expect(w.total).toBe(0);
   });
 
   it('hands out root ids of its own spout task, skipping ids still open', () => {
-    const w = new RootWindow(fakeClock(), 1000, 1, 3, 3 * 4 + 1);
+    const w = new RootWindow(fakeClock(), 1000, forgot, 1, 3, 3 * 4 + 1);
     const ids = [w.nextRoot(), w.nextRoot(), w.nextRoot()];
     expect(ids).toEqual([4, 7, 10]);
     w.open(4, 'a', 0);
     // The sequence wraps (limit 13): 4 is still open, so the next free id is 7.
     expect(w.nextRoot()).toBe(7);
     for (const id of ids) expect(id % 3).toBe(1);
+  });
+
+  it('tells the acker to forget a root it failed or timed out itself, not one that completed', () => {
+    const clock = fakeClock();
+    const told: number[] = [];
+    const w = new RootWindow(clock, 1000, (root) => told.push(root));
+    w.open(1, 'a', 0);
+    w.open(2, 'b', 0);
+    w.open(3, 'c', 0);
+    w.complete(1);
+    w.fail(2);
+    w.fail(2);
+    clock.t = 1000;
+    w.expire();
+    expect(told).toEqual([2, 3]);
   });
 });
