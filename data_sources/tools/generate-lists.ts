@@ -35,8 +35,8 @@ const NOTES = [
 /** Fixed so a generated list builds to the same bytes every time. */
 export const GENERATED_BUILD_EPOCH_SECS = 1_704_067_200; // 2024-01-01T00:00:00Z
 
-/** mulberry32: a small, fast, seedable PRNG; returns uint32s. */
-function prng(seed: number): () => number {
+/** mulberry32: a small, fast, seedable PRNG; returns uint32s (tests draw from it too). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -7,22 +7,12 @@ import { parseIp, type IpAddress } from '../../bolts/lookup/ip-address.js';
 import { MmdbFormatError, MmdbReader } from '../../bolts/lookup/mmdb-reader.js';
 import { generateBlocklist } from '../../data_sources/tools/generate-lists.js';
 import { mmdbDouble, writeMmdb, type MmdbEntry, type MmdbValue } from '../../data_sources/tools/mmdb-writer.js';
+import { prng } from '../../data_sources/tools/generate-lists.js';
 
 const OPTIONS = { databaseType: 'Themis-Test', description: 'reader test database', buildEpochSecs: 1_700_000_000 };
 const tmp = mkdtempSync(join(tmpdir(), 'themis-mmdb-reader-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** mulberry32, so every run draws the same addresses. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function v6Text(words: number[]): string {
   return words.map((w) => w.toString(16)).join(':');

@@ -13,6 +13,7 @@ import {
   type NewTrees,
   type TreeMember,
 } from '../../runtime/root-tracking.js';
+import { prng } from '../../data_sources/tools/generate-lists.js';
 
 /**
  * Root tracking under random interleavings: one spout task, one acker and a few bolt threads,
@@ -27,16 +28,6 @@ import {
  *   - at the end, every table is empty (the window, and the ledger once orphans rotate away).
  */
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Member extends TreeMember {
   readonly id: number;
@@ -59,7 +50,8 @@ function treesOfMember(t: TreeMember): number[] {
 }
 
 function simulate(seed: number): { roots: number; verdicts: number } {
-  const rnd = prng(seed);
+  const draw = prng(seed);
+  const rnd = () => draw() / 4294967296;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const clock = { t: 0, nowMs: () => clock.t };
   const window = new RootWindow(clock, TIMEOUT_MS, (root) => send(SPOUT, ACKER, [ControlOp.Forget, 'acker', root, 0, 0, 0]));
