@@ -108,11 +108,16 @@ export class FileSpout implements Spout {
       this.rereadable = false; // the stream reports the error below
     }
     this.stream = createReadStream(this.args.path, { highWaterMark: 1 << 20 });
-    this.stream.on('data', (chunk) => this.onData(chunk as Buffer));
+    // Lines read while the engine had nothing to ask for: it asks at once, not after its idle pause.
+    this.stream.on('data', (chunk) => {
+      this.onData(chunk as Buffer);
+      collector.wake();
+    });
     this.stream.on('end', () => {
       if (this.partial.length > 0) this.push(this.partial, 0, this.partial.length, this.partialOffset);
       this.partial = EMPTY;
       this.ended = true;
+      collector.wake();
     });
     this.stream.on('error', (err) => {
       collector.reportError(new Error(`cannot read flows from ${this.origin}: ${err.message}`, { cause: err }));

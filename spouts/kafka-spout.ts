@@ -468,6 +468,7 @@ export class KafkaSpout implements Spout {
       taken = message.offset;
     }
     resolveTaken();
+    this.collector.wake();
     const afterBatch = Number(batch.lastOffset()) + 1;
     state.skipTo(end === undefined ? afterBatch : Math.min(afterBatch, end));
   }

@@ -3,7 +3,7 @@ import type { Flow } from '../flow.js';
 import { MatchTable, type ReleasedFlow } from '../match/match-table.js';
 import { FLOW_FIELDS, type ThemisArgs } from './themis-args.js';
 
-/** Held flows released per event-loop turn at the end of a finite input (see `onInputEnd`). */
+/** Held flows released per event-loop turn, on a tick or at the end of a finite input (see `onInputEnd`). */
 export const DRAIN_SLICE = 1024;
 
 /**
@@ -21,22 +21,29 @@ export const DRAIN_SLICE = 1024;
 export class MatchFlowsBolt implements Bolt {
   private table!: MatchTable<Tuple>;
   private collector!: OutputCollector;
-  private draining = false;
+  /** What is being released a slice per turn: the expired flows (a tick), or every flow (end of input). */
+  private releasing: 'expired' | 'all' | null = null;
   readonly tickSecs: number;
 
-  constructor(private readonly args: ThemisArgs) {
+  constructor(
+    private readonly args: ThemisArgs,
+    private readonly now: () => number = Date.now,
+  ) {
     this.tickSecs = args.config.windows.tickSecs;
   }
 
   prepare(context: TopologyContext, collector: OutputCollector): void {
     this.collector = collector;
-    this.table = new MatchTable<Tuple>({ now: Date.now, windowMs: this.args.config.windows.matchWindowMs, maxSize: this.args.config.windows.matchMaxHeld });
+    this.table = new MatchTable<Tuple>({ now: this.now, windowMs: this.args.config.windows.matchWindowMs, maxSize: this.args.config.windows.matchMaxHeld });
     void context;
   }
 
   execute(input: Tuple): void {
     if (input.isTick) {
-      this.release(this.table.expire());
+      if (this.releasing === null) {
+        this.releasing = 'expired';
+        this.releaseSlice();
+      }
       return;
     }
     const flow = input.values[1] as Flow;
@@ -61,28 +68,32 @@ export class MatchFlowsBolt implements Bolt {
   }
 
   /**
-   * End of a finite input: nothing more can match, so every held flow goes on alone now, a slice
-   * per event-loop turn. The engine's turn, scheduled by the slice's emits, runs the slice through
-   * the rest of the topology before the next one is released, so the queues stay near their
-   * capacity: released all at once, 50,000 held flows a task queued about 277,000 tuples and
-   * raised the run's peak resident size by about 80 MB. The flows stay parked until released, so
-   * the engine does not call the input done before the last slice.
+   * End of a finite input: nothing more can match, so every held flow goes on alone now. Like the
+   * flows a tick finds expired, they go a slice per event-loop turn: the engine's turn, scheduled
+   * by the slice's emits, runs the slice through the rest of the topology before the next one is
+   * released, so the queues stay near their capacity (released all at once, 50,000 held flows a
+   * task queued about 277,000 tuples and raised the run's peak resident size by about 80 MB). The
+   * flows stay parked until released, so the engine does not call the input done before the last
+   * slice.
    */
   onInputEnd(): void {
-    this.draining = true;
-    this.drainSlice();
+    const idle = this.releasing === null;
+    this.releasing = 'all';
+    if (idle) this.releaseSlice();
   }
 
-  private readonly drainSlice = (): void => {
-    if (!this.draining) return;
-    this.release(this.table.drain(DRAIN_SLICE));
-    if (this.table.size > 0) setImmediate(this.drainSlice);
-    else this.draining = false;
+  private readonly releaseSlice = (): void => {
+    if (this.releasing === null) return;
+    const slice = this.releasing === 'all' ? this.table.drain(DRAIN_SLICE) : this.table.expire(DRAIN_SLICE);
+    this.release(slice);
+    const more = this.releasing === 'all' ? this.table.size > 0 : slice.length === DRAIN_SLICE;
+    if (more) setImmediate(this.releaseSlice);
+    else this.releasing = null;
   };
 
-  /** A drain in progress stops: what it has not released stays parked, for replay. */
+  /** A release in progress stops: what it has not released stays parked, for replay. */
   cleanup(): void {
-    this.draining = false;
+    this.releasing = null;
   }
 
   private release(released: readonly ReleasedFlow<Tuple>[]): void {

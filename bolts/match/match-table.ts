@@ -122,11 +122,11 @@ export class MatchTable<H> {
     return evicted === null ? HELD : { kind: 'held', released: [released(evicted, 'evicted')] };
   }
 
-  /** Releases, oldest first, every entry held for at least the window. */
-  expire(): ReleasedFlow<H>[] {
+  /** Releases, oldest first, every entry held for at least the window (or the `limit` oldest of them). */
+  expire(limit = Infinity): ReleasedFlow<H>[] {
     const cutoff = this.now() - this.windowMs;
     const out: ReleasedFlow<H>[] = [];
-    while (this.oldest !== null && this.oldest.heldAtMs <= cutoff) {
+    while (this.oldest !== null && this.oldest.heldAtMs <= cutoff && out.length < limit) {
       const entry = this.oldest;
       this.remove(entry);
       out.push(released(entry, 'expired'));

@@ -16,7 +16,7 @@ function inputOf(flow: Flow): Tuple {
   return { values: [flow.id, flow], sourceComponent: 'discard-flows', sourceTask: 1, sourceStream: 'INTERESTING', isTick: false, getValueByField: () => undefined };
 }
 
-function preparedBolt(): { bolt: MatchFlowsBolt; seen: Recorded } {
+function preparedBolt(now: () => number = Date.now): { bolt: MatchFlowsBolt; seen: Recorded } {
   const seen: Recorded = { emitted: [], acked: [], parked: [] };
   const idOf = (t: Tuple) => (t.values[1] as Flow).id;
   const collector: OutputCollector = {
@@ -30,7 +30,7 @@ function preparedBolt(): { bolt: MatchFlowsBolt; seen: Recorded } {
       throw err;
     },
   };
-  const bolt = new MatchFlowsBolt({ config: defaultConfig(), dataDir: '/nonexistent', outputDir: '/nonexistent', instance: 't', services: {} });
+  const bolt = new MatchFlowsBolt({ config: defaultConfig(), dataDir: '/nonexistent', outputDir: '/nonexistent', instance: 't', services: {} }, now);
   bolt.prepare({} as TopologyContext, collector);
   return { bolt, seen };
 }
@@ -72,5 +72,36 @@ describe('MatchFlowsBolt at the end of the input', () => {
     await nextTurn();
     expect(seen.emitted).toHaveLength(DRAIN_SLICE);
     expect(seen.acked).not.toContain(DRAIN_SLICE + 1);
+  });
+});
+
+const TICK: Tuple = { values: [], sourceComponent: '__system', sourceTask: 0, sourceStream: '__tick', isTick: true, getValueByField: () => undefined };
+
+describe('MatchFlowsBolt on a tick', () => {
+  it('releases the flows past the match window a slice per event-loop turn, oldest first, and keeps the rest', async () => {
+    const clock = { t: 1_000_000 };
+    const { bolt, seen } = preparedBolt(() => clock.t);
+    const windowMs = defaultConfig().windows.matchWindowMs;
+    const old = 2 * DRAIN_SLICE + 5;
+    holdOneWayFlows(bolt, old);
+    clock.t += windowMs;
+    // Held later: not expired at the tick.
+    for (let i = old + 1; i <= old + 3; i++) bolt.execute(inputOf(flowFixture({ id: i, srcPort: 10_000 + i })));
+
+    bolt.execute(TICK);
+    expect(seen.emitted).toEqual(Array.from({ length: DRAIN_SLICE }, (_, i) => i + 1));
+    // A second tick while the release goes on starts nothing of its own.
+    bolt.execute(TICK);
+    expect(seen.emitted).toHaveLength(DRAIN_SLICE);
+    await nextTurn();
+    expect(seen.emitted).toHaveLength(2 * DRAIN_SLICE);
+    await nextTurn();
+    await nextTurn();
+    expect(seen.emitted).toEqual(Array.from({ length: old }, (_, i) => i + 1));
+    expect(seen.acked).toEqual(seen.emitted);
+
+    // The end of the input releases the rest, though a tick's release has just ended.
+    bolt.onInputEnd();
+    expect(seen.emitted).toHaveLength(old + 3);
   });
 });
