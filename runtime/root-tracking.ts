@@ -272,9 +272,9 @@ export function ackMember(t: TreeMember, sink: ControlSink): void {
   if (t.root !== 0) ackTree(sink, t.root, t.edgeHi ^ t.childXorHi, t.edgeLo ^ t.childXorLo, t.parked);
   if (!more) return;
   for (let k = 0, j = 0; k < more.length; k += 3, j += 2) {
-    const xHi = t.moreChildXor ? t.moreChildXor[j]! : 0;
-    const xLo = t.moreChildXor ? t.moreChildXor[j + 1]! : 0;
-    ackTree(sink, more[k]!, more[k + 1]! ^ xHi, more[k + 2]! ^ xLo, t.parked);
+    const childHi = t.moreChildXor ? t.moreChildXor[j]! : 0;
+    const childLo = t.moreChildXor ? t.moreChildXor[j + 1]! : 0;
+    ackTree(sink, more[k]!, more[k + 1]! ^ childHi, more[k + 2]! ^ childLo, t.parked);
   }
 }
 

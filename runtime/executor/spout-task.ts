@@ -117,8 +117,8 @@ export class SpoutTask extends EmittingTask {
     this.counters.emitted++;
     const tracked = msgId !== undefined && this.host.acking;
     let root = 0;
-    let xhi = 0;
-    let xlo = 0;
+    let initXorHi = 0;
+    let initXorLo = 0;
     // The root is opened in the window only if its tree outlives this emit (below): a tree that
     // completes inside it (every child chained, nothing left) never touches the window.
     if (tracked) root = this.roots.nextRoot();
@@ -143,8 +143,8 @@ export class SpoutTask extends EmittingTask {
         if (tracked) {
           hi = edgeHalf();
           lo = edgeHalf();
-          xhi = xhi ^ hi;
-          xlo = xlo ^ lo;
+          initXorHi = initXorHi ^ hi;
+          initXorLo = initXorLo ^ lo;
         }
         this.host.deliver(targets[i]!, code, this.ts.taskId, values, root, hi, lo, null);
         this.counters.transferred++;
@@ -153,8 +153,8 @@ export class SpoutTask extends EmittingTask {
     }
     if (tracked) {
       if (standIn !== null) {
-        xhi = xhi ^ standIn.childXorHi;
-        xlo = xlo ^ standIn.childXorLo;
+        initXorHi = initXorHi ^ standIn.childXorHi;
+        initXorLo = initXorLo ^ standIn.childXorLo;
         // A chained bolt failed the tree: its acker reports the failure (applied on the spout's
         // next drain, which finds the root open); no init follows it.
         if (standIn.chainFailed) {
@@ -162,13 +162,13 @@ export class SpoutTask extends EmittingTask {
           return;
         }
       }
-      if (copies === 0 && xhi === 0 && xlo === 0) {
+      if (copies === 0 && initXorHi === 0 && initXorLo === 0) {
         // Nothing left to wait for (every child ran chained and emitted nothing further).
         this.immediateAcks.push(msgId);
       } else {
         // Control ops of this root that chained bolts sent (park) are applied on the next drain, after this.
         this.roots.open(root, msgId, this.nowMs);
-        this.host.control(ControlOp.Init, this.host.ackerFor(root), root, xhi, xlo, this.ts.taskId);
+        this.host.control(ControlOp.Init, this.host.ackerFor(root), root, initXorHi, initXorLo, this.ts.taskId);
       }
     } else if (msgId !== undefined) {
       // No ackers: a spout tuple is acked as soon as it is emitted, as in Storm.

@@ -95,19 +95,19 @@ function simulate(seed: number): { roots: number; verdicts: number } {
   const emitRoot = () => {
     const root = window.nextRoot();
     rootsEmitted++;
-    let xHi = 0;
-    let xLo = 0;
+    let initXorHi = 0;
+    let initXorLo = 0;
     const copies = 1 + Math.floor(rnd() * 3);
     for (let i = 0; i < copies; i++) {
       const hi = edgeHalf();
       const lo = edgeHalf();
-      xHi ^= hi;
-      xLo ^= lo;
+      initXorHi ^= hi;
+      initXorLo ^= lo;
       pool.push({ t: member(nextId++, root, hi, lo, null), thread: 2 + Math.floor(rnd() * (threads - 2)) });
       live(root, 1);
     }
     window.open(root, `msg-${root}`, clock.t);
-    send(SPOUT, ACKER, [ControlOp.Init, 'acker', root, xHi, xLo, 1]);
+    send(SPOUT, ACKER, [ControlOp.Init, 'acker', root, initXorHi, initXorLo, 1]);
   };
 
   /** A child of `anchors` (open tuples), sent to a random bolt thread. */
