@@ -50,6 +50,14 @@ export function metricsUrlIn(stderr: string): string | null {
   return /themis: metrics on (http:\/\/\S+\/metrics)/.exec(stderr)?.[1] ?? null;
 }
 
+/**
+ * Kafka spout tasks that have printed that the whole group is assembled and they emit: until every
+ * task has, none reads, so a test or benchmark offering flows at a rate waits for them all.
+ */
+export function emittingSpoutTasks(stderr: string): number {
+  return stderr.split('every spout task is in the group; emitting').length - 1;
+}
+
 /** The spout's figures of the roots it emitted, summed over its tasks. */
 export interface SpoutRoots {
   /** Roots whose tuple tree completed. */

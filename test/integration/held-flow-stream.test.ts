@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { metricsUrlIn, scrapeMetrics, spoutRoots, type SpoutRoots } from '../../bench/lib/metrics-endpoint.js';
+import { emittingSpoutTasks, metricsUrlIn, scrapeMetrics, spoutRoots, type SpoutRoots } from '../../bench/lib/metrics-endpoint.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { SPOUT } from '../../topology/themis-topology.js';
 import { startCli, type BackgroundCli } from '../helpers/background-cli.js';
@@ -167,7 +167,7 @@ describe('a one-way flow held past twice the message timeout, from a Kafka topic
       'every spout task has joined the group and emits',
       () => {
         ensureRunning(running);
-        return running.stderr().split('every spout task is in the group; emitting').length - 1 >= workers;
+        return emittingSpoutTasks(running.stderr()) >= workers;
       },
       WAIT_MS,
       100,
