@@ -13,16 +13,19 @@ export interface BackgroundCli {
   stderr(): string;
   /** Resolves when the process has exited and its pipes are closed. */
   readonly exited: Promise<BackgroundResult>;
-  /** Sends `signal` and waits for the exit; SIGKILL if it is still running after `timeoutMs`, and the wait then rejects. */
+  /** Waits for the exit; SIGKILL if it is still running after `timeoutMs`, and the wait then rejects. */
+  waitForExit(timeoutMs?: number): Promise<BackgroundResult>;
+  /** Sends `signal` and waits for the exit as waitForExit does. */
   stop(signal: NodeJS.Signals, timeoutMs?: number): Promise<BackgroundResult>;
 }
 
 /**
  * Starts a program as runCli does, but returns at once; for the topology, its worker threads die
- * with it on SIGKILL.
+ * with it on SIGKILL. With `stdin: 'pipe'` the test writes the program's standard input through
+ * `child.stdin` and ends it when it chooses (a stream that stays open); by default there is none.
  */
-export function startCli(program: string, args: readonly string[], options: { env?: Record<string, string> } = {}): BackgroundCli {
-  const child = spawnCli(program, args, { ...(options.env ? { env: options.env } : {}), stdin: 'ignore' });
+export function startCli(program: string, args: readonly string[], options: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore' } = {}): BackgroundCli {
+  const child = spawnCli(program, args, { ...(options.env ? { env: options.env } : {}), stdin: options.stdin ?? 'ignore' });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -31,24 +34,28 @@ export function startCli(program: string, args: readonly string[], options: { en
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+  const waitForExit = async (timeoutMs: number, after: string): Promise<BackgroundResult> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${program} did not exit within ${timeoutMs} ms${after}; killed it\n${stderr.slice(-2000)}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     child,
     stderr: () => stderr,
     exited,
-    async stop(signal, timeoutMs = 30_000) {
+    waitForExit: (timeoutMs = 30_000) => waitForExit(timeoutMs, ''),
+    stop(signal, timeoutMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`${program} did not exit within ${timeoutMs} ms of ${signal}; killed it\n${stderr.slice(-2000)}`));
-        }, timeoutMs);
-      });
-      try {
-        return await Promise.race([exited, late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      return waitForExit(timeoutMs, ` of ${signal}`);
     },
   };
 }

@@ -65,12 +65,12 @@ export async function withTestSchema<T>(test: (t: TestSchema) => Promise<T>, url
   }
 }
 
-/** Polls `check` every 20 ms until it holds; rejects after `timeoutMs` naming what was awaited. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<number> {
+/** Polls `check` every `everyMs` until it holds; rejects after `timeoutMs` naming what was awaited. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000, everyMs = 20): Promise<number> {
   const started = Date.now();
   while (!(await check())) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   return Date.now() - started;
 }
