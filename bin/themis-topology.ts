@@ -11,6 +11,7 @@ import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
 import { parseParallelismFile, parseSubmitArguments } from '../topology/deployment.js';
 import { DEFAULT_WORKER_HEAP_MB, startThemis, type FlowInput, type Progress } from '../topology/run-themis.js';
 import type { Parallelism } from '../topology/themis-topology.js';
+import { isEntryPoint } from './is-entry-point.js';
 
 /** The package root: two levels up from dist/bin or one from bin/ in development. */
 function packageRoot(): string {
@@ -281,8 +282,7 @@ export function createProgram(): Command {
   return program;
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
+if (isEntryPoint(import.meta.url)) {
   createProgram()
     .parseAsync(process.argv)
     .catch((err: unknown) => {
