@@ -9,7 +9,7 @@ import { dbCommand } from './commands/db.js';
 import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
 import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
 import { parseParallelismFile, parseSubmitArguments } from '../topology/deployment.js';
-import { DEFAULT_WORKER_HEAP_MB, startThemis, type FlowInput, type Progress } from '../topology/run-themis.js';
+import { DEFAULT_WORKER_HEAP_MB, outputTopics, startThemis, type FlowInput, type Progress } from '../topology/run-themis.js';
 import type { Parallelism } from '../topology/themis-topology.js';
 import { isEntryPoint } from './is-entry-point.js';
 
@@ -67,6 +67,7 @@ function readJsonFile(path: string, what: string): unknown {
 interface SubmitOptions {
   input?: string;
   outputDir: string;
+  append?: boolean;
   dataDir?: string;
   config?: string;
   parallelism?: string;
@@ -168,6 +169,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     workers: opts.workers,
     ...(opts.workerHeapMb !== undefined ? { workerHeapMb: opts.workerHeapMb } : {}),
     parallelism: overrides,
+    appendOutputs: opts.append === true,
     metricsPort: opts.metricsPort === false ? null : opts.metricsPort,
     metricsHost: opts.metricsHost,
   });
@@ -216,7 +218,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     const final = run.progress();
     await run.stop();
     summary(final, started, log, finished);
-    if (!services.kafka) log(`themis: outputs in ${args.outputDir}: ${config.topics.scored}.jsonl, ${config.topics.scoredDetail}.jsonl, ${config.topics.scanCandidates}.jsonl, ${config.topics.ignored}.jsonl`);
+    if (!services.kafka) log(`themis: outputs in ${args.outputDir}: ${outputTopics(config).map((t) => `${t}.jsonl`).join(', ')}`);
     if (final.spoutErrors > 0) {
       process.stderr.write(`themis-topology: the input could not be read completely (${final.spoutErrors} error(s) above)\n`);
       return 1;
@@ -247,6 +249,7 @@ export function createProgram(): Command {
     .argument('<name>', 'instance name, the label of every metric')
     .option('--input <file|->', 'JSON lines of flows (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)')
     .option('--output-dir <dir>', 'where the embedded outputs are written', './out')
+    .option('--append', 'add to the output files of earlier runs instead of starting them empty')
     .option('--data-dir <dir>', 'the data sources (default: data_sources/ of the package)')
     .option('--config <file>', 'JSON of tunables over the defaults (scores, thresholds, windows, file and topic names)')
     .option('--parallelism <file>', 'JSON of { component: { executors, tasks } } for this deployment')

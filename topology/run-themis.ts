@@ -2,6 +2,8 @@ import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { componentTotal, moduleRef, registerTopologyMetrics, RunningTopology, serveMetrics, type ComponentRef, type WorkerMetricsSnapshot } from '../runtime/index.js';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
+import { truncateTopicFiles } from '../bolts/output/file-sink.js';
+import type { ThemisConfig } from '../bolts/themis-config.js';
 import { deploymentParallelism, type SubmitArguments } from './deployment.js';
 import {
   buildThemisTopology,
@@ -54,6 +56,11 @@ export interface RunThemisOptions {
   readonly workerHeapMb?: number;
   readonly ackers?: number;
   readonly parallelism?: Readonly<Record<string, Parallelism>>;
+  /**
+   * Add to the output files of earlier runs (embedded outputs only). Default false: the output
+   * files start empty, so that they hold this run's records and nothing else.
+   */
+  readonly appendOutputs?: boolean;
   /** null: no endpoint. */
   readonly metricsPort: number | null;
   readonly metricsHost?: string;
@@ -127,6 +134,11 @@ function countInvalid(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined
   return Math.max(0, ignored - discarded);
 }
 
+/** The topics the embedded default writes, each to `<outputDir>/<topic>.jsonl`. */
+export function outputTopics(config: ThemisConfig): readonly string[] {
+  return [config.topics.scored, config.topics.scoredDetail, config.topics.scanCandidates, config.topics.ignored];
+}
+
 /** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */
 export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
   // One reader per worker thread: a file reader per thread takes its own conversations' lines, and
@@ -147,6 +159,13 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     messageTimeoutSecs: o.args.config.windows.messageTimeoutSecs,
     maxOldGenerationMb: o.workerHeapMb ?? DEFAULT_WORKER_HEAP_MB,
   });
+  if (!o.args.services.kafka && o.appendOutputs !== true) {
+    try {
+      truncateTopicFiles(o.args.outputDir, outputTopics(o.args.config));
+    } catch (err) {
+      throw new Error(`cannot start the outputs in ${o.args.outputDir} afresh: ${(err as Error).message} (--append adds to them instead)`, { cause: err });
+    }
+  }
   const topology = await RunningTopology.start(spec);
   const registry = new Registry();
   registerTopologyMetrics(registry, topology, o.submit.name);
