@@ -96,7 +96,7 @@ function fmt(n: number): string {
 
 function progressLine(p: Progress, prev: Progress | null, secs: number): string {
   const rate = prev ? (p.linesIn - prev.linesIn) / secs : 0;
-  return `flows in ${fmt(p.linesIn)} (${fmt(rate)}/s), scored ${fmt(p.scored)}, discarded ${fmt(p.discarded)}, invalid ${fmt(p.invalid)}, replayed ${fmt(p.failed)}`;
+  return `flows in ${fmt(p.linesIn)} (${fmt(rate)}/s), scored ${fmt(p.scored)}, discarded ${fmt(p.discarded)}, invalid ${fmt(p.invalid)}, failed ${fmt(p.failed)}, replayed ${fmt(p.replays)}`;
 }
 
 async function submit(positional: string[], opts: SubmitOptions): Promise<number> {
@@ -232,8 +232,8 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
 function summary(p: Progress, started: number, log: (m: string) => void, finished = Date.now()): void {
   const secs = (finished - started) / 1000;
   log(
-    `themis: done in ${secs.toFixed(1)} s: ${fmt(p.linesIn)} lines (${fmt(p.linesIn / secs)}/s), ${fmt(p.invalid)} invalid, ${fmt(p.discarded)} discarded, ` +
-      `${fmt(p.scored)} scored records, ${fmt(p.scanCandidateRecords)} scan-candidate records, ${fmt(p.failed)} replays (${fmt(p.timedOut)} timeouts)`,
+    `themis: done in ${secs.toFixed(1)} s: ${fmt(p.linesIn)} lines (${fmt(p.linesIn / secs)}/s), ${fmt(p.invalid)} invalid, ${fmt(p.failed)} failed every retry, ` +
+      `${fmt(p.discarded)} discarded, ${fmt(p.scored)} scored records, ${fmt(p.scanCandidateRecords)} scan-candidate records, ${fmt(p.replays)} replays (${fmt(p.timedOut)} timeouts)`,
   );
 }
 

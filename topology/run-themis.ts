@@ -11,7 +11,7 @@ import {
   DISCARD_TIMER,
   INPUT_TIMER,
   MATCH_FLOWS,
-  OUTPUT_TIMER,
+  PERSIST_SCORED,
   PERSIST_IGNORED,
   SCAN_CANDIDATES,
   SPOUT,
@@ -78,13 +78,18 @@ export interface ThemisRun {
 
 export interface Progress {
   readonly linesIn: number;
+  /** Lines that are not a valid flow, written to the ignored output. */
   readonly invalid: number;
+  /** Flows that failed every retry (--max-retries), written to the ignored output. */
+  readonly failed: number;
   readonly discarded: number;
   readonly conversations: number;
+  /** Scored flows written to the outputs (a conversation counts once). */
   readonly scored: number;
   readonly scanCandidateRecords: number;
   readonly ignoredRecords: number;
-  readonly failed: number;
+  /** Roots failed back to the spout (an error or a timeout), each replayed or given up as failed. */
+  readonly replays: number;
   readonly timedOut: number;
   /** Errors the spout reported (e.g. the input could not be read). */
   readonly spoutErrors: number;
@@ -107,31 +112,17 @@ export function progressOf(snapshots: ReadonlyArray<WorkerMetricsSnapshot | unde
   };
   return {
     linesIn: custom(INPUT_TIMER, 'first_tuple'),
-    invalid: countInvalid(snapshots),
+    invalid: custom(PERSIST_IGNORED, 'invalid_records_written'),
+    failed: custom(PERSIST_IGNORED, 'failed_records_written'),
     discarded: custom(DISCARD_TIMER, 'discard_tuple'),
     conversations: componentTotal(snapshots, MATCH_FLOWS, (c) => c.emitted),
-    scored: custom(OUTPUT_TIMER, 'last_tuple'),
+    scored: custom(PERSIST_SCORED, 'scored_flows_written'),
     scanCandidateRecords: custom(SCAN_CANDIDATES, 'scan_records_written'),
     ignoredRecords: custom(PERSIST_IGNORED, 'ignored_records_written'),
-    failed: componentTotal(snapshots, SPOUT, (c) => c.failed),
+    replays: componentTotal(snapshots, SPOUT, (c) => c.failed),
     timedOut: componentTotal(snapshots, SPOUT, (c) => c.timedOut),
     spoutErrors: componentTotal(snapshots, SPOUT, (c) => c.errors),
   };
-}
-
-function countInvalid(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): number {
-  // Lines json-to-tuple could not parse: every executed line emits exactly one tuple, on the
-  // default stream when valid, so the invalid ones are what the ignored output got minus discards.
-  let ignored = 0;
-  let discarded = 0;
-  for (const s of snapshots) {
-    if (!s) continue;
-    for (const t of s.tasks) {
-      if (t.component === PERSIST_IGNORED) ignored += t.counters.executed;
-      if (t.component === DISCARD_TIMER) discarded += t.custom['discard_tuple'] ?? 0;
-    }
-  }
-  return Math.max(0, ignored - discarded);
 }
 
 /** The topics the embedded default writes, each to `<outputDir>/<topic>.jsonl`. */

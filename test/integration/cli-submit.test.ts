@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -97,5 +97,33 @@ describe('themis-topology submit: arguments', () => {
     expect(scoredIds(dir)).toEqual([1, 1, 3, 3]);
     expect(lineCount(join(dir, 'scored-flows-detail.jsonl'))).toBe(2 * details);
     expect(lineCount(join(dir, 'ignored-flows.jsonl'))).toBe(2);
+  });
+
+  it('counts a flow that failed every retry as failed, not invalid, and writes it to ignored-flows as such', async () => {
+    const dir = tmp();
+    // The scored output cannot be written (a directory stands where its file goes): every scored
+    // flow fails, each retry too. The ignored output can.
+    mkdirSync(join(dir, 'scored-flows.jsonl'));
+    const input = join(dir, 'flows.jsonl');
+    writeFileSync(input, [flow(1, '198.51.100.7', '192.0.2.1'), 'not a flow'].join('\n'));
+    const args = ['submit', '1', '1', '100', '0', 'failing', '--input', input, '--output-dir', dir, '--max-retries', '2', '--workers', '1', '--no-metrics-port'];
+
+    const fresh = await runCli('themis-topology', args);
+    expect(fresh.code).toBe(1);
+    expect(fresh.stderr).toContain(`cannot start the outputs in ${dir} afresh`);
+    expect(fresh.stderr).toContain('--append adds to them instead');
+
+    const r = await runCli('themis-topology', [...args, '--append']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/done in .*, 1 invalid, 1 failed every retry, 0 discarded, 0 scored records/);
+    const ignored = readFileSync(join(dir, 'ignored-flows.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { stage: string; reason: string; origin: string });
+    expect(ignored.map(({ stage, origin }) => ({ stage, origin })).sort((a, b) => a.origin.localeCompare(b.origin))).toEqual([
+      { stage: 'retries', origin: `${input}:1` },
+      { stage: 'parse', origin: `${input}:2` },
+    ]);
+    expect(ignored.find((i) => i.stage === 'retries')!.reason).toBe('failed 2 times (last: error)');
   });
 });
