@@ -72,8 +72,8 @@ export interface ThemisRun {
   readonly metricsServer: Server | null;
   /** Figures so far, from the latest metrics of every thread. */
   progress(): Progress;
-  /** Graceful stop: drain in-flight trees, close spouts and bolts, stop the endpoint. */
-  stop(): Promise<void>;
+  /** Graceful stop: drain in-flight trees (for up to drainTimeoutMs; default the message timeout), close spouts and bolts, stop the endpoint. */
+  stop(drainTimeoutMs?: number): Promise<void>;
 }
 
 export interface Progress {
@@ -93,6 +93,8 @@ export interface Progress {
   readonly timedOut: number;
   /** Errors the spout reported (e.g. the input could not be read). */
   readonly spoutErrors: number;
+  /** File input: lines read and not finished (in flight, held, or failed and not yet replayed). */
+  readonly unfinished: number;
 }
 
 function spoutRef(input: FlowInput, readerPerThread: boolean, linesStayLocal: boolean): ComponentRef {
@@ -122,6 +124,7 @@ export function progressOf(snapshots: ReadonlyArray<WorkerMetricsSnapshot | unde
     replays: componentTotal(snapshots, SPOUT, (c) => c.failed),
     timedOut: componentTotal(snapshots, SPOUT, (c) => c.timedOut),
     spoutErrors: componentTotal(snapshots, SPOUT, (c) => c.errors),
+    unfinished: custom(SPOUT, 'lines_read') - custom(SPOUT, 'lines_finished'),
   };
 }
 
@@ -174,8 +177,8 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     registry,
     metricsServer,
     progress: () => progressOf(topology.snapshots),
-    async stop() {
-      await topology.shutdown();
+    async stop(drainTimeoutMs?: number) {
+      await topology.shutdown(drainTimeoutMs === undefined ? {} : { drainTimeoutMs });
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };

@@ -126,4 +126,15 @@ describe('themis-topology submit: arguments', () => {
     ]);
     expect(ignored.find((i) => i.stage === 'retries')!.reason).toBe('failed 2 times (last: error)');
   });
+
+  it('exits with the error when the run cannot start on standard input', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'scored-flows.jsonl')); // the output file cannot be started afresh
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'nostart', '--input', '-', '--output-dir', dir, '--workers', '1', '--no-metrics-port'], {
+      input: flow(1, '198.51.100.7', '192.0.2.1'),
+      timeoutMs: 30_000,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot start the outputs in ${dir} afresh`);
+  });
 });
