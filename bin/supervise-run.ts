@@ -6,7 +6,7 @@ const EXIT_UNFINISHED = 3;
 
 const PROGRESS_EVERY_MS = 2000;
 
-export interface SuperviseOptions {
+interface SuperviseOptions {
   readonly input: FlowInput;
   /** Standard input's FIFO when the input is standard input. */
   readonly stdin: StdinFifo | null;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { RecordSink, TopicBatch } from './record-sink.js';
 
 /** The file of one topic's records in the output directory. */
-export function topicFile(dir: string, topic: string): string {
+function topicFile(dir: string, topic: string): string {
   return join(dir, `${topic}.jsonl`);
 }
 
