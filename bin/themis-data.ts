@@ -9,10 +9,9 @@
  * every bad line is reported with its line number, the exit code is 1, and nothing is written
  * (§15.9 item 54).
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { buildMmdbFromCsvFile, describeBuild } from '../data_sources/tools/network-csv.js';
+import { isEntryPoint } from './is-entry-point.js';
 
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -56,7 +55,6 @@ export function createProgram(io: CliIo = processIo): Command {
   return program;
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+if (isEntryPoint(import.meta.url)) {
   createProgram().parse(process.argv);
 }

@@ -31,9 +31,8 @@
  * options or arguments (nothing sent). Ctrl-C stops reading, sends what was read, and prints the
  * summary.
  */
-import { createReadStream, realpathSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import {
   DEFAULT_BATCH_SIZE,
@@ -54,6 +53,7 @@ import {
   type IdCounter,
   type SourceItem,
 } from '../spouts/ingest/sources.js';
+import { isEntryPoint } from './is-entry-point.js';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
 const BROKERS_ENV = 'THEMIS_KAFKA_BROKERS';
@@ -340,8 +340,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<void> 
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+if (isEntryPoint(import.meta.url)) {
   const interrupt = new AbortController();
   process.once('SIGINT', () => {
     process.stderr.write('\nthemis-ingest: interrupted; sending what was read (Ctrl-C again to quit at once)\n');

@@ -16,10 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { Redis } from 'ioredis';
 import { describeCause, IntelError, redisError } from '../bolts/intel/errors.js';
@@ -32,6 +30,7 @@ import {
   type IntelRecord,
 } from '../bolts/intel/intelmq-aggregate.js';
 import { DEFAULT_INTEL_REDIS_URL, parseIntelRedisUrl, type IntelRedisTarget } from '../bolts/intel/redis-intel-lookup.js';
+import { isEntryPoint } from './is-entry-point.js';
 
 const URL_ENV = 'THEMIS_REDIS_URL';
 const EXIT_FAILED = 1;
@@ -453,7 +452,6 @@ async function main(io: CliIo): Promise<void> {
   }
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+if (isEntryPoint(import.meta.url)) {
   await main(processIo);
 }

@@ -7,8 +7,6 @@
  * Brokers come from --brokers, else THEMIS_KAFKA_BROKERS, else 127.0.0.1:9092 (the broker that
  * `npm run kafka:up` starts). Exit codes: 0 done, 1 Kafka failed, 2 invalid options.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import {
   createTopics,
@@ -18,6 +16,7 @@ import {
   type CreateTopicsOptions,
 } from '../spouts/kafka/create-topics.js';
 import { KafkaAdminError } from '../spouts/kafka/errors.js';
+import { isEntryPoint } from './is-entry-point.js';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
 const BROKERS_ENV = 'THEMIS_KAFKA_BROKERS';
@@ -149,7 +148,6 @@ function parseWholeNumber(text: string | undefined, fallback: number): number | 
   return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
 }
 
-const entry = process.argv[1];
-if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+if (isEntryPoint(import.meta.url)) {
   await createProgram().parseAsync(process.argv);
 }

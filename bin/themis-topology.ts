@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-import { execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { dbCommand } from './commands/db.js';
 import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
 import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
 import { parseParallelismFile, parseSubmitArguments } from '../topology/deployment.js';
-import { DEFAULT_WORKER_HEAP_MB, startThemis, type FlowInput, type Progress } from '../topology/run-themis.js';
+import { DEFAULT_WORKER_HEAP_MB, outputTopics, startThemis, type FlowInput } from '../topology/run-themis.js';
 import type { Parallelism } from '../topology/themis-topology.js';
+import { isEntryPoint } from './is-entry-point.js';
+import { StdinFifo } from './stdin-fifo.js';
+import { superviseRun } from './supervise-run.js';
 
 /** The package root: two levels up from dist/bin or one from bin/ in development. */
 function packageRoot(): string {
@@ -20,20 +22,6 @@ function packageRoot(): string {
 }
 
 class UsageError extends Error {}
-
-/**
- * Worker threads cannot read the process's standard input (a socket or pipe owned by the main
- * thread), so the main thread streams it into a FIFO the file spout reads like any file.
- */
-function stdinFifo(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'themis-stdin-'));
-  const fifo = join(dir, 'stdin.fifo');
-  execFileSync('mkfifo', [fifo]);
-  const out = createWriteStream(fifo);
-  process.stdin.pipe(out);
-  out.on('close', () => rmSync(dir, { recursive: true, force: true }));
-  return fifo;
-}
 
 function intOption(name: string, min: number, max: number) {
   return (text: string): number => {
@@ -66,6 +54,7 @@ function readJsonFile(path: string, what: string): unknown {
 interface SubmitOptions {
   input?: string;
   outputDir: string;
+  append?: boolean;
   dataDir?: string;
   config?: string;
   parallelism?: string;
@@ -86,15 +75,6 @@ interface SubmitOptions {
   fromBeginning?: boolean;
   inputUnkeyed?: boolean;
   quiet?: boolean;
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function progressLine(p: Progress, prev: Progress | null, secs: number): string {
-  const rate = prev ? (p.linesIn - prev.linesIn) / secs : 0;
-  return `flows in ${fmt(p.linesIn)} (${fmt(rate)}/s), scored ${fmt(p.scored)}, discarded ${fmt(p.discarded)}, invalid ${fmt(p.invalid)}, replayed ${fmt(p.failed)}`;
 }
 
 async function submit(positional: string[], opts: SubmitOptions): Promise<number> {
@@ -137,12 +117,15 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   } else {
     const path = opts.input ?? resolve(root, 'data_sources', 'sample-flows.jsonl');
     if (path !== '-' && (!existsSync(path) || !statSync(path).isFile())) problems.push(`--input ${path}: no such file`);
-    input = path === '-' ? { kind: 'file', path: stdinFifo(), label: 'stdin', maxRetries } : { kind: 'file', path: resolve(path), maxRetries };
+    input = { kind: 'file', path: path === '-' ? path : resolve(path), maxRetries };
   }
 
   if (problems.length > 0 || !config || !('value' in parsed)) {
     throw new UsageError(problems.join('\n'));
   }
+  // Standard input goes through a FIFO, made only once the options are valid.
+  const stdin = input.kind === 'file' && input.path === '-' ? new StdinFifo() : null;
+  if (stdin) input = { kind: 'file', path: stdin.path, label: 'stdin', maxRetries };
   const services: ThemisServices = {
     ...(kafkaBrokers && kafkaBrokers.length > 0 ? { kafka: { brokers: kafkaBrokers, clientId: `themis-${parsed.value.name}` } } : {}),
     ...(opts.redis ?? process.env['THEMIS_REDIS_URL'] ? { redis: { url: (opts.redis ?? process.env['THEMIS_REDIS_URL'])!, db: opts.redisDb ?? config.redis.intelDb, cacheTtlMs: 10_000 } } : {}),
@@ -157,7 +140,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   log(
     `themis: instance ${parsed.value.name}: executors ${parsed.value.executors}, tasks ${parsed.value.tasks}, max pending ${parsed.value.maxPending}, extra match ${parsed.value.extraMatch}, ${opts.workers} worker threads`,
   );
-  log(`themis: input ${input.kind === 'file' ? input.path : `kafka ${input.brokers.join(',')} topic ${input.topic}`}; output ${services.kafka ? 'kafka topics' : args.outputDir}`);
+  log(`themis: input ${input.kind === 'file' ? (input.label ?? input.path) : `kafka ${input.brokers.join(',')} topic ${input.topic}`}; output ${services.kafka ? 'kafka topics' : args.outputDir}`);
 
   const started = Date.now();
   const run = await startThemis({
@@ -167,6 +150,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     workers: opts.workers,
     ...(opts.workerHeapMb !== undefined ? { workerHeapMb: opts.workerHeapMb } : {}),
     parallelism: overrides,
+    appendOutputs: opts.append === true,
     metricsPort: opts.metricsPort === false ? null : opts.metricsPort,
     metricsHost: opts.metricsHost,
   });
@@ -174,64 +158,14 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     const a = run.metricsServer.address();
     log(`themis: metrics on http://${opts.metricsHost}:${typeof a === 'object' && a ? a.port : opts.metricsPort}/metrics`);
   }
-  let prev: Progress | null = null;
-  let prevAt = Date.now();
-  const ticker = setInterval(() => {
-    const p = run.progress();
-    const now = Date.now();
-    log(`themis: ${progressLine(p, prev, (now - prevAt) / 1000)}`);
-    prev = p;
-    prevAt = now;
-  }, 2000);
-  let stopping = false;
-  const stopOnSignal = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`themis: ${sig}: stopping (draining in-flight flows)`);
-    clearInterval(ticker);
-    void run.stop().then(() => {
-      summary(run.progress(), started, log);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    });
-  };
-  process.on('SIGINT', () => stopOnSignal('SIGINT'));
-  process.on('SIGTERM', () => stopOnSignal('SIGTERM'));
-
-  // A dead worker thread ends the run (exit 1, so a supervisor restarts it and the input that was
-  // in flight is replayed) instead of leaving a process that does nothing.
-  const crashed = run.topology.crashed().then((err) => {
-    clearInterval(ticker);
-    stopping = true;
-    throw err;
+  return superviseRun(run, {
+    input,
+    stdin,
+    startedAtMs: started,
+    stopTimeoutSecs: config.windows.messageTimeoutSecs,
+    outputsNote: services.kafka ? null : `themis: outputs in ${args.outputDir}: ${outputTopics(config).map((t) => `${t}.jsonl`).join(', ')}`,
+    log,
   });
-  if (input.kind === 'file' || input.stopAtEndOffsets) {
-    await Promise.race([run.topology.waitUntilDone(), crashed]);
-    // The run ends here; what follows (a last metrics report, closing) is not counted in its rate.
-    const finished = Date.now();
-    clearInterval(ticker);
-    if (stopping) return 0;
-    stopping = true;
-    await new Promise((r) => setTimeout(r, 1100)); // one more metrics report from every thread
-    const final = run.progress();
-    await run.stop();
-    summary(final, started, log, finished);
-    if (!services.kafka) log(`themis: outputs in ${args.outputDir}: ${config.topics.scored}.jsonl, ${config.topics.scoredDetail}.jsonl, ${config.topics.scanCandidates}.jsonl, ${config.topics.ignored}.jsonl`);
-    if (final.spoutErrors > 0) {
-      process.stderr.write(`themis-topology: the input could not be read completely (${final.spoutErrors} error(s) above)\n`);
-      return 1;
-    }
-    return 0;
-  }
-  await crashed; // a stream runs until a signal stops it, or a worker dies
-  return 0;
-}
-
-function summary(p: Progress, started: number, log: (m: string) => void, finished = Date.now()): void {
-  const secs = (finished - started) / 1000;
-  log(
-    `themis: done in ${secs.toFixed(1)} s: ${fmt(p.linesIn)} lines (${fmt(p.linesIn / secs)}/s), ${fmt(p.invalid)} invalid, ${fmt(p.discarded)} discarded, ` +
-      `${fmt(p.scored)} scored records, ${fmt(p.scanCandidateRecords)} scan-candidate records, ${fmt(p.failed)} replays (${fmt(p.timedOut)} timeouts)`,
-  );
 }
 
 export function createProgram(): Command {
@@ -246,6 +180,7 @@ export function createProgram(): Command {
     .argument('<name>', 'instance name, the label of every metric')
     .option('--input <file|->', 'JSON lines of flows (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)')
     .option('--output-dir <dir>', 'where the embedded outputs are written', './out')
+    .option('--append', 'add to the output files of earlier runs instead of starting them empty')
     .option('--data-dir <dir>', 'the data sources (default: data_sources/ of the package)')
     .option('--config <file>', 'JSON of tunables over the defaults (scores, thresholds, windows, file and topic names)')
     .option('--parallelism <file>', 'JSON of { component: { executors, tasks } } for this deployment')
@@ -281,8 +216,7 @@ export function createProgram(): Command {
   return program;
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
+if (isEntryPoint(import.meta.url)) {
   createProgram()
     .parseAsync(process.argv)
     .catch((err: unknown) => {

@@ -50,6 +50,8 @@ export class RunningTopology extends EventEmitter {
   private closing: Promise<void> | null = null;
   private readonly closedWaiters: Array<() => void> = [];
   private exited = false;
+  /** Set by stopInput: the input ends where the spouts stopped, not where they are exhausted. */
+  private inputStopped = false;
   private crash: RuntimeError | null = null;
   private readonly crashWaiters: Array<(e: RuntimeError) => void> = [];
 
@@ -209,23 +211,36 @@ export class RunningTopology extends EventEmitter {
   }
 
   /**
-   * For finite input: waits until every spout is exhausted and every tree not held by a bolt is
-   * complete, tells the bolts the input has ended (flow matching releases what it holds), then
-   * waits until nothing is in flight, parked or queued anywhere.
+   * For finite input: waits until every spout is exhausted (or stopped, see stopInput) and every
+   * tree not held by a bolt is complete, tells the bolts the input has ended (flow matching
+   * releases what it holds), then waits until nothing is in flight, parked or queued anywhere.
    */
   async waitUntilDone(pollMs = 20): Promise<void> {
-    const quiet = (s: TopologyStatus, withParked: boolean) => s.exhausted && s.inFlight === 0 && s.queued === 0 && s.inTransit === 0 && (!withParked || s.parked === 0);
+    const quiet = (s: TopologyStatus, withParked: boolean, stopped: boolean) =>
+      (s.exhausted || stopped) && s.inFlight === 0 && s.queued === 0 && s.inTransit === 0 && (!withParked || s.parked === 0);
     const sleep = () => new Promise((r) => setTimeout(r, pollMs));
     // Two quiet readings in a row: a batch can be between a worker's queue and its peer's port.
+    // `stopped` is read before the request, so it holds only for readings taken after the deactivation.
     for (let streak = 0; streak < 2; ) {
-      streak = quiet(await this.status(), false) ? streak + 1 : 0;
+      const stopped = this.inputStopped;
+      streak = quiet(await this.status(), false, stopped) ? streak + 1 : 0;
       if (streak < 2) await sleep();
     }
     this.broadcast({ type: 'inputEnd' });
     for (let streak = 0; streak < 2; ) {
-      streak = quiet(await this.status(), true) ? streak + 1 : 0;
+      streak = quiet(await this.status(), true, this.inputStopped) ? streak + 1 : 0;
       if (streak < 2) await sleep();
     }
+  }
+
+  /**
+   * Ends a finite input where it is (a stop signal): the spouts are deactivated and emit nothing
+   * more, replays included, and waitUntilDone no longer waits for them to be exhausted: it lets
+   * what is in flight complete, tells the bolts the input has ended, and drains.
+   */
+  stopInput(): void {
+    this.inputStopped = true;
+    this.deactivate();
   }
 
   /**

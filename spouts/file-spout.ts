@@ -1,5 +1,5 @@
 import { closeSync, createReadStream, openSync, readSync, statSync, type ReadStream } from 'node:fs';
-import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import type { FailReason, MetricCounter, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { conversationHashOf } from './conversation-share.js';
 import { LineQueue } from './line-queue.js';
 
@@ -84,6 +84,13 @@ export class FileSpout implements Spout {
   private active = true;
   private startedAtMs = 0;
   private offered = 0;
+  /**
+   * Lines emitted for the first time, and lines finished (acked: scored, discarded, or written to
+   * `ignored-flows`). The difference is what a stop before the end leaves unfinished: in flight,
+   * held, or failed and not replayed.
+   */
+  private linesRead!: MetricCounter;
+  private linesFinished!: MetricCounter;
 
   private share = 0;
   private shares = 1;
@@ -92,6 +99,8 @@ export class FileSpout implements Spout {
 
   open(context: TopologyContext, collector: SpoutOutputCollector): void {
     this.collector = collector;
+    this.linesRead = context.counter('lines_read');
+    this.linesFinished = context.counter('lines_finished');
     if (this.args.singleReader) {
       if (context.taskIndex !== 0) {
         this.ended = true;
@@ -213,6 +222,7 @@ export class FileSpout implements Spout {
       const length = r.takenLength;
       const inFlight: InFlightLine = { no, line: this.rereadable ? null : line, offset, length, hash, failures: 0, lastReason: null };
       this.collector.emit([line, `${this.origin}:${no}`, hash], inFlight);
+      this.linesRead.inc();
       if (this.paused && this.ready.size < READ_AHEAD_LINES / 2) {
         this.paused = false;
         this.stream!.resume();
@@ -227,6 +237,7 @@ export class FileSpout implements Spout {
 
   ack(_msgId: unknown): void {
     // Nothing to forget: the line lived only in its msgId.
+    this.linesFinished.inc();
   }
 
   fail(msgId: unknown, reason: FailReason): void {

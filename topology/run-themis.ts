@@ -2,6 +2,8 @@ import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { componentTotal, moduleRef, registerTopologyMetrics, RunningTopology, serveMetrics, type ComponentRef, type WorkerMetricsSnapshot } from '../runtime/index.js';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
+import { truncateTopicFiles } from '../bolts/output/file-sink.js';
+import type { ThemisConfig } from '../bolts/themis-config.js';
 import { deploymentParallelism, type SubmitArguments } from './deployment.js';
 import {
   buildThemisTopology,
@@ -9,7 +11,7 @@ import {
   DISCARD_TIMER,
   INPUT_TIMER,
   MATCH_FLOWS,
-  OUTPUT_TIMER,
+  PERSIST_SCORED,
   PERSIST_IGNORED,
   SCAN_CANDIDATES,
   SPOUT,
@@ -54,6 +56,11 @@ export interface RunThemisOptions {
   readonly workerHeapMb?: number;
   readonly ackers?: number;
   readonly parallelism?: Readonly<Record<string, Parallelism>>;
+  /**
+   * Add to the output files of earlier runs (embedded outputs only). Default false: the output
+   * files start empty, so that they hold this run's records and nothing else.
+   */
+  readonly appendOutputs?: boolean;
   /** null: no endpoint. */
   readonly metricsPort: number | null;
   readonly metricsHost?: string;
@@ -65,22 +72,29 @@ export interface ThemisRun {
   readonly metricsServer: Server | null;
   /** Figures so far, from the latest metrics of every thread. */
   progress(): Progress;
-  /** Graceful stop: drain in-flight trees, close spouts and bolts, stop the endpoint. */
-  stop(): Promise<void>;
+  /** Graceful stop: drain in-flight trees (for up to drainTimeoutMs; default the message timeout), close spouts and bolts, stop the endpoint. */
+  stop(drainTimeoutMs?: number): Promise<void>;
 }
 
 export interface Progress {
   readonly linesIn: number;
+  /** Lines that are not a valid flow, written to the ignored output. */
   readonly invalid: number;
+  /** Flows that failed every retry (--max-retries), written to the ignored output. */
+  readonly failed: number;
   readonly discarded: number;
   readonly conversations: number;
+  /** Scored flows written to the outputs (a conversation counts once). */
   readonly scored: number;
   readonly scanCandidateRecords: number;
   readonly ignoredRecords: number;
-  readonly failed: number;
+  /** Roots failed back to the spout (an error or a timeout), each replayed or given up as failed. */
+  readonly replays: number;
   readonly timedOut: number;
   /** Errors the spout reported (e.g. the input could not be read). */
   readonly spoutErrors: number;
+  /** File input: lines read and not finished (in flight, held, or failed and not yet replayed). */
+  readonly unfinished: number;
 }
 
 function spoutRef(input: FlowInput, readerPerThread: boolean, linesStayLocal: boolean): ComponentRef {
@@ -100,31 +114,23 @@ export function progressOf(snapshots: ReadonlyArray<WorkerMetricsSnapshot | unde
   };
   return {
     linesIn: custom(INPUT_TIMER, 'first_tuple'),
-    invalid: countInvalid(snapshots),
+    invalid: custom(PERSIST_IGNORED, 'invalid_records_written'),
+    failed: custom(PERSIST_IGNORED, 'failed_records_written'),
     discarded: custom(DISCARD_TIMER, 'discard_tuple'),
     conversations: componentTotal(snapshots, MATCH_FLOWS, (c) => c.emitted),
-    scored: custom(OUTPUT_TIMER, 'last_tuple'),
+    scored: custom(PERSIST_SCORED, 'scored_flows_written'),
     scanCandidateRecords: custom(SCAN_CANDIDATES, 'scan_records_written'),
     ignoredRecords: custom(PERSIST_IGNORED, 'ignored_records_written'),
-    failed: componentTotal(snapshots, SPOUT, (c) => c.failed),
+    replays: componentTotal(snapshots, SPOUT, (c) => c.failed),
     timedOut: componentTotal(snapshots, SPOUT, (c) => c.timedOut),
     spoutErrors: componentTotal(snapshots, SPOUT, (c) => c.errors),
+    unfinished: custom(SPOUT, 'lines_read') - custom(SPOUT, 'lines_finished'),
   };
 }
 
-function countInvalid(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): number {
-  // Lines json-to-tuple could not parse: every executed line emits exactly one tuple, on the
-  // default stream when valid, so the invalid ones are what the ignored output got minus discards.
-  let ignored = 0;
-  let discarded = 0;
-  for (const s of snapshots) {
-    if (!s) continue;
-    for (const t of s.tasks) {
-      if (t.component === PERSIST_IGNORED) ignored += t.counters.executed;
-      if (t.component === DISCARD_TIMER) discarded += t.custom['discard_tuple'] ?? 0;
-    }
-  }
-  return Math.max(0, ignored - discarded);
+/** The topics the embedded default writes, each to `<outputDir>/<topic>.jsonl`. */
+export function outputTopics(config: ThemisConfig): readonly string[] {
+  return [config.topics.scored, config.topics.scoredDetail, config.topics.scanCandidates, config.topics.ignored];
 }
 
 /** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */
@@ -147,6 +153,13 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     messageTimeoutSecs: o.args.config.windows.messageTimeoutSecs,
     maxOldGenerationMb: o.workerHeapMb ?? DEFAULT_WORKER_HEAP_MB,
   });
+  if (!o.args.services.kafka && o.appendOutputs !== true) {
+    try {
+      truncateTopicFiles(o.args.outputDir, outputTopics(o.args.config));
+    } catch (err) {
+      throw new Error(`cannot start the outputs in ${o.args.outputDir} afresh: ${(err as Error).message} (--append adds to them instead)`, { cause: err });
+    }
+  }
   const topology = await RunningTopology.start(spec);
   const registry = new Registry();
   registerTopologyMetrics(registry, topology, o.submit.name);
@@ -164,8 +177,8 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     registry,
     metricsServer,
     progress: () => progressOf(topology.snapshots),
-    async stop() {
-      await topology.shutdown();
+    async stop(drainTimeoutMs?: number) {
+      await topology.shutdown(drainTimeoutMs === undefined ? {} : { drainTimeoutMs });
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };

@@ -4,7 +4,7 @@ import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailReco
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
 import type { ScoredFlowWriter } from '../postgres/scored-flow-writer.js';
 import { Resources } from './resources.js';
-import { STREAM_DISCARD } from './streams.js';
+import { STREAM_DISCARD, STREAM_IGNORED, STREAM_INVALID } from './streams.js';
 import type { ThemisArgs } from './themis-args.js';
 
 /** Upper bounds (ms) of the latency histogram the scored output keeps, exported as counters. */
@@ -28,6 +28,13 @@ export class OutputBolt implements Bolt {
   private collector!: OutputCollector;
   private latency: MetricCounter[] = [];
   private written!: MetricCounter;
+  /** Scored flows (conversations or lone flows) whose records were written; null for the other outputs. */
+  private flowsWritten: MetricCounter | null = null;
+  /**
+   * The ignored output's records by why they are there: a line that is not a valid flow, and a
+   * flow that failed every retry (from the spout). Discards are counted by their timer bolt.
+   */
+  private readonly ignoredBy = new Map<string, MetricCounter>();
 
   constructor(private readonly args: ThemisArgs & { readonly kind: OutputKind }) {}
 
@@ -38,8 +45,13 @@ export class OutputBolt implements Bolt {
     if (this.args.kind === 'scored') {
       this.writer = await this.resources.scoredFlowWriter();
       this.latency = Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => context.counter(latencyBucketName(i)));
+      this.flowsWritten = context.counter('scored_flows_written');
     }
     this.written = context.counter(`${this.args.kind}_records_written`);
+    if (this.args.kind === 'ignored') {
+      this.ignoredBy.set(STREAM_INVALID, context.counter('invalid_records_written'));
+      this.ignoredBy.set(STREAM_IGNORED, context.counter('failed_records_written'));
+    }
   }
 
   executeBatch(inputs: Tuple[]): void {
@@ -69,7 +81,12 @@ export class OutputBolt implements Bolt {
       const records = inputs.map((t) =>
         t.sourceStream === STREAM_DISCARD
           ? ignoredFlowRecord({ reason: t.values[2] as string, flow: t.values[1] as Flow })
-          : ignoredFlowRecord({ reason: t.values[0] as string, line: t.values[1] as string, origin: t.values[2] as string }),
+          : ignoredFlowRecord({
+              reason: t.values[0] as string,
+              line: t.values[1] as string,
+              origin: t.values[2] as string,
+              stage: t.sourceStream === STREAM_IGNORED ? 'retries' : 'parse',
+            }),
       );
       batches = [{ topic: topics.ignored, records }];
     }
@@ -84,7 +101,11 @@ export class OutputBolt implements Bolt {
         let n = 0;
         for (const b of batches) n += b.records.length;
         this.written.inc(n);
-        for (const t of inputs) this.collector.ack(t);
+        this.flowsWritten?.inc(flows.length);
+        for (const t of inputs) {
+          this.ignoredBy.get(t.sourceStream)?.inc();
+          this.collector.ack(t);
+        }
       },
       (err: unknown) => {
         for (const t of inputs) this.collector.fail(t, err);

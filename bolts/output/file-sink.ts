@@ -1,6 +1,23 @@
-import { mkdirSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, fsyncSync, truncateSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecordSink, TopicBatch } from './record-sink.js';
+
+/** The file of one topic's records in the output directory. */
+function topicFile(dir: string, topic: string): string {
+  return join(dir, `${topic}.jsonl`);
+}
+
+/**
+ * Empties the files of these topics, once, before any writer starts: the sinks of every thread
+ * append to them (below), so a run that did not start them afresh would add to the last run's
+ * records. A file that does not exist is left to the first write.
+ */
+export function truncateTopicFiles(dir: string, topics: readonly string[]): void {
+  for (const topic of topics) {
+    const file = topicFile(dir, topic);
+    if (existsSync(file)) truncateSync(file, 0);
+  }
+}
 
 /**
  * The embedded default's output: one JSON-lines file per topic (`<dir>/<topic>.jsonl`), one
@@ -20,7 +37,7 @@ export class FileSink implements RecordSink {
   private fd(topic: string): number {
     let fd = this.fds.get(topic);
     if (fd === undefined) {
-      fd = openSync(join(this.dir, `${topic}.jsonl`), 'a');
+      fd = openSync(topicFile(this.dir, topic), 'a');
       this.fds.set(topic, fd);
     }
     return fd;

@@ -132,7 +132,7 @@ export function scanCandidateRecords(flow: Flow, maxPackets: number = DEFAULT_SC
 
 /** An input the topology did not score: a line that did not parse, or a flow the discard stage dropped. */
 export type IgnoredFlow =
-  | { readonly reason: string; readonly line: string; readonly id?: number | null; readonly origin?: string }
+  | { readonly reason: string; readonly line: string; readonly id?: number | null; readonly origin?: string; readonly stage?: 'parse' | 'retries' }
   | { readonly reason: string; readonly flow: Flow };
 
 /**
@@ -141,6 +141,7 @@ export type IgnoredFlow =
  * - stage `parse`: `{"type":"ignored_flow","stage":"parse","reason","flow_id","line","origin"}`, with
  *   the raw line, so an input we wrongly refused can be replayed; `flow_id` null when unknown;
  *   `origin` (where the line came from: `file:line` or `topic/partition@offset`) when known;
+ * - stage `retries`: the same fields, for an input that failed every retry (`--max-retries`);
  * - stage `discard`: the §9.2 summary keys of the flow (through `flow_direction`, type
  *   `ignored_flow`), then `stage` and `reason`.
  */
@@ -156,7 +157,7 @@ export function ignoredFlowRecord(ignored: IgnoredFlow): KafkaRecord {
   return {
     key: id === null ? null : String(id),
     value:
-      `{"type":"ignored_flow","stage":"parse","reason":${JSON.stringify(ignored.reason)}` +
+      `{"type":"ignored_flow","stage":"${ignored.stage ?? 'parse'}","reason":${JSON.stringify(ignored.reason)}` +
       `,"flow_id":${numOrNull(id)},"line":${JSON.stringify(ignored.line)}` +
       (ignored.origin === undefined ? '}' : `,"origin":${JSON.stringify(ignored.origin)}}`),
   };

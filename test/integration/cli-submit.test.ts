@@ -1,10 +1,20 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'themis-cli-'));
+/** An ICMP flow: not held for a reverse direction, so scored as soon as it is read. */
+const flow = (id: number, src: string, dst: string) =>
+  JSON.stringify({ id, start_timestamp_unix_secs: 1704067200 + id, end_timestamp_unix_secs: 1704067200 + id, protocol: 1, src_ip: src, dst_ip: dst, src_port: 0, dst_port: 0, packets: 1, bytes: 84 });
+const scoredIds = (dir: string) =>
+  readFileSync(join(dir, 'scored-flows.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { flow_id: number }).flow_id)
+    .sort();
+const lineCount = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).length;
 
 describe('themis-topology submit: arguments', () => {
   it('refuses non-integer and out-of-range arguments, naming each one', async () => {
@@ -58,18 +68,73 @@ describe('themis-topology submit: arguments', () => {
 
   it('reads flows from standard input and keeps the valid lines around a bad one', async () => {
     const dir = tmp();
-    const flow = (id: number, src: string, dst: string) =>
-      JSON.stringify({ id, start_timestamp_unix_secs: 1704067200 + id, end_timestamp_unix_secs: 1704067200 + id, protocol: 1, src_ip: src, dst_ip: dst, src_port: 0, dst_port: 0, packets: 1, bytes: 84 });
     const input = [flow(1, '198.51.100.7', '192.0.2.1'), '{"id": 2, "protocol": "six"}', flow(3, '192.0.2.1', '203.0.113.9')].join('\n');
     const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'stdin', '--input', '-', '--output-dir', dir, '--workers', '1', '--no-metrics-port'], { input });
     expect(r.code, r.stderr).toBe(0);
-    const scored = readFileSync(join(dir, 'scored-flows.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { flow_id: number });
-    expect(scored.map((s) => s.flow_id).sort()).toEqual([1, 3]);
+    expect(scoredIds(dir)).toEqual([1, 3]);
     const ignored = readFileSync(join(dir, 'ignored-flows.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage: string; reason: string; origin: string });
     expect(ignored).toHaveLength(1);
     expect(ignored[0]!.stage).toBe('parse');
     expect(ignored[0]!.origin).toBe('stdin:2');
     expect(ignored[0]!.reason).toMatch(/start_timestamp_unix_secs|protocol/);
     expect(r.stderr).toMatch(/done in .* 3 lines/);
+  });
+
+  it('starts the output files empty on every run, and adds to the earlier records with --append', async () => {
+    const dir = tmp();
+    const input = [flow(1, '198.51.100.7', '192.0.2.1'), 'not a flow', flow(3, '192.0.2.1', '203.0.113.9')].join('\n');
+    const submit = (extra: string[]) => runCli('themis-topology', ['submit', '1', '1', '100', '0', 'again', '--input', '-', '--output-dir', dir, '--workers', '1', '--no-metrics-port', ...extra], { input });
+
+    for (const run of [1, 2]) {
+      const r = await submit([]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(scoredIds(dir), `after run ${run}`).toEqual([1, 3]);
+      expect(lineCount(join(dir, 'ignored-flows.jsonl')), `after run ${run}`).toBe(1);
+    }
+    const details = lineCount(join(dir, 'scored-flows-detail.jsonl'));
+    const r = await submit(['--append']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(scoredIds(dir)).toEqual([1, 1, 3, 3]);
+    expect(lineCount(join(dir, 'scored-flows-detail.jsonl'))).toBe(2 * details);
+    expect(lineCount(join(dir, 'ignored-flows.jsonl'))).toBe(2);
+  });
+
+  it('counts a flow that failed every retry as failed, not invalid, and writes it to ignored-flows as such', async () => {
+    const dir = tmp();
+    // The scored output cannot be written (a directory stands where its file goes): every scored
+    // flow fails, each retry too. The ignored output can.
+    mkdirSync(join(dir, 'scored-flows.jsonl'));
+    const input = join(dir, 'flows.jsonl');
+    writeFileSync(input, [flow(1, '198.51.100.7', '192.0.2.1'), 'not a flow'].join('\n'));
+    const args = ['submit', '1', '1', '100', '0', 'failing', '--input', input, '--output-dir', dir, '--max-retries', '2', '--workers', '1', '--no-metrics-port'];
+
+    const fresh = await runCli('themis-topology', args);
+    expect(fresh.code).toBe(1);
+    expect(fresh.stderr).toContain(`cannot start the outputs in ${dir} afresh`);
+    expect(fresh.stderr).toContain('--append adds to them instead');
+
+    const r = await runCli('themis-topology', [...args, '--append']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/done in .*, 1 invalid, 1 failed every retry, 0 discarded, 0 scored records/);
+    const ignored = readFileSync(join(dir, 'ignored-flows.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { stage: string; reason: string; origin: string });
+    expect(ignored.map(({ stage, origin }) => ({ stage, origin })).sort((a, b) => a.origin.localeCompare(b.origin))).toEqual([
+      { stage: 'retries', origin: `${input}:1` },
+      { stage: 'parse', origin: `${input}:2` },
+    ]);
+    expect(ignored.find((i) => i.stage === 'retries')!.reason).toBe('failed 2 times (last: error)');
+  });
+
+  it('exits with the error when the run cannot start on standard input', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'scored-flows.jsonl')); // the output file cannot be started afresh
+    const r = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'nostart', '--input', '-', '--output-dir', dir, '--workers', '1', '--no-metrics-port'], {
+      input: flow(1, '198.51.100.7', '192.0.2.1'),
+      timeoutMs: 30_000,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot start the outputs in ${dir} afresh`);
   });
 });

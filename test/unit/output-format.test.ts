@@ -244,6 +244,18 @@ describe('ignoredFlowRecord', () => {
     expect(JSON.parse(record.value)).toMatchObject({ flow_id: 12, stage: 'parse' });
   });
 
+  it('names the stage of an input that failed every retry', () => {
+    const record = ignoredFlowRecord({ reason: 'failed 5 times (last: timeout)', line: '{"id":12}', origin: 'flows.jsonl:3', stage: 'retries' });
+    expect(JSON.parse(record.value)).toStrictEqual({
+      type: 'ignored_flow',
+      stage: 'retries',
+      reason: 'failed 5 times (last: timeout)',
+      flow_id: null,
+      line: '{"id":12}',
+      origin: 'flows.jsonl:3',
+    });
+  });
+
   it('writes the §9.2 fields of a discarded flow with its direction and reason (golden)', () => {
     const record = ignoredFlowRecord({ reason: 'honeypot port', flow: { ...example, direction: 'UNKNOWN' } });
     expect(record.key).toBe('554505213');
