@@ -119,6 +119,17 @@ export interface OutputCollector {
    * stays incomplete, so a crash replays it.
    */
   park(input: Tuple): void;
+  /**
+   * A dependency the bolt needs (a database, a broker) is unavailable: the failure is not the
+   * tuples' fault. The bolt keeps the inputs it could not finish and retries on its own; the
+   * engine opens this task's circuit breaker: the task gets no more input (its inbox fills, its
+   * producers wait, the spouts stop taking input), and while any breaker of the topology is open
+   * no root's timeout runs, so nothing is replayed for the outage. Logged and counted once per
+   * opening; `dependencyRestored` closes it.
+   */
+  dependencyLost(dependency: string, err?: unknown): void;
+  /** The dependency is back: the task gets input again (the breaker closes once all its dependencies are back). */
+  dependencyRestored(dependency: string): void;
   reportError(err: unknown): void;
 }
 

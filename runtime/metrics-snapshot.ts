@@ -15,6 +15,8 @@ export interface TaskCounters {
   processCount: number;
   completeMsSum: number;
   completeCount: number;
+  /** Times the task's circuit breaker opened (a dependency lost). */
+  breakerOpens: number;
 }
 
 export interface TaskMetrics {
@@ -59,5 +61,6 @@ export function newCounters(): TaskCounters {
     processCount: 0,
     completeMsSum: 0,
     completeCount: 0,
+    breakerOpens: 0,
   };
 }

@@ -30,6 +30,10 @@ import { grow, SlotPool } from './slot-pool.js';
  *   PENDING or PARKED ── Failed ────► FAILED(error)   (a bolt failed a tuple of the tree)
  *   PENDING ──────────── deadline ──► FAILED(timeout) (PARKED has no deadline)
  *
+ *   While any bolt task of the topology has its circuit breaker open (a dependency it needs is
+ *   down: `OutputCollector.dependencyLost`), every deadline stands still: an outage replays
+ *   nothing, and no flow spends its retry budget on it.
+ *
  *   - PENDING counts against maxSpoutPending and has a deadline: emit (or last unpark) + timeout.
  *   - PARKED: a bolt holds a tuple of the tree on purpose (flow matching waits for the reverse
  *     direction). It counts neither against maxSpoutPending nor against any timeout: the holder
@@ -420,6 +424,12 @@ export class RootWindow {
   });
   private seq = 0;
   private readonly seqLimit: number;
+  /**
+   * Deadlines run on the window's own time: the clock less the time spent frozen (while a
+   * dependency of the topology is down, no root's deadline runs). `since` holds that time.
+   */
+  private frozenMs = 0;
+  private frozenAt: number | null = null;
 
   /**
    * Root ids of this spout task are `sequence * spoutCount + spoutIndex`, below `idLimit`, so
@@ -464,11 +474,33 @@ export class RootWindow {
     }
   }
 
+  /** The window's time at clock reading `nowMs`: frozen time does not count. */
+  private windowTime(nowMs: number): number {
+    return (this.frozenAt ?? nowMs) - this.frozenMs;
+  }
+
+  /** Deadlines stand still from now on (a dependency is down). */
+  freeze(): void {
+    this.frozenAt ??= this.clock.nowMs();
+  }
+
+  /** Deadlines run again, each later by the time frozen. */
+  thaw(): void {
+    if (this.frozenAt === null) return;
+    this.frozenMs += this.clock.nowMs() - this.frozenAt;
+    this.frozenAt = null;
+  }
+
+  /** Time counted against the deadline since window time `sinceMs` (as `settledSinceMs`), at clock reading `nowMs`. */
+  elapsedMs(sinceMs: number, nowMs: number): number {
+    return this.windowTime(nowMs) - sinceMs;
+  }
+
   /** emit: the root is PENDING from `nowMs` (the caller's reading of the clock, once per batch). */
   open(root: number, msgId: unknown, nowMs: number): void {
     const slot = this.pool.take();
     this.msgIds[slot] = msgId;
-    this.since[slot] = nowMs;
+    this.since[slot] = this.windowTime(nowMs);
     this.parks[slot] = 0;
     this.pending.set(root, slot);
   }
@@ -487,11 +519,11 @@ export class RootWindow {
     if (slot === -1) return;
     if (--this.parks[slot]! > 0) return;
     this.parked.delete(root);
-    this.since[slot] = this.clock.nowMs();
+    this.since[slot] = this.windowTime(this.clock.nowMs());
     this.pending.set(root, slot);
   }
 
-  /** When the root `complete`, `fail` or `expire` last removed became PENDING. */
+  /** When (window time) the root `complete`, `fail` or `expire` last removed became PENDING. */
   settledSinceMs = 0;
 
   /**
@@ -526,10 +558,11 @@ export class RootWindow {
 
   /**
    * Removes the PENDING roots past their deadline, oldest first, and tells their ackers to forget
-   * them. PARKED roots have no deadline.
+   * them. PARKED roots have no deadline, and none runs while the window is frozen.
    */
   expire(): Array<{ root: number; msgId: unknown; sinceMs: number }> {
-    const limit = this.clock.nowMs() - this.timeoutMs;
+    if (this.frozenAt !== null) return [];
+    const limit = this.windowTime(this.clock.nowMs()) - this.timeoutMs;
     const expired: number[] = [];
     this.pending.forEach((root, slot) => {
       if (this.since[slot]! <= limit) expired.push(root);

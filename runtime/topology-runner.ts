@@ -44,6 +44,7 @@ export class RunningTopology extends EventEmitter {
   private readonly inflight: Int32Array;
   private readonly load: SharedArrayBuffer;
   private readonly waiting: SharedArrayBuffer;
+  private readonly breakers: SharedArrayBuffer;
   private readonly statusWaiters = new Map<number, { resolve: (s: WorkerStatus) => void; reject: (e: Error) => void }>();
   private nextRequest = 1;
   private closedCount = 0;
@@ -61,6 +62,7 @@ export class RunningTopology extends EventEmitter {
     this.inflight = new Int32Array(new SharedArrayBuffer(4 * spec.options.workers * spec.options.workers));
     this.load = new SharedArrayBuffer(4 * spec.executors.length);
     this.waiting = new SharedArrayBuffer(4 * spec.executors.length * spec.options.workers);
+    this.breakers = new SharedArrayBuffer(4);
   }
 
   /** Starts the worker threads, builds every task (open/prepare) and activates the spouts. */
@@ -85,7 +87,7 @@ export class RunningTopology extends EventEmitter {
     const ready: Array<Promise<void>> = [];
     for (let i = 0; i < n; i++) {
       const peers = ports[i]!;
-      const data: WorkerData = { spec: this.spec, workerIndex: i, peers, inflight: this.inflight.buffer as SharedArrayBuffer, load: this.load, waiting: this.waiting, entry };
+      const data: WorkerData = { spec: this.spec, workerIndex: i, peers, inflight: this.inflight.buffer as SharedArrayBuffer, load: this.load, waiting: this.waiting, breakers: this.breakers, entry };
       const w = new Worker(file, {
         workerData: data,
         transferList: peers.filter((p): p is MessagePort => p !== undefined),

@@ -29,6 +29,8 @@ export class BoltTask extends EmittingTask {
   private readonly sampleEvery: number;
   private readonly collector: OutputCollector;
   private readonly basicCollector: BasicOutputCollector;
+  /** Dependencies the bolt reported lost and not yet restored: its breaker is open while any is. */
+  private readonly lostDependencies = new Set<string>();
 
   constructor(host: TaskHost, comp: ComponentSpec, ts: TaskSpec, private readonly instance: Bolt | BasicBolt, routes: Map<number, Route[]>) {
     super(host, comp, ts, routes);
@@ -51,6 +53,16 @@ export class BoltTask extends EmittingTask {
       },
       park: (input) => {
         if (this.host.acking) parkMember(input as TupleImpl, this.host);
+      },
+      dependencyLost: (dependency, err) => {
+        const wasOpen = this.lostDependencies.size > 0;
+        if (this.lostDependencies.has(dependency)) return;
+        this.lostDependencies.add(dependency);
+        if (!wasOpen) this.host.setBreaker(this.ts.taskId, this.comp.id, true, dependency, err);
+      },
+      dependencyRestored: (dependency) => {
+        if (!this.lostDependencies.delete(dependency)) return;
+        if (this.lostDependencies.size === 0) this.host.setBreaker(this.ts.taskId, this.comp.id, false, dependency);
       },
       reportError: (err) => this.reportError(err),
     };

@@ -23,6 +23,8 @@ export interface TaskHost extends ControlSink {
   scheduleTurn(): void;
   /** A spout has data again: ask the idle spouts at once. */
   wakeSpouts(): void;
+  /** Opens or closes a bolt task's circuit breaker (`OutputCollector.dependencyLost`). */
+  setBreaker(task: number, component: string, open: boolean, dependency: string, err?: unknown): void;
 }
 
 /** What spout and bolt tasks share: their context, counters, logger and stream routes. */

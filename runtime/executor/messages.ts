@@ -19,6 +19,8 @@ export interface WorkerData {
   readonly load: SharedArrayBuffer;
   /** Int32Array over executors * W cells: 1 when worker w waits for room at executor E. */
   readonly waiting: SharedArrayBuffer;
+  /** Int32Array of one cell: bolt tasks whose circuit breaker is open, topology-wide. */
+  readonly breakers: SharedArrayBuffer;
   readonly entry: string;
 }
 

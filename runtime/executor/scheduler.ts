@@ -31,6 +31,8 @@ export class Executor {
   busyMs = 0;
   /** Executors (by id, on any thread) that this one's emits can queue tuples for. */
   downstream: number[] = [];
+  /** Tasks of this executor whose circuit breaker is open: while any is, the executor takes no input. */
+  breakersOpen = 0;
   constructor(
     readonly id: number,
     readonly component: string,
@@ -93,7 +95,7 @@ export class Scheduler {
     do {
       progress = this.transport.takeIn();
       for (const ex of this.bolts) {
-        if (ex.inbox.size > 0 && this.runBoltExecutor(ex)) progress = true;
+        if (ex.inbox.size > 0 && ex.breakersOpen === 0 && this.runBoltExecutor(ex)) progress = true;
       }
       spoutIdle = false;
       for (const ex of this.spouts) {
@@ -118,7 +120,7 @@ export class Scheduler {
 
   private hasRunnableWork(): boolean {
     if (this.transport.pendingBatches > 0) return true;
-    for (const ex of this.bolts) if (ex.inbox.size > 0 && this.canRun(ex)) return true;
+    for (const ex of this.bolts) if (ex.inbox.size > 0 && ex.breakersOpen === 0 && this.canRun(ex)) return true;
     return false;
   }
 
@@ -146,7 +148,8 @@ export class Scheduler {
       task.runBatch(batch);
     } else {
       let t: TupleImpl | undefined;
-      while (n < EXECUTOR_BUDGET && this.canRun(ex) && (t = ex.inbox.shift())) {
+      // A task that loses a dependency during its execute stops its executor at once.
+      while (n < EXECUTOR_BUDGET && ex.breakersOpen === 0 && this.canRun(ex) && (t = ex.inbox.shift())) {
         this.boltById[t.destTask]!.runOne(t);
         n++;
       }

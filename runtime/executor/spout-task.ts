@@ -208,7 +208,7 @@ export class SpoutTask extends EmittingTask {
         if (msgId === ABSENT) continue; // already timed out and failed
         if (op === ControlOp.Complete) {
           this.counters.acked++;
-          this.counters.completeMsSum += now - this.roots.settledSinceMs;
+          this.counters.completeMsSum += this.roots.elapsedMs(this.roots.settledSinceMs, now);
           this.counters.completeCount++;
           this.ackSpout(msgId);
         } else {
@@ -221,6 +221,12 @@ export class SpoutTask extends EmittingTask {
     for (let i = n; i < this.controlLength; i++) this.control[i - n] = this.control[i]!;
     this.controlLength -= n;
     return true;
+  }
+
+  /** While a dependency is down (a breaker open), no root's deadline runs. */
+  freezeDeadlines(frozen: boolean): void {
+    if (frozen) this.roots.freeze();
+    else this.roots.thaw();
   }
 
   /** Fails the PENDING roots past their deadline; true when any did. */

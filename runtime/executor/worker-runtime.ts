@@ -46,6 +46,10 @@ export class WorkerRuntime implements TaskHost {
   /** Codec per stream code, for tuples that cross threads. */
   private readonly codecs: Array<StreamCodec | undefined> = [];
   private readonly transport: Transport;
+  /** Bolt tasks with an open circuit breaker, topology-wide (one shared cell). */
+  private readonly breakers: Int32Array;
+  /** When each of this thread's open breakers opened, by task id. */
+  private readonly breakerOpenedAt = new Map<number, number>();
   private scheduler!: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastMetricsAt = performance.now();
@@ -67,6 +71,7 @@ export class WorkerRuntime implements TaskHost {
       this.executorOf[t.taskId] = t.executor;
     }
     this.log = makeLogger({ worker: this.me });
+    this.breakers = new Int32Array(data.breakers);
     this.transport = new Transport(
       this.spec,
       this.me,
@@ -301,9 +306,40 @@ export class WorkerRuntime implements TaskHost {
     this.scheduler.wakeSpouts();
   }
 
+  /**
+   * A bolt task lost a dependency (open) or has it back (closed). While open, its executor takes
+   * no input, so its producers and in the end the spouts wait; and while any breaker of the
+   * topology is open, the spouts' root deadlines stand still (`expireRoots`).
+   */
+  setBreaker(task: number, component: string, open: boolean, dependency: string, err?: unknown): void {
+    const ex = this.executorById[task]!;
+    ex.breakersOpen += open ? 1 : -1;
+    Atomics.add(this.breakers, 0, open ? 1 : -1);
+    const bolt = this.boltById[task]!;
+    if (open) {
+      this.breakerOpenedAt.set(task, performance.now());
+      bolt.counters.breakerOpens++;
+      this.log.warn('circuit breaker open: a dependency is unavailable; the task takes no input and no root times out until it is back', {
+        component,
+        task,
+        dependency,
+        ...(err !== undefined ? { error: err instanceof Error ? err.message : String(err) } : {}),
+      });
+    } else {
+      const openMs = Math.round(performance.now() - (this.breakerOpenedAt.get(task) ?? performance.now()));
+      this.breakerOpenedAt.delete(task);
+      this.log.info('circuit breaker closed: the dependency is back', { component, task, dependency, openMs });
+      this.scheduleTurn();
+    }
+  }
+
   private expireRoots(): void {
+    const frozen = Atomics.load(this.breakers, 0) > 0;
     let any = false;
-    for (const s of present(this.spoutById)) if (s.expire()) any = true;
+    for (const s of present(this.spoutById)) {
+      s.freezeDeadlines(frozen);
+      if (s.expire()) any = true;
+    }
     if (any) this.scheduleTurn();
   }
 

@@ -11,11 +11,19 @@ afterEach(async () => {
   log = null;
 });
 
-async function run(build: (b: TopologyBuilder, channel: string) => void, opts: { workers?: number; ackers?: number; messageTimeoutSecs?: number } = {}) {
+async function run(build: (b: TopologyBuilder, channel: string) => void, opts: { workers?: number; ackers?: number; messageTimeoutSecs?: number; queueCapacity?: number; batchSize?: number } = {}) {
   log = new EventLog();
   const b = new TopologyBuilder();
   build(b, log.channelName);
-  const spec = await b.build({ name: 'test', workers: opts.workers ?? 2, ackers: opts.ackers ?? 2, messageTimeoutSecs: opts.messageTimeoutSecs ?? 30, metricsIntervalMs: 50 });
+  const spec = await b.build({
+    name: 'test',
+    workers: opts.workers ?? 2,
+    ackers: opts.ackers ?? 2,
+    messageTimeoutSecs: opts.messageTimeoutSecs ?? 30,
+    metricsIntervalMs: 50,
+    ...(opts.queueCapacity !== undefined ? { queueCapacity: opts.queueCapacity } : {}),
+    ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+  });
   topo = await RunningTopology.start(spec);
   return { topo, log };
 }
@@ -181,4 +189,30 @@ describe('max spout pending', () => {
     expect(log.of('pending-violation')).toEqual([]);
     expect(maxSeen).toBeLessThanOrEqual(16);
   });
+});
+
+describe('a bolt whose dependency is down (circuit breaker)', () => {
+  it('gets no input while it is down, the spouts wait, and no root times out however long the outage lasts', async () => {
+    const count = 3000;
+    const { topo, log: events } = await run(
+      (b, channel) => {
+        b.setSpout('spout', fixture('SeqSpout', { channel, count }));
+        b.setBolt('fan', fixture('TestBolt', {}), 2).shuffleGrouping('spout');
+        // The outage lasts three message timeouts.
+        b.setBolt('sink', fixture('OutageSinkBolt', { channel, downAfter: 500, downMs: 3000 }), 1).shuffleGrouping('fan');
+      },
+      { ackers: 1, messageTimeoutSecs: 1, queueCapacity: 64, batchSize: 16 },
+    );
+
+    await events.until(() => events.of('outage').some((e) => e.phase === 'start'), 20_000);
+    await events.until(() => events.of('outage').some((e) => e.phase === 'end'), 20_000);
+    const end = events.of('outage').find((e) => e.phase === 'end')!;
+    expect(end.executedWhileDown, 'inputs the engine gave the task while its breaker was open').toBe(0);
+
+    await topo.waitUntilDone();
+    await events.until(() => events.acks().length >= count, 20_000);
+    expect(events.fails(), 'roots failed: none timed out during the outage').toEqual([]);
+    expect(events.acks().sort((x, y) => x - y)).toEqual(range(count));
+    expect((await topo.status()).inFlight).toBe(0);
+  }, 60_000);
 });

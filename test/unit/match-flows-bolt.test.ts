@@ -26,6 +26,10 @@ function preparedBolt(now: () => number = Date.now): { bolt: MatchFlowsBolt; see
       throw new Error('nothing here fails');
     },
     park: (t) => void seen.parked.push(idOf(t)),
+    dependencyLost: () => {
+      throw new Error('match-flows has no dependency');
+    },
+    dependencyRestored: () => undefined,
     reportError: (err) => {
       throw err;
     },

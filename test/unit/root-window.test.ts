@@ -101,4 +101,24 @@ describe('RootWindow', () => {
     w.expire();
     expect(told).toEqual([2, 3]);
   });
+
+  it('runs no deadline while frozen, and after a thaw counts only the time it was not frozen', () => {
+    const clock = fakeClock();
+    const w = new RootWindow(clock, 1000, forgot);
+    w.open(1, 'a', 0);
+    clock.t = 600;
+    w.freeze();
+    w.open(2, 'b', 5_000); // opened while frozen: its deadline starts at the thaw
+    clock.t = 10_000;
+    expect(w.expire()).toEqual([]);
+    w.thaw();
+    // Root 1 had 600 ms counted before the freeze: 400 more are left.
+    clock.t = 10_399;
+    expect(w.expire()).toEqual([]);
+    clock.t = 10_400;
+    expect(w.expire().map((e) => e.msgId)).toEqual(['a']);
+    clock.t = 11_000;
+    expect(w.expire().map((e) => e.msgId)).toEqual(['b']);
+    expect(w.elapsedMs(0, 11_000)).toBe(11_000 - 9_400);
+  });
 });
