@@ -7,7 +7,7 @@
  *   npm run bench:engine [-- --seconds 5 --grouping local|shuffle|both]
  * Writes bench/results/engine.json.
  */
-import { basicBolt, componentTotal, moduleRef, RunningTopology, TopologyBuilder } from '../runtime/index.js';
+import { basicBolt, componentHistogram, componentTotal, moduleRef, RunningTopology, TopologyBuilder } from '../runtime/index.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 
 const args = benchArgs();
@@ -44,8 +44,8 @@ async function measure(threads: number, acking: boolean, grouping: string): Prom
     spout: componentTotal(topo.snapshots, 'spout', (c) => (acking ? c.acked : c.emitted)),
     sink: componentTotal(topo.snapshots, 'sink', (c) => c.executed),
     failed: componentTotal(topo.snapshots, 'spout', (c) => c.failed),
-    latSum: componentTotal(topo.snapshots, 'spout', (c) => c.completeMsSum),
-    latCount: componentTotal(topo.snapshots, 'spout', (c) => c.completeCount),
+    latSum: componentHistogram(topo.snapshots, 'spout', (t) => t.complete).sum * 1000,
+    latCount: componentHistogram(topo.snapshots, 'spout', (t) => t.complete).count,
     at: performance.now(),
   });
   const nextSnapshot = () => new Promise<void>((resolve) => topo.once('metrics', () => resolve()));

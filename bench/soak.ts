@@ -35,7 +35,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { latencyBucketName, LATENCY_BUCKETS_MS } from '../bolts/components/output-bolts.js';
+import { LATENCY_BUCKETS_SECONDS } from '../runtime/index.js';
 import { defaultConfig } from '../bolts/themis-config.js';
 import { createTopics } from '../spouts/kafka/create-topics.js';
 import { Kafka, logLevel } from '../spouts/kafka/kafkajs.js';
@@ -44,7 +44,7 @@ import { SPOUT } from '../topology/themis-topology.js';
 import { buildBenchData } from './lib/bench-data.js';
 import { generateFlows, newFlowGeneratorStats, type FlowMix } from './lib/flow-generator.js';
 import { percentileOfCounts } from './lib/measure.js';
-import { emittingSpoutTasks, metricsUrlIn, scrapeMetrics, spoutRoots, sumOf, type MetricSample } from './lib/metrics-endpoint.js';
+import { emittingSpoutTasks, metricsUrlIn, scrapeMetrics, spoutRoots, type MetricSample } from './lib/metrics-endpoint.js';
 import { OutputTally } from './lib/output-tally.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 import { SteadyFeed } from './lib/steady-feed.js';
@@ -103,7 +103,15 @@ function conversationShareFor(fraction: number): number {
 
 /** The scored-latency histogram of the endpoint, one count per bucket (+inf last), as measure.ts reads it in process. */
 function latencyCountsOf(samples: readonly MetricSample[]): number[] {
-  return Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => sumOf(samples, `themis_${latencyBucketName(i)}_total`));
+  // The endpoint's buckets are cumulative (`le`), summed here over every task.
+  const cumulative = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
+  for (const s of samples) {
+    if (s.name !== 'themis_scored_latency_seconds_bucket') continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    const i = le === Infinity ? LATENCY_BUCKETS_SECONDS.length : LATENCY_BUCKETS_SECONDS.findIndex((b) => Math.abs(b - le) <= b * 1e-9);
+    if (i >= 0) cumulative[i]! += s.value;
+  }
+  return cumulative.map((c, i) => c - (i > 0 ? cumulative[i - 1]! : 0));
 }
 
 /** Offsets per `topic/partition` of the topics' ends now. */

@@ -60,10 +60,19 @@ export interface TopologyContext {
    * task labels (name in snake_case, e.g. `flows_discarded`).
    */
   counter(name: string): MetricCounter;
+  /**
+   * A latency histogram of this task, exported as `themis_<name>_seconds` (a Prometheus histogram
+   * with the engine's fixed buckets, 10 µs to 10 s) with the instance, component and task labels.
+   */
+  histogram(name: string): MetricHistogram;
 }
 
 export interface MetricCounter {
   inc(by?: number): void;
+}
+
+export interface MetricHistogram {
+  observe(seconds: number): void;
 }
 
 export interface Logger {

@@ -8,6 +8,7 @@ export type {
   FailReason,
   Logger,
   MetricCounter,
+  MetricHistogram,
   OutputCollector,
   OutputFields,
   Spout,
@@ -19,7 +20,8 @@ export type {
 export { basicBolt, DEFAULT_STREAM, SYSTEM_COMPONENT, TICK_STREAM } from './contracts.js';
 export { moduleRef } from './component-loader.js';
 export { RunningTopology, type TopologyStatus, type ShutdownOptions } from './topology-runner.js';
-export { registerTopologyMetrics, serveMetrics, componentTotal } from './metrics.js';
-export type { TaskCounters, WorkerMetricsSnapshot } from './metrics-snapshot.js';
+export { registerTopologyMetrics, serveMetrics, componentTotal, componentHistogram } from './metrics.js';
+export type { TaskCounters, TaskMetrics, WorkerMetricsSnapshot } from './metrics-snapshot.js';
+export { LATENCY_BUCKETS_SECONDS, type HistogramSnapshot } from './latency-histogram.js';
 export type { TopologySpec, TopologyOptions, GroupingType } from './spec.js';
 export { TopologyValidationError, RuntimeError, ComponentError } from './errors.js';

@@ -1,4 +1,5 @@
-/** Counters one worker thread reports for its tasks and executors, merged by the supervisor. */
+/** What one worker thread reports for its tasks and executors, merged by the supervisor. */
+import type { HistogramSnapshot } from './latency-histogram.js';
 
 export interface TaskCounters {
   emitted: number;
@@ -8,13 +9,6 @@ export interface TaskCounters {
   failed: number;
   timedOut: number;
   errors: number;
-  /** Sums and counts of sampled latencies, milliseconds. */
-  executeMsSum: number;
-  executeCount: number;
-  processMsSum: number;
-  processCount: number;
-  completeMsSum: number;
-  completeCount: number;
   /** Times the task's circuit breaker opened (a dependency lost). */
   breakerOpens: number;
 }
@@ -24,18 +18,31 @@ export interface TaskMetrics {
   readonly component: string;
   readonly kind: 'spout' | 'bolt' | 'acker';
   readonly counters: TaskCounters;
+  /**
+   * Bolts: sampled execute latency, the bolt's own time (bolts it ran chained are excluded), and
+   * sampled process latency (execute start to ack, the same exclusion). Spouts: complete latency of
+   * every root completed by its acker. null where the kind has none.
+   */
+  readonly execute: HistogramSnapshot | null;
+  readonly process: HistogramSnapshot | null;
+  readonly complete: HistogramSnapshot | null;
   /** Spouts: roots in flight and parked. */
   readonly pending: number;
   readonly parked: number;
-  /** Counters the component declared through its context. */
+  /** Bolts: whether the task's circuit breaker is open (a dependency it needs is down). */
+  readonly breakerOpen: boolean;
+  /** Counters and histograms the component declared through its context. */
   readonly custom: Readonly<Record<string, number>>;
+  readonly customHistograms: Readonly<Record<string, HistogramSnapshot>>;
 }
 
+/** A bolt executor. */
 export interface ExecutorMetrics {
   readonly executor: number;
   readonly component: string;
-  /** Share of the last interval spent executing, 0..1. */
+  /** Storm's capacity over the last interval: tuples executed × mean execute latency / interval. */
   readonly capacity: number;
+  /** Tuples addressed to the executor and not yet executed (its inbox and those on their way). */
   readonly queueDepth: number;
 }
 
@@ -47,20 +54,5 @@ export interface WorkerMetricsSnapshot {
 }
 
 export function newCounters(): TaskCounters {
-  return {
-    emitted: 0,
-    transferred: 0,
-    executed: 0,
-    acked: 0,
-    failed: 0,
-    timedOut: 0,
-    errors: 0,
-    executeMsSum: 0,
-    executeCount: 0,
-    processMsSum: 0,
-    processCount: 0,
-    completeMsSum: 0,
-    completeCount: 0,
-    breakerOpens: 0,
-  };
+  return { emitted: 0, transferred: 0, executed: 0, acked: 0, failed: 0, timedOut: 0, errors: 0, breakerOpens: 0 };
 }

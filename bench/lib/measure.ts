@@ -1,6 +1,6 @@
 /** What the Themis benchmark measures of a run, and how (latency histogram, peak memory). */
-import { LATENCY_BUCKETS_MS, latencyBucketName } from '../../bolts/components/output-bolts.js';
-import type { WorkerMetricsSnapshot } from '../../runtime/index.js';
+import { SCORED_LATENCY } from '../../bolts/components/output-bolts.js';
+import { componentHistogram, LATENCY_BUCKETS_SECONDS, type WorkerMetricsSnapshot } from '../../runtime/index.js';
 import { PERSIST_SCORED } from '../../topology/themis-topology.js';
 
 export interface ThemisRun {
@@ -22,9 +22,7 @@ export interface ThemisRun {
 
 /** The scored output's latency histogram, summed over every task: one count per bucket (+inf last). */
 export function latencyCounts(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): number[] {
-  const counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  for (const s of snapshots) if (s) for (const t of s.tasks) if (t.component === PERSIST_SCORED) counts.forEach((_, i) => (counts[i]! += t.custom[latencyBucketName(i)] ?? 0));
-  return counts;
+  return componentHistogram(snapshots, PERSIST_SCORED, (t) => t.customHistograms[SCORED_LATENCY]).counts;
 }
 
 /** Percentile of a histogram (upper bound of the bucket); `since` subtracts an earlier reading. */
@@ -35,7 +33,7 @@ export function percentileOfCounts(counts: readonly number[], p: number, since?:
   let seen = 0;
   for (let i = 0; i < c.length; i++) {
     seen += c[i]!;
-    if (seen >= total * p) return LATENCY_BUCKETS_MS[i] ?? Infinity;
+    if (seen >= total * p) return i < LATENCY_BUCKETS_SECONDS.length ? Math.round(LATENCY_BUCKETS_SECONDS[i]! * 1_000_000) / 1000 : Infinity;
   }
   return null;
 }

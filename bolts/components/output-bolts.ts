@@ -1,4 +1,4 @@
-import type { BasicBolt, Bolt, MetricCounter, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
+import type { BasicBolt, Bolt, MetricCounter, MetricHistogram, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Flow } from '../flow.js';
 import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
@@ -7,12 +7,8 @@ import { Resources } from './resources.js';
 import { STREAM_DISCARD, STREAM_IGNORED, STREAM_INVALID } from './streams.js';
 import type { ThemisArgs } from './themis-args.js';
 
-/** Upper bounds (ms) of the latency histogram the scored output keeps, exported as counters. */
-export const LATENCY_BUCKETS_MS = [1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 2000, 5000, 10_000, 30_000, 60_000];
-
-export function latencyBucketName(i: number): string {
-  return i < LATENCY_BUCKETS_MS.length ? `scored_latency_le_${LATENCY_BUCKETS_MS[i]}ms` : 'scored_latency_le_inf';
-}
+/** The scored output's end-to-end latency histogram, exported as `themis_scored_latency_seconds`. */
+export const SCORED_LATENCY = 'scored_latency';
 
 type OutputKind = 'scored' | 'scan' | 'ignored';
 
@@ -26,7 +22,7 @@ export class OutputBolt implements Bolt {
   private writer: ScoredFlowWriter | null = null;
   private resources!: Resources;
   private collector!: OutputCollector;
-  private latency: MetricCounter[] = [];
+  private latency: MetricHistogram | null = null;
   private written!: MetricCounter;
   /** Scored flows (conversations or lone flows) whose records were written; null for the other outputs. */
   private flowsWritten: MetricCounter | null = null;
@@ -44,7 +40,7 @@ export class OutputBolt implements Bolt {
     this.sink = await this.resources.sink();
     if (this.args.kind === 'scored') {
       this.writer = await this.resources.scoredFlowWriter();
-      this.latency = Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => context.counter(latencyBucketName(i)));
+      this.latency = context.histogram(SCORED_LATENCY);
       this.flowsWritten = context.counter('scored_flows_written');
     }
     this.written = context.counter(`${this.args.kind}_records_written`);
@@ -97,7 +93,7 @@ export class OutputBolt implements Bolt {
         const now = Date.now();
         // Latency of the record that completes a conversation (or of a flow that needs no
         // pairing); a flow released unmatched waited for its window on purpose.
-        for (const f of flows) if (f.matched || (f.protocol !== 6 && f.protocol !== 17)) this.observeLatency(now - f.receivedAtMs);
+        if (this.latency) for (const f of flows) if (f.matched || (f.protocol !== 6 && f.protocol !== 17)) this.latency.observe((now - f.receivedAtMs) / 1000);
         let n = 0;
         for (const b of batches) n += b.records.length;
         this.written.inc(n);
@@ -111,12 +107,6 @@ export class OutputBolt implements Bolt {
         for (const t of inputs) this.collector.fail(t, err);
       },
     );
-  }
-
-  private observeLatency(ms: number): void {
-    let i = 0;
-    while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]!) i++;
-    this.latency[i]!.inc();
   }
 
   async cleanup(): Promise<void> {

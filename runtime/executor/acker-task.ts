@@ -10,6 +10,6 @@ export class AckerTask {
     readonly ledger: AckLedger,
   ) {}
   metrics(): TaskMetrics {
-    return { task: this.taskId, component: this.component, kind: 'acker', counters: newCounters(), pending: this.ledger.size, parked: 0, custom: {} };
+    return { task: this.taskId, component: this.component, kind: 'acker', counters: newCounters(), execute: null, process: null, complete: null, pending: this.ledger.size, parked: 0, breakerOpen: false, custom: {}, customHistograms: {} };
   }
 }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { BasicBolt, BasicOutputCollector, Bolt, OutputCollector, Tuple } from '../contracts.js';
+import { LatencyHistogram } from '../latency-histogram.js';
 import type { TaskMetrics } from '../metrics-snapshot.js';
 import { ackMember, anchorToMany, chainableTo, edgeHalf, failMember, parkMember, treesOf, type NewTrees, type TreeMember } from '../root-tracking.js';
 import type { ComponentSpec, TaskSpec } from '../spec.js';
@@ -16,6 +17,33 @@ function toAnchorList(anchors: Tuple | readonly Tuple[] | null | undefined): rea
 /** Filled by `anchorToMany` and `treesOf`, read at once (a task never emits inside its own emit's loop body). */
 const scratchTrees: NewTrees = { root: 0, edgeHi: 0, edgeLo: 0, moreTrees: null };
 
+/**
+ * Self time. A chained bolt runs inside the emit of the bolt before it, so a run's duration holds
+ * the runs it chained. A timed run therefore times every run nested in it, sampled or not, and
+ * subtracts them: `timedDepth` counts the timed runs on this thread's stack (0 on the untimed
+ * path, where a chained run costs one comparison), and `chainedMs` is the time the innermost timed
+ * run has spent in nested runs so far. Each timed run saves the outer value, starts at 0, and on
+ * return adds its whole duration to the outer one. Module state is per worker thread.
+ */
+let timedDepth = 0;
+let chainedMs = 0;
+
+/** Starts a timed run; returns the outer run's nested time, for `endTimed`. */
+function beginTimed(): number {
+  const outer = chainedMs;
+  chainedMs = 0;
+  timedDepth++;
+  return outer;
+}
+
+/** Ends a timed run that took `totalMs` in all; returns the part of it spent in nested runs. */
+function endTimed(outer: number, totalMs: number): number {
+  timedDepth--;
+  const nested = chainedMs;
+  chainedMs = outer + totalMs;
+  return nested;
+}
+
 export class BoltTask extends EmittingTask {
   readonly kind = 'bolt' as const;
   readonly batchMode: boolean;
@@ -27,6 +55,11 @@ export class BoltTask extends EmittingTask {
   private spare: TupleImpl | null = null;
   private sampleCounter = 0;
   private readonly sampleEvery: number;
+  private readonly executeLatency = new LatencyHistogram();
+  private readonly processLatency = new LatencyHistogram();
+  /** The sampled tuple whose run is under way, and when it started (process latency of an ack inside it). */
+  private timedTuple: TupleImpl | null = null;
+  private timedStart = 0;
   private readonly collector: OutputCollector;
   private readonly basicCollector: BasicOutputCollector;
   /** Dependencies the bolt reported lost and not yet restored: its breaker is open while any is. */
@@ -99,13 +132,36 @@ export class BoltTask extends EmittingTask {
 
   runOne(t: TupleImpl): void {
     this.counters.executed++;
-    const sampled = ++this.sampleCounter >= this.sampleEvery;
-    let t0 = 0;
-    if (sampled) {
+    if (++this.sampleCounter >= this.sampleEvery) {
       this.sampleCounter = 0;
-      t0 = performance.now();
-      t.sampledAt = sampleTicks();
+      this.runTimed(t, true);
+    } else if (timedDepth > 0) {
+      this.runTimed(t, false);
+    } else {
+      this.executeInput(t);
     }
+  }
+
+  /** Runs `t` timed: its self time is recorded when `sampled`, and its whole time is the outer run's nested time. */
+  private runTimed(t: TupleImpl, sampled: boolean): void {
+    const outer = beginTimed();
+    const t0 = performance.now();
+    if (sampled) {
+      t.sampledAt = sampleTicks();
+      this.timedTuple = t;
+      this.timedStart = t0;
+    }
+    this.executeInput(t); // catches what the component throws
+    const total = performance.now() - t0;
+    const nested = endTimed(outer, total);
+    if (!sampled) return;
+    this.timedTuple = null;
+    this.executeLatency.observe((total - nested) / 1000);
+    // Acked later (outside this run): its process latency starts after the nested runs, in effect.
+    if (!t.done) t.sampledAt = (t.sampledAt + Math.round(nested * 100)) | 0 || 1;
+  }
+
+  private executeInput(t: TupleImpl): void {
     if (this.isBasic) {
       this.current = t;
       this.currentList[0] = t;
@@ -126,23 +182,37 @@ export class BoltTask extends EmittingTask {
         this.fail(t);
       }
     }
-    if (sampled) {
-      this.counters.executeMsSum += performance.now() - t0;
-      this.counters.executeCount++;
-    }
   }
 
+  /** A batch is one execute, always timed; its self time counts as `batch.length` tuples of its mean. */
   runBatch(batch: TupleImpl[]): void {
-    this.counters.executed += batch.length;
+    const n = batch.length;
+    this.counters.executed += n;
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      if (++this.sampleCounter < this.sampleEvery) continue;
+      this.sampleCounter = 0;
+      if (at === 0) at = sampleTicks();
+      batch[i]!.sampledAt = at;
+    }
+    const outer = beginTimed();
     const t0 = performance.now();
     try {
       (this.instance as Bolt).executeBatch!(batch);
     } catch (err) {
-      this.reportError(err, { batch: batch.length });
+      this.reportError(err, { batch: n });
       for (const t of batch) this.fail(t);
     }
-    this.counters.executeMsSum += (performance.now() - t0) / Math.max(1, batch.length);
-    this.counters.executeCount++;
+    const total = performance.now() - t0;
+    const nested = endTimed(outer, total);
+    if (n === 0) return;
+    this.executeLatency.observe((total - nested) / 1000 / n, n);
+    if (at === 0 || nested === 0) return;
+    const shift = Math.round(nested * 100);
+    for (let i = 0; i < n; i++) {
+      const t = batch[i]!;
+      if (t.sampledAt !== 0 && !t.done) t.sampledAt = (t.sampledAt + shift) | 0 || 1;
+    }
   }
 
   inputEnd(): void {
@@ -216,8 +286,9 @@ export class BoltTask extends EmittingTask {
     t.done = true;
     this.counters.acked++;
     if (t.sampledAt !== 0) {
-      this.counters.processMsSum += ticksToMs(t.sampledAt, sampleTicks());
-      this.counters.processCount++;
+      // Inside its own timed run, the nested runs so far are known exactly: they are left out.
+      const ms = t === this.timedTuple ? performance.now() - this.timedStart - chainedMs : ticksToMs(t.sampledAt, sampleTicks());
+      this.processLatency.observe(ms / 1000);
     }
     if (this.host.acking) ackMember(t, this.host);
   }
@@ -230,6 +301,19 @@ export class BoltTask extends EmittingTask {
   }
 
   metrics(): TaskMetrics {
-    return { task: this.ts.taskId, component: this.comp.id, kind: 'bolt', counters: { ...this.counters }, pending: 0, parked: 0, custom: { ...this.custom } };
+    return {
+      task: this.ts.taskId,
+      component: this.comp.id,
+      kind: 'bolt',
+      counters: { ...this.counters },
+      execute: this.executeLatency.snapshot(),
+      process: this.processLatency.snapshot(),
+      complete: null,
+      pending: 0,
+      parked: 0,
+      breakerOpen: this.lostDependencies.size > 0,
+      custom: { ...this.custom },
+      customHistograms: this.customHistogramSnapshots(),
+    };
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger, TopologyContext } from '../contracts.js';
 import { DEFAULT_STREAM } from '../contracts.js';
 import { ComponentError, describeError } from '../errors.js';
+import { LatencyHistogram, type HistogramSnapshot } from '../latency-histogram.js';
 import { newCounters } from '../metrics-snapshot.js';
 import type { ControlSink, TreeMember } from '../root-tracking.js';
 import type { ComponentSpec, TaskSpec, TopologySpec } from '../spec.js';
@@ -27,6 +28,10 @@ export interface TaskHost extends ControlSink {
   setBreaker(task: number, component: string, open: boolean, dependency: string, err?: unknown): void;
 }
 
+function checkMetricName(name: string): void {
+  if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`metric name "${name}" must be snake_case`);
+}
+
 /** What spout and bolt tasks share: their context, counters, logger and stream routes. */
 export abstract class EmittingTask {
   readonly counters = newCounters();
@@ -34,6 +39,7 @@ export abstract class EmittingTask {
   protected readonly context: TopologyContext;
   private readonly codes = new Map<string, number>();
   protected readonly custom: Record<string, number> = {};
+  protected readonly customHistograms: Record<string, LatencyHistogram> = {};
 
   constructor(
     protected readonly host: TaskHost,
@@ -51,9 +57,14 @@ export abstract class EmittingTask {
       workerIndex: host.me,
       log: this.log,
       counter: (name) => {
-        if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`metric name "${name}" must be snake_case`);
+        checkMetricName(name);
         this.custom[name] ??= 0;
         return { inc: (by = 1) => void (this.custom[name] = (this.custom[name] ?? 0) + by) };
+      },
+      histogram: (name) => {
+        checkMetricName(name);
+        const h = (this.customHistograms[name] ??= new LatencyHistogram());
+        return { observe: (seconds) => h.observe(seconds) };
       },
     };
     for (const stream of Object.keys(comp.outputs)) this.codes.set(stream, host.streams.code(comp.id, stream)!);
@@ -91,6 +102,12 @@ export abstract class EmittingTask {
       });
     }
     return code;
+  }
+
+  protected customHistogramSnapshots(): Record<string, HistogramSnapshot> {
+    const out: Record<string, HistogramSnapshot> = {};
+    for (const name of Object.keys(this.customHistograms)) out[name] = this.customHistograms[name]!.snapshot();
+    return out;
   }
 
   protected reportError(err: unknown, fields?: Record<string, unknown>): void {

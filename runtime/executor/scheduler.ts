@@ -27,8 +27,6 @@ const SPOUT_IDLE_LAST_MS = 50;
 
 export class Executor {
   readonly inbox = new TupleQueue();
-  /** Time spent running this executor's tasks since the last metrics report. */
-  busyMs = 0;
   /** Executors (by id, on any thread) that this one's emits can queue tuples for. */
   downstream: number[] = [];
   /** Tasks of this executor whose circuit breaker is open: while any is, the executor takes no input. */
@@ -133,7 +131,6 @@ export class Scheduler {
 
   /** Runs up to EXECUTOR_BUDGET tuples of the executor's inbox, each only while downstream has room. */
   private runBoltExecutor(ex: Executor): boolean {
-    const start = performance.now();
     let n = 0;
     if (ex.tasks.length === 1 && (ex.tasks[0] as BoltTask).batchMode) {
       // A batch is one execute: its room is checked once, before it.
@@ -156,12 +153,10 @@ export class Scheduler {
     }
     if (n === 0) return false;
     this.transport.executed(ex.id, n);
-    ex.busyMs += performance.now() - start;
     return true;
   }
 
   private runSpoutExecutor(ex: Executor): 'emitted' | 'idle' | 'full' {
-    const start = performance.now();
     let result: 'emitted' | 'idle' | 'full' = 'full';
     for (const t of ex.tasks) {
       const r = (t as SpoutTask).run(SPOUT_BUDGET, () => this.canRun(ex));
@@ -169,7 +164,6 @@ export class Scheduler {
       else if (r === 'idle' && result !== 'emitted') result = 'idle';
     }
     if (result === 'emitted') this.idleMs = SPOUT_IDLE_FIRST_MS;
-    ex.busyMs += performance.now() - start;
     return result;
   }
 

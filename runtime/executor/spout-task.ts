@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Spout, SpoutOutputCollector } from '../contracts.js';
 import { DEFAULT_STREAM } from '../contracts.js';
+import { LatencyHistogram } from '../latency-histogram.js';
 import type { TaskMetrics } from '../metrics-snapshot.js';
 import { ABSENT, ControlOp, edgeHalf, RootWindow, type Clock } from '../root-tracking.js';
 import type { ComponentSpec, TaskSpec } from '../spec.js';
@@ -23,6 +24,8 @@ export class SpoutTask extends EmittingTask {
   private readonly immediateAcks: unknown[] = [];
   private readonly collector: SpoutOutputCollector;
   private readonly maxPending: number;
+  /** Roots completed by their acker (a tree that completes inside its emit is not timed). */
+  private readonly completeLatency = new LatencyHistogram();
   private exhausted = false;
   private emits = 0;
   /**
@@ -208,8 +211,7 @@ export class SpoutTask extends EmittingTask {
         if (msgId === ABSENT) continue; // already timed out and failed
         if (op === ControlOp.Complete) {
           this.counters.acked++;
-          this.counters.completeMsSum += this.roots.elapsedMs(this.roots.settledSinceMs, now);
-          this.counters.completeCount++;
+          this.completeLatency.observe(this.roots.elapsedMs(this.roots.settledSinceMs, now) / 1000);
           this.ackSpout(msgId);
         } else {
           this.counters.failed++;
@@ -245,6 +247,19 @@ export class SpoutTask extends EmittingTask {
   }
 
   metrics(): TaskMetrics {
-    return { task: this.ts.taskId, component: this.comp.id, kind: 'spout', counters: { ...this.counters }, pending: this.roots.inFlight, parked: this.roots.parkedCount, custom: { ...this.custom } };
+    return {
+      task: this.ts.taskId,
+      component: this.comp.id,
+      kind: 'spout',
+      counters: { ...this.counters },
+      execute: null,
+      process: null,
+      complete: this.completeLatency.snapshot(),
+      pending: this.roots.inFlight,
+      parked: this.roots.parkedCount,
+      breakerOpen: false,
+      custom: { ...this.custom },
+      customHistograms: this.customHistogramSnapshots(),
+    };
   }
 }

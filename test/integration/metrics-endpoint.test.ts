@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnCli } from '../helpers/cli.js';
+import { histogramQuantile, parseSamples, promtoolCheckMetrics, scrape, select } from '../helpers/prometheus.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** An ICMP flow: scored without waiting for a reverse direction. */
+function icmpFlow(id: number): string {
+  return JSON.stringify({ id, start_timestamp_unix_secs: 1704067200 + id, end_timestamp_unix_secs: 1704067200 + id, protocol: 1, src_ip: '198.51.100.7', dst_ip: '192.0.2.1', src_port: 0, dst_port: 0, packets: 1, bytes: 84 });
+}
+
+describe('themis-topology metrics endpoint', () => {
+  it('serves metrics that promtool check metrics accepts while a run goes on, the scored latency a histogram in seconds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'themis-metrics-'));
+    dirs.push(dir);
+    const child = spawnCli('themis-topology', ['submit', '1', '1', '1000', '0', 'promtool', '--input', '-', '--output-dir', join(dir, 'out'), '--workers', '2', '--metrics-port', '0'], { stdin: 'pipe' });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Flows keep coming while the test scrapes, so the scrape is of a running topology.
+    let next = 1;
+    const feed = setInterval(() => {
+      const lines: string[] = [];
+      for (let i = 0; i < 20; i++) lines.push(icmpFlow(next++));
+      child.stdin!.write(`${lines.join('\n')}\n`);
+    }, 50);
+    try {
+      const deadline = Date.now() + 60_000;
+      let url: string | null = null;
+      let text = '';
+      for (;;) {
+        if (Date.now() > deadline) throw new Error(`no scored latency on /metrics within 60 s\n${stderr.slice(-2000)}\n${text.slice(0, 2000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+        url ??= /metrics on (http:\/\/\S+\/metrics)/.exec(stderr)?.[1] ?? null;
+        if (url === null) continue;
+        text = await scrape(url);
+        if ((select(parseSamples(text), 'themis_scored_latency_seconds_count')[0]?.value ?? 0) > 0) break;
+      }
+      expect(await promtoolCheckMetrics(text)).toBe('');
+      const samples = parseSamples(text);
+      expect(text).toMatch(/^# TYPE themis_scored_latency_seconds histogram$/m);
+      expect(text).toMatch(/^# TYPE themis_execute_latency_seconds histogram$/m);
+      expect(text).toMatch(/^# TYPE themis_complete_latency_seconds histogram$/m);
+      const p99 = histogramQuantile(0.99, samples, 'themis_scored_latency_seconds', { instance: 'promtool' });
+      expect(p99).toBeGreaterThan(0);
+      expect(p99).toBeLessThan(10);
+      // No name of the old counters survives: no milliseconds, no bucket per counter.
+      expect(text).not.toMatch(/_ms_|scored_latency_le_/);
+    } finally {
+      clearInterval(feed);
+      child.stdin!.end();
+    }
+    expect(await exited, stderr.slice(-2000)).toBe(0);
+  });
+});
