@@ -110,6 +110,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
       // The consumer group is named after the instance, so a redeploy resumes where it stopped (§15 item 33).
       groupId: `themis-${'value' in parsed ? parsed.value.name : 'x'}`,
       maxRetries,
+      ...(config === null ? {} : { commitIntervalMs: config.kafka.commitIntervalMs, sessionTimeoutMs: config.kafka.sessionTimeoutMs }),
       ...(opts.stopAtEnd ? { stopAtEndOffsets: true } : {}),
       ...(opts.fromBeginning ? { fromBeginning: true } : {}),
       ...(opts.inputUnkeyed ? { keyedByConversation: false } : {}),

@@ -83,6 +83,16 @@ export interface ThemisConfig {
     readonly scoredDetail: string;
     readonly scanCandidates: string;
   };
+  readonly kafka: {
+    /**
+     * How often the Kafka spout commits what is complete, with the record of what is not
+     * (spouts/kafka/commit-record.ts): a crash replays at most the flows completed since the last
+     * commit, besides those in flight and held.
+     */
+    readonly commitIntervalMs: number;
+    /** How long the group waits for a member that stopped answering (a killed process) before its partitions move. */
+    readonly sessionTimeoutMs: number;
+  };
   readonly redis: {
     readonly intelDb: number;
     /**
@@ -294,6 +304,11 @@ const SCHEMA: Schema<ThemisConfig> = {
     scored: topic('scored-flows'),
     scoredDetail: topic('scored-flows-detail'),
     scanCandidates: topic('scan-candidates'),
+  },
+  kafka: {
+    commitIntervalMs: int(500, 10),
+    // kafkajs' default; the broker refuses less than its group.min.session.timeout.ms (6 s).
+    sessionTimeoutMs: int(30_000, 6_000),
   },
   redis: {
     intelDb: int(14, 0),

@@ -1,8 +1,10 @@
-import { AssignerProtocol, Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from './kafka/kafkajs.js';
+import { AssignerProtocol, Kafka, logLevel, PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from './kafka/kafkajs.js';
 import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { conversationHashOf } from './conversation-share.js';
 import { describeKafkaError, innermostKafkaError, kafkaErrorType, type KafkaSasl, type KafkaTls } from './kafka/kafka-client.js';
 import { installFastFetchDecoder } from './kafka/fetch-decoder.js';
+import { decodeCommitRecord, encodeCommitRecord, RecordedCompletions } from './kafka/commit-record.js';
+import { stickyAssigner } from './kafka/sticky-assigner.js';
 
 /** Messages that failed `maxRetries` times leave on this stream, for the ignored-flows output. */
 export const IGNORED_STREAM = 'ignored';
@@ -28,7 +30,11 @@ export interface KafkaSpoutArgs {
   readonly fetchMaxWaitMs?: number;
   /** Fetched messages held for nextTuple; fetching waits while this many are held (default 10 000). */
   readonly maxBufferedMessages?: number;
-  /** How often completed offsets are committed (default 500 ms); also on rebalance, deactivate and close. */
+  /**
+   * How often what is complete is committed (default 500 ms); also on rebalance, deactivate and
+   * close. Each commit records which messages after the committed offset are still incomplete
+   * (kafka/commit-record.ts), so a crash replays those, and what completed since the last commit.
+   */
   readonly commitIntervalMs?: number;
   readonly sessionTimeoutMs?: number;
   /**
@@ -133,6 +139,14 @@ export class PartitionOffsets {
   nextOffset = -1;
   /** The last commit point the broker confirmed; -1 when unknown. */
   committed = -1;
+  /** The record sent with it. */
+  committedRecord: string | null = null;
+  /**
+   * A new owner's view of the previous owner's last commit: the messages it lists as complete are
+   * skipped. `recordLoad` is pending until the record is read; no message is taken before.
+   */
+  recorded: RecordedCompletions | null = null;
+  recordLoad: Promise<void> | null = null;
   /** Where the group's position stood when the partition was assigned (stopAtEndOffsets); -1 until known. */
   startOffset = -1;
 
@@ -176,6 +190,24 @@ export class PartitionOffsets {
   /** The offset to commit; -1 when nothing was seen. */
   commitPoint(): number {
     return this.pendingCount > 0 ? this.base + this.first : this.nextOffset;
+  }
+
+  /**
+   * The commit point and its record (kafka/commit-record.ts): the incomplete offsets from the point
+   * up to the last complete one. The fetched messages after it that are all still incomplete (the
+   * buffer) need no listing: the record's span ends before them.
+   */
+  commitState(): { offset: number; record: string | null } {
+    const point = this.commitPoint();
+    if (this.pendingCount === 0) return { offset: point, record: null };
+    // Offsets past the window were never tracked (skipped): complete.
+    let last = this.nextOffset - this.base - 1;
+    while (last >= this.first && last < this.flags.length && this.flags[last] === 1) last--;
+    if (last < this.first) return { offset: point, record: null };
+    const incomplete: number[] = [];
+    const scanEnd = Math.min(last, this.flags.length - 1);
+    for (let i = this.first; i <= scanEnd; i++) if (this.flags[i] === 1) incomplete.push(this.base + i);
+    return { offset: point, record: encodeCommitRecord(point, this.base + last + 1, incomplete) };
   }
 
   /** Every message before `end` is complete. */
@@ -309,6 +341,7 @@ export class KafkaSpout implements Spout {
       ...(ssl === undefined ? {} : { ssl }),
       ...(sasl === undefined ? {} : { sasl: { ...sasl } as SASLOptions }),
     });
+    await this.connectAdmin();
     if (this.args.stopAtEndOffsets) await this.readEndOffsets();
     if (context.componentTasks <= 1) this.isSettled = true;
     try {
@@ -322,7 +355,7 @@ export class KafkaSpout implements Spout {
   }
 
   nextTuple(): void {
-    if (!this.isSettled) return;
+    if (!this.isSettled || this.isRebalancing) return;
     const message = this.replays.length > 0 ? this.replays.shift() : this.buffer.shift();
     if (message === undefined) {
       if (this.endOffsets !== null) this.checkExhausted();
@@ -400,6 +433,8 @@ export class KafkaSpout implements Spout {
       ...(fetchMaxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: fetchMaxBytesPerPartition }),
       ...(sessionTimeoutMs === undefined ? {} : { sessionTimeout: sessionTimeoutMs }),
       heartbeatInterval: heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+      // Sticky first; round robin lets a group that still has members of an older version form.
+      partitionAssigners: [stickyAssigner(() => ({ [this.topic]: this.assignment })), PartitionAssigners.roundRobin],
     });
     this.consumer = consumer;
     // GROUP_JOIN is emitted inside the join, before the first fetch of the new assignment.
@@ -407,7 +442,9 @@ export class KafkaSpout implements Spout {
       this.memberId = payload.memberId;
       this.onAssigned(payload.memberAssignment[this.topic] ?? []);
     });
-    // Commit what is complete before the partitions move (the old generation may still commit).
+    // kafkajs' eager protocol: this member gives up every partition until the join gives its
+    // assignment back, so nothing is emitted from here to GROUP_JOIN. Commit what is complete
+    // before any partition moves (the old generation may still commit).
     consumer.on(consumer.events.REBALANCING, () => {
       this.isRebalancing = true;
       this.commitSoon();
@@ -434,6 +471,11 @@ export class KafkaSpout implements Spout {
     const partition = batch.partition;
     const state = this.partitions.get(partition);
     if (state === undefined) return;
+    if (state.recordLoad !== null) {
+      await state.recordLoad;
+      // Nothing resolved: kafkajs fetches this batch again, for the partition's owner if it moved.
+      if (this.isClosing || !isRunning() || isStale() || this.partitions.get(partition) !== state) return;
+    }
     const end = this.endOffsets?.get(partition);
     // kafkajs parses the offset into a Long on every resolveOffset: resolve once, at the last
     // message taken, before each return (offsets are only resolved forward, so this is the same).
@@ -452,6 +494,15 @@ export class KafkaSpout implements Spout {
         resolveTaken();
         pause();
         return;
+      }
+      if (state.recorded !== null) {
+        // Complete by the previous owner's last commit: not emitted again.
+        if (state.recorded.isComplete(offset)) {
+          state.skipTo(offset + 1);
+          taken = message.offset;
+          continue;
+        }
+        if (state.recorded.isPassed(offset)) state.recorded = null;
       }
       while (this.buffer.size >= this.maxBuffered) {
         resolveTaken();
@@ -490,16 +541,20 @@ export class KafkaSpout implements Spout {
     const kept = new Set(assigned);
     const revoked = [...this.partitions.keys()].filter((partition) => !kept.has(partition));
     if (revoked.length > 0) this.revoke(revoked);
+    const added: PartitionOffsets[] = [];
     for (const partition of assigned) {
       const state = this.partitions.get(partition);
       if (state === undefined) {
-        this.partitions.set(partition, new PartitionOffsets(this.nextEpoch++));
+        const fresh = new PartitionOffsets(this.nextEpoch++);
+        this.partitions.set(partition, fresh);
+        added.push(fresh);
         continue;
       }
       // The new generation has not confirmed our commits: send the current point again.
       state.committed = -1;
       if (state.nextOffset >= 0) this.consumer?.seek({ topic: this.topic, partition, offset: String(state.nextOffset) });
     }
+    if (added.length > 0) this.loadCommitRecords(added);
     this.hasJoined = true;
     this.isRebalancing = false;
     this.assignment = [...assigned];
@@ -606,17 +661,21 @@ export class KafkaSpout implements Spout {
     const consumer = this.consumer;
     if (consumer === null) return;
     const offsets: Array<{ topic: string; partition: number; offset: string }> = [];
-    const moved: Array<[PartitionOffsets, number]> = [];
+    const moved: Array<[PartitionOffsets, number, string | null]> = [];
     for (const [partition, state] of this.partitions) {
-      const point = state.commitPoint();
-      if (point <= state.committed) continue;
-      offsets.push({ topic: this.topic, partition, offset: String(point) });
-      moved.push([state, point]);
+      const { offset: point, record } = state.commitState();
+      if (point < 0 || point < state.committed || (point === state.committed && record === state.committedRecord)) continue;
+      offsets.push({ topic: this.topic, partition, offset: String(point), ...(record === null ? {} : { metadata: record }) });
+      moved.push([state, point, record]);
     }
     if (offsets.length === 0) return;
     try {
       await consumer.commitOffsets(offsets);
-      for (const [state, point] of moved) if (point > state.committed) state.committed = point;
+      for (const [state, point, record] of moved) {
+        if (point < state.committed) continue;
+        state.committed = point;
+        state.committedRecord = record;
+      }
     } catch (cause) {
       const type = kafkaErrorType(innermostKafkaError(cause));
       if (type !== undefined && REBALANCE_ERRORS.has(type)) {
@@ -628,18 +687,60 @@ export class KafkaSpout implements Spout {
     }
   }
 
+  /**
+   * Reads the previous owner's last commit record of each new partition (kafka/commit-record.ts).
+   * kafkajs fetches from the same committed offset, and onBatch waits for the record before it
+   * takes anything. A failed read only means reading again what the record would have skipped.
+   */
+  private loadCommitRecords(added: readonly PartitionOffsets[]): void {
+    const admin = this.admin;
+    if (admin === null) return;
+    const partitionOf = new Map<PartitionOffsets, number>();
+    for (const [partition, state] of this.partitions) partitionOf.set(state, partition);
+    const load = (async () => {
+      try {
+        const [topicOffsets] = await admin.fetchOffsets({ groupId: this.args.groupId, topics: [this.topic] });
+        const byPartition = new Map((topicOffsets?.partitions ?? []).map((p) => [p.partition, p]));
+        for (const state of added) {
+          const committed = byPartition.get(partitionOf.get(state) ?? -1);
+          const record = committed === undefined ? null : decodeCommitRecord(Number(committed.offset), committed.metadata);
+          if (record !== null && record.span > 0) state.recorded = new RecordedCompletions(record);
+        }
+      } catch (cause) {
+        this.context.log.warn('reading the commit records of new partitions failed; they are read again from their committed offsets', {
+          topic: this.topic,
+          groupId: this.args.groupId,
+          error: describeKafkaError(cause),
+        });
+      } finally {
+        for (const state of added) state.recordLoad = null;
+      }
+    })();
+    for (const state of added) state.recordLoad = load;
+  }
+
   // ---- finite input (stopAtEndOffsets) ----
 
-  private async readEndOffsets(): Promise<void> {
+  /** The admin client reads the commit records of new partitions, and the end offsets of a finite input. */
+  private async connectAdmin(): Promise<void> {
     const admin = this.kafka!.admin();
-    this.admin = admin;
     try {
       await admin.connect();
+    } catch (cause) {
+      throw this.error('THEMIS_KAFKA_CONNECT', `cannot connect to Kafka for topic "${this.topic}"`, cause, true);
+    }
+    this.admin = admin;
+  }
+
+  private async readEndOffsets(): Promise<void> {
+    const admin = this.admin!;
+    try {
       const offsets = await admin.fetchTopicOffsets(this.topic);
       this.endOffsets = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
       this.lowOffsets = new Map(offsets.map((o) => [o.partition, Number(o.low)]));
     } catch (cause) {
       await admin.disconnect();
+      this.admin = null;
       throw this.error('THEMIS_KAFKA_CONNECT', `cannot read the end offsets of Kafka topic "${this.topic}"`, cause, true);
     }
   }

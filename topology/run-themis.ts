@@ -36,6 +36,9 @@ export type FlowInput =
       readonly maxRetries: number;
       readonly stopAtEndOffsets?: boolean;
       readonly fromBeginning?: boolean;
+      /** config `kafka.commitIntervalMs`, `kafka.sessionTimeoutMs` */
+      readonly commitIntervalMs?: number;
+      readonly sessionTimeoutMs?: number;
       /**
        * Both directions of a conversation are in one partition (themis-ingest keys the topic so;
        * default true): each consumer's lines then stay on its thread. When false, lines are

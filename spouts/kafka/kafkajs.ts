@@ -6,5 +6,5 @@
  */
 import './kafkajs-patches.js';
 
-export { AssignerProtocol, CompressionTypes, Kafka, logLevel } from 'kafkajs';
+export { AssignerProtocol, CompressionTypes, Kafka, logLevel, PartitionAssigners } from 'kafkajs';
 export type * from 'kafkajs';

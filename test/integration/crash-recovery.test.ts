@@ -1,15 +1,10 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildBenchData } from '../../bench/lib/bench-data.js';
-import { writeFlowsFile, type FlowGeneratorStats } from '../../bench/lib/flow-generator.js';
 import { assertEveryIdAtLeastOnce, checkDeliveries, describeDeliveries } from '../helpers/at-least-once.js';
 import { startCli, type BackgroundCli } from '../helpers/background-cli.js';
 import { runCli } from '../helpers/cli.js';
-import { provisionDeployment, requireProductionServices, ROOT, runCliOk, teardownDeployment, TEST_BROKERS, type TestDeployment } from '../helpers/deployment.js';
+import { cachedFlowInputs, expectedScoredRecords, ID_FIELD, inputIds } from '../helpers/generated-flows.js';
+import { provisionDeployment, requireProductionServices, runCliOk, teardownDeployment, TEST_BROKERS, type TestDeployment } from '../helpers/deployment.js';
 import { readTopicToEnd, topicSize } from '../helpers/read-topic.js';
 
 /**
@@ -29,61 +24,6 @@ const SEED = 20_240_312;
 /** Kill once this share of the scored records the run will write has appeared. */
 const KILL_AT_SHARE = 0.3;
 
-interface CachedInputs {
-  readonly flowsFile: string;
-  readonly dataDir: string;
-  readonly stats: FlowGeneratorStats;
-  /** True when this run built them. */
-  readonly isBuilt: boolean;
-}
-
-const CACHE_PREFIX = 'themis-crash-recovery-';
-
-/** Generated flows and bench data, built once per version of their generators. */
-async function cachedInputs(): Promise<CachedInputs> {
-  const sources = ['bench/lib/flow-generator.ts', 'bench/lib/bench-data.ts', 'data_sources/tools/generate-lists.ts', 'data_sources/tools/mmdb-writer.ts'];
-  const hash = createHash('sha256').update(JSON.stringify({ FLOWS, SEED }));
-  for (const file of sources) hash.update(readFileSync(join(ROOT, file)));
-  const dir = join(tmpdir(), `${CACHE_PREFIX}${hash.digest('hex').slice(0, 16)}`);
-  const statsFile = join(dir, 'stats.json');
-  const flowsFile = join(dir, 'flows.jsonl');
-  const dataDir = join(dir, 'data');
-  if (existsSync(statsFile)) return { flowsFile, dataDir, stats: JSON.parse(readFileSync(statsFile, 'utf8')) as FlowGeneratorStats, isBuilt: false };
-  // Built beside the final place and renamed, so an interrupted build is never taken for a cache.
-  const building = `${dir}.building-${process.pid}`;
-  rmSync(building, { recursive: true, force: true });
-  mkdirSync(building, { recursive: true });
-  const stats = writeFlowsFile(join(building, 'flows.jsonl'), { count: FLOWS, seed: SEED, mix: { badLine: 0 } });
-  await buildBenchData(join(building, 'data'));
-  writeFileSync(join(building, 'stats.json'), JSON.stringify(stats));
-  // Caches of earlier versions of the generators are of no more use (about 55 MB each).
-  for (const old of readdirSync(tmpdir())) if (old.startsWith(CACHE_PREFIX) && !old.includes('.building-')) rmSync(join(tmpdir(), old), { recursive: true, force: true });
-  renameSync(building, dir);
-  return { flowsFile, dataDir, stats, isBuilt: true };
-}
-
-/**
- * Scored records the run will write: one per input line, minus the lines the discard stage drops,
- * minus one per conversation (its two lines make one record). An estimate (a few answered
- * honeypot probes are counted as discards), used only to choose when to kill.
- */
-function expectedScoredRecords(stats: FlowGeneratorStats): number {
-  const k = stats.byKind;
-  return stats.lines - (k.honeypot + k.internal + k.unknownDirection + k.invalidProtocol + k.bad) - stats.conversations;
-}
-
-const ID_FIELD = /^\{"id":(\d+),/;
-
-function inputIds(flowsFile: string): number[] {
-  const ids: number[] = [];
-  for (const line of readFileSync(flowsFile, 'utf8').split('\n')) {
-    if (line.length === 0) continue;
-    const m = ID_FIELD.exec(line);
-    if (m === null) throw new Error(`${flowsFile}: a line without a leading id: ${line.slice(0, 200)}`);
-    ids.push(Number(m[1]));
-  }
-  return ids;
-}
 
 /** The input offsets the group has committed, summed over partitions. */
 async function committedOffsets(groupId: string, topic: string): Promise<number> {
@@ -116,7 +56,7 @@ describe('crash recovery: kill -9 in the middle of a stream of 200,000 flows', (
       mark = Date.now();
     };
     await requireProductionServices({ redis: false });
-    const inputs = await cachedInputs();
+    const inputs = await cachedFlowInputs(FLOWS, SEED);
     time(inputs.isBuilt ? 'building the flows and bench data' : 'flows and bench data from the cache');
     const ids = inputIds(inputs.flowsFile);
     expect(ids).toHaveLength(FLOWS);
@@ -151,9 +91,9 @@ describe('crash recovery: kill -9 in the middle of a stream of 200,000 flows', (
     const committedAtKill = await committedOffsets(`themis-${deployment.name}`, deployment.topics.input);
     time(`first run until kill -9 at ${scoredAtKill} scored records, ${committedAtKill} input offsets committed`);
     // Killed in the middle: the input is far from committed. The commit point of a partition
-    // stops at its oldest incomplete flow, and a one-way flow stays incomplete (parked in
-    // match-flows) for the whole match window, so a few seconds in almost nothing is committed
-    // and the restart replays nearly everything the first run wrote: those are the duplicates.
+    // stops at its oldest incomplete flow (a one-way flow stays parked in match-flows for the
+    // whole match window); the commit's record of what completed after it spares the restart most
+    // of the rest (kafka-group-recovery.test.ts bounds what is replayed).
     expect(committedAtKill).toBeLessThan(FLOWS);
 
     // The dead consumers stay in the group until their session times out, so the restart

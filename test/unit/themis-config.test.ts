@@ -68,6 +68,7 @@ describe('defaultConfig', () => {
       scanCandidates: 'scan-candidates',
     });
     expect(config.redis).toEqual({ intelDb: 14, intelKeyPrefix: '' });
+    expect(config.kafka).toEqual({ commitIntervalMs: 500, sessionTimeoutMs: 30_000 });
     expect(config.timers).toEqual({ instanceName: '', input: 'first-tuple', discard: 'discard-tuple', output: 'last-tuple' });
     expect(config.files.asns).toBe('asn.txt');
     expect(config.files.honeypotPorts).toBe('ignore_honeyport_ports.txt');
