@@ -53,22 +53,24 @@ describe('metrics on /metrics', () => {
     expect(quantile(0.99, 'noop')).toBeLessThan(0.0001);
     // 2 ms lies in the bucket (1.5 ms, 2.2 ms]. The median reads inside it. The p99 reads there on
     // a quiet machine (2.19 ms), but this one's scheduler stretches 5-10 % of any 2 ms busy-wait by
-    // 1-5 ms (a bare loop in node shows the same), and p99 shows that: up to about 7 ms here.
+    // 1-5 ms (a bare loop in node shows the same), and p99 shows that: up to about 7 ms here, and
+    // 14 ms with the test suite's other work on both cores. The bounds are kept wide: what the test
+    // tells apart is the no-op's microseconds from the slow bolt's milliseconds.
     expect(quantile(0.5, 'slow')).toBeGreaterThan(0.0015);
     expect(quantile(0.5, 'slow')).toBeLessThanOrEqual(0.0022);
     expect(quantile(0.99, 'slow')).toBeGreaterThan(0.0015);
-    expect(quantile(0.99, 'slow')).toBeLessThan(0.01);
+    expect(quantile(0.99, 'slow')).toBeLessThan(0.05);
     const mean = (component: string) =>
       select(samples, 'themis_execute_latency_seconds_sum', { component })[0]!.value / select(samples, 'themis_execute_latency_seconds_count', { component })[0]!.value;
     expect(mean('slow')).toBeGreaterThanOrEqual(0.002);
-    expect(mean('slow')).toBeLessThan(0.004);
+    expect(mean('slow')).toBeLessThan(0.01);
     // Process latency of a basic bolt is its execute and ack, likewise without what it chained.
     expect(histogramQuantile(0.99, samples, 'themis_process_latency_seconds', { component: 'noop' })).toBeLessThan(0.0001);
 
     // The chained executors have a capacity: `slow` takes about half the thread (2 ms of every 4), `noop` hardly shows.
     const capacity = (component: string) => select(now, 'themis_executor_capacity_ratio', { component })[0]!.value;
-    expect(capacity('slow')).toBeGreaterThan(0.25);
-    expect(capacity('slow')).toBeLessThan(0.75);
+    expect(capacity('slow')).toBeGreaterThan(0.15);
+    expect(capacity('slow')).toBeLessThan(0.9);
     expect(capacity('noop')).toBeLessThan(0.1);
     expect(select(now, 'themis_executor_queue_depth_tuples', { component: 'slow' })).toHaveLength(1);
     expect(select(now, 'themis_executed_tuples_total', { instance: 'metrics-test', component: 'slow' })[0]!.value).toBeGreaterThan(1000);
