@@ -89,6 +89,14 @@ export interface OutputFields {
 /** Why a spout is told that a root failed. */
 export type FailReason = 'error' | 'timeout';
 
+/** Which bolt failed a tuple of the tree, and with what error (reason `error` only, when known). */
+export interface FailCause {
+  readonly component: string;
+  readonly task: number;
+  /** The error's message, or empty when the bolt failed the tuple without one. */
+  readonly error: string;
+}
+
 export interface SpoutOutputCollector {
   /**
    * Emits a new root tuple. With a msgId the tuple tree is tracked (ack/fail come back for it);
@@ -110,7 +118,7 @@ export interface Spout {
   /** Emit zero or more tuples; the engine calls this while the task has room under maxSpoutPending. */
   nextTuple(): void;
   ack?(msgId: unknown): void;
-  fail?(msgId: unknown, reason: FailReason): void;
+  fail?(msgId: unknown, reason: FailReason, cause?: FailCause): void;
   activate?(): void;
   deactivate?(): void;
   close?(): void | Promise<void>;

@@ -5,6 +5,7 @@ export type {
   BasicBolt,
   BasicOutputCollector,
   ComponentRef,
+  FailCause,
   FailReason,
   Logger,
   MetricCounter,

@@ -1,5 +1,6 @@
 import { closeSync, createReadStream, openSync, readSync, statSync, type ReadStream } from 'node:fs';
-import type { FailReason, MetricCounter, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import type { FailCause, FailReason, MetricCounter, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import { describeFailure } from './failure-reason.js';
 import { conversationHashOf } from './conversation-share.js';
 import { LineQueue } from './line-queue.js';
 
@@ -37,7 +38,8 @@ interface InFlightLine {
   readonly length: number;
   readonly hash: number;
   failures: number;
-  lastReason: FailReason | null;
+  /** How the last failure is worded (`describeFailure`), null before any. */
+  lastReason: string | null;
 }
 
 /**
@@ -240,11 +242,11 @@ export class FileSpout implements Spout {
     this.linesFinished.inc();
   }
 
-  fail(msgId: unknown, reason: FailReason): void {
+  fail(msgId: unknown, reason: FailReason, cause?: FailCause): void {
     const p = msgId as InFlightLine;
     // A poison record that fails to be written is tried again, as a poison record.
     if (p.failures < this.args.maxRetries) p.failures++;
-    p.lastReason = reason;
+    p.lastReason = describeFailure(reason, cause);
     if (p.failures >= this.args.maxRetries) this.poison.push(p);
     else this.replay.push(p);
   }

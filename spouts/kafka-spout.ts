@@ -1,5 +1,6 @@
 import { AssignerProtocol, Kafka, logLevel, PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from './kafka/kafkajs.js';
-import type { FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import type { FailCause, FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import { describeFailure } from './failure-reason.js';
 import { conversationHashOf } from './conversation-share.js';
 import { describeKafkaError, innermostKafkaError, kafkaErrorType, type KafkaSasl, type KafkaTls } from './kafka/kafka-client.js';
 import { installFastFetchDecoder } from './kafka/fetch-decoder.js';
@@ -375,13 +376,13 @@ export class KafkaSpout implements Spout {
     state.complete(message.offset);
   }
 
-  fail(msgId: unknown, reason: FailReason): void {
+  fail(msgId: unknown, reason: FailReason, cause?: FailCause): void {
     const message = msgId as FetchedMessage;
     const state = this.partitions.get(message.partition);
     if (state === undefined || state.epoch !== message.epoch) return;
     if (message.ignoredReason === null) {
       message.failures++;
-      if (message.failures >= this.maxRetries) message.ignoredReason = `failed ${message.failures} times: ${reason}`;
+      if (message.failures >= this.maxRetries) message.ignoredReason = `failed ${message.failures} times (last: ${describeFailure(reason, cause)})`;
     }
     this.replays.push(message);
   }

@@ -8,6 +8,9 @@ import { EmittingTask, type TaskHost } from './emitting-task.js';
 import type { Route } from './routing.js';
 import { sampleTicks, ticksToMs, TupleImpl } from './tuple-impl.js';
 
+/** An error's message travels with the failure this far, at most. */
+const MAX_ERROR_CHARS = 500;
+
 function toAnchorList(anchors: Tuple | readonly Tuple[] | null | undefined): readonly TupleImpl[] | null {
   if (!anchors) return null;
   if (Array.isArray(anchors)) return anchors as readonly TupleImpl[];
@@ -81,7 +84,7 @@ export class BoltTask extends EmittingTask {
       },
       fail: (input, err) => {
         if (err !== undefined) this.reportError(err, { sourceComponent: input.sourceComponent });
-        this.fail(input as TupleImpl);
+        this.fail(input as TupleImpl, err);
         this.host.scheduleTurn();
       },
       park: (input) => {
@@ -170,7 +173,7 @@ export class BoltTask extends EmittingTask {
         this.ack(t);
       } catch (err) {
         this.reportError(err, { sourceComponent: t.sourceComponent, stream: t.sourceStream });
-        this.fail(t);
+        this.fail(t, err);
       } finally {
         this.current = null;
       }
@@ -179,7 +182,7 @@ export class BoltTask extends EmittingTask {
         (this.instance as Bolt).execute!(t);
       } catch (err) {
         this.reportError(err, { sourceComponent: t.sourceComponent, stream: t.sourceStream });
-        this.fail(t);
+        this.fail(t, err);
       }
     }
   }
@@ -201,7 +204,7 @@ export class BoltTask extends EmittingTask {
       (this.instance as Bolt).executeBatch!(batch);
     } catch (err) {
       this.reportError(err, { batch: n });
-      for (const t of batch) this.fail(t);
+      for (const t of batch) this.fail(t, err);
     }
     const total = performance.now() - t0;
     const nested = endTimed(outer, total);
@@ -293,11 +296,16 @@ export class BoltTask extends EmittingTask {
     if (this.host.acking) ackMember(t, this.host);
   }
 
-  private fail(t: TupleImpl): void {
+  private fail(t: TupleImpl, err?: unknown): void {
     if (t.done) return;
     t.done = true;
     this.counters.failed++;
-    if (this.host.acking) failMember(t, this.host);
+    if (!this.host.acking) return;
+    const error = err === undefined ? '' : (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_CHARS);
+    if (t.root !== 0) this.host.noteFailure(t.root, this.ts.taskId, error);
+    const more = t.moreTrees;
+    if (more) for (let k = 0; k < more.length; k += 3) this.host.noteFailure(more[k]!, this.ts.taskId, error);
+    failMember(t, this.host);
   }
 
   metrics(): TaskMetrics {

@@ -39,6 +39,11 @@ export interface PeerBatch {
   readonly tuples: number;
   /** Transferred, not copied; edge halves are stored as int32 bit patterns. */
   readonly control: Int32Array | null;
+  /**
+   * What failed a root, flat [root, task, error]*: sent along the path of the root's Fail record
+   * and applied before the control records of the same message, so it is there when the Fail is.
+   */
+  readonly failureNotes: Array<number | string> | null;
 }
 /** The receiver took a batch in: the sender may send another. */
 export interface PeerCredit {

@@ -208,6 +208,8 @@ export class SpoutTask extends EmittingTask {
         this.roots.unpark(root);
       } else {
         const msgId = op === ControlOp.Complete ? this.roots.complete(root) : this.roots.fail(root);
+        // The note goes with the verdict, even one that comes too late (the root timed out already).
+        const cause = op === ControlOp.Failed ? this.host.takeFailureNote(root) : undefined;
         if (msgId === ABSENT) continue; // already timed out and failed
         if (op === ControlOp.Complete) {
           this.counters.acked++;
@@ -215,7 +217,7 @@ export class SpoutTask extends EmittingTask {
           this.ackSpout(msgId);
         } else {
           this.counters.failed++;
-          this.guard(() => this.instance.fail?.(msgId, 'error'), 'fail');
+          this.guard(() => this.instance.fail?.(msgId, 'error', cause), 'fail');
         }
       }
     }

@@ -54,6 +54,8 @@ interface Outbox {
   /** Tuples in `data` (its length also counts inline values). */
   tuples: number;
   control: number[];
+  /** Failure notes, flat [root, task, error]*. */
+  notes: Array<number | string>;
 }
 
 export class Transport {
@@ -80,11 +82,13 @@ export class Transport {
     private readonly enqueue: (t: TupleImpl) => void,
     /** Applies a received control record. */
     private readonly onControl: (op: ControlOp, dest: number, root: number, a: number, b: number, c: number) => void,
+    /** Keeps a received failure note. */
+    private readonly onFailureNote: (root: number, task: number, error: string) => void,
     /** Asks for a scheduling turn on this thread. */
     private readonly wakeSelf: () => void,
   ) {
     this.nWorkers = spec.options.workers;
-    this.outboxes = Array.from({ length: this.nWorkers }, () => ({ data: [], tuples: 0, control: [] }));
+    this.outboxes = Array.from({ length: this.nWorkers }, () => ({ data: [], tuples: 0, control: [], notes: [] }));
     this.inflight = new Int32Array(data.inflight);
     this.load = new Int32Array(data.load);
     this.waiting = new Int32Array(data.waiting);
@@ -145,6 +149,11 @@ export class Transport {
     this.outboxes[w]!.control.push(op, destTask, root, a, b, c);
   }
 
+  /** Queues a failure note for worker `w` (not this one): it goes with the next message, like control records. */
+  sendFailureNote(w: number, root: number, task: number, error: string): void {
+    this.outboxes[w]!.notes.push(root, task, error);
+  }
+
   /** Tuples in outboxes not yet sent. */
   get unsent(): number {
     let n = 0;
@@ -161,14 +170,16 @@ export class Transport {
     const idx = this.me * this.nWorkers + w;
     // Data waits for a credit; control records never do.
     const sendData = out.tuples > 0 && Atomics.load(this.inflight, idx) < this.maxInflight;
-    if (!sendData && out.control.length === 0) return;
+    if (!sendData && out.control.length === 0 && out.notes.length === 0) return;
     let control: Int32Array | null = null;
     if (out.control.length > 0) {
       control = Int32Array.from(out.control);
       out.control = [];
     }
     if (sendData) Atomics.add(this.inflight, idx, 1);
-    const batch: PeerBatch = { type: 'batch', from: this.me, data: sendData ? out.data : null, tuples: sendData ? out.tuples : 0, control };
+    const notes = out.notes.length > 0 ? out.notes : null;
+    if (notes !== null) out.notes = [];
+    const batch: PeerBatch = { type: 'batch', from: this.me, data: sendData ? out.data : null, tuples: sendData ? out.tuples : 0, control, failureNotes: notes };
     this.data.peers[w]!.postMessage(batch, control ? [control.buffer as ArrayBuffer] : []);
     if (sendData) {
       out.data = [];
@@ -181,6 +192,8 @@ export class Transport {
   /** A message from a peer: control records are applied at once, data waits for `takeIn`. */
   onPeerMessage(m: PeerMessage): void {
     if (m.type === 'batch') {
+      const n = m.failureNotes;
+      if (n) for (let i = 0; i < n.length; i += 3) this.onFailureNote(n[i] as number, n[i + 1] as number, n[i + 2] as string);
       const c = m.control;
       if (c) for (let i = 0; i < c.length; i += CONTROL_STRIDE) this.onControl(c[i]! as ControlOp, c[i + 1]!, c[i + 2]!, c[i + 3]!, c[i + 4]!, c[i + 5]!);
       if (m.data) this.received.push({ from: m.from, data: m.data, tuples: m.tuples });

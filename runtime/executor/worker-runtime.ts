@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Bolt, BasicBolt, Spout, StreamCodec } from '../contracts.js';
+import type { Bolt, BasicBolt, FailCause, Spout, StreamCodec } from '../contracts.js';
 import { loadComponentFactory } from '../component-loader.js';
 import type { TopologySpec } from '../spec.js';
 import { MAX_TASKS } from '../spec.js';
@@ -37,6 +37,9 @@ function capacity(now: ExecuteTotals, last: ExecuteTotals, intervalSecs: number)
   return (executed * mean) / intervalSecs;
 }
 
+/** Failure notes a thread keeps at most (each normally lives only until its root's verdict). */
+const MAX_FAILURE_NOTES = 10_000;
+
 /** The tasks (or executors) of this thread in an array indexed by task id. */
 function present<T>(byId: ReadonlyArray<T | undefined>): T[] {
   return byId.filter((x): x is T => x !== undefined);
@@ -68,6 +71,11 @@ export class WorkerRuntime implements TaskHost {
   private readonly transport: Transport;
   /** Bolt tasks with an open circuit breaker, topology-wide (one shared cell). */
   private readonly breakers: Int32Array;
+  /**
+   * What failed a root, as far as this thread knows: kept where the root's Fail record goes (its
+   * acker), then where its Failed verdict goes (its spout task), where the verdict takes it.
+   */
+  private readonly failureNotes = new Map<number, { task: number; error: string }>();
   /** When each of this thread's open breakers opened, by task id. */
   private readonly breakerOpenedAt = new Map<number, number>();
   private scheduler!: Scheduler;
@@ -102,6 +110,7 @@ export class WorkerRuntime implements TaskHost {
       this.codecs,
       (t) => this.executorById[t.destTask]!.inbox.push(t),
       (op, dest, root, a, b, c) => this.applyControl(op, dest, root, a, b, c),
+      (root, task, error) => this.keepFailureNote(root, task, error),
       () => this.scheduleTurn(),
     );
   }
@@ -299,6 +308,11 @@ export class WorkerRuntime implements TaskHost {
       }
       case ControlOp.Fail: {
         const spoutTask = this.ackerById[dest]!.ledger.fail(root) || this.spoutTaskOf(root);
+        const note = this.failureNotes.get(root);
+        if (note !== undefined) {
+          this.failureNotes.delete(root);
+          this.noteFailureTo(spoutTask, root, note.task, note.error);
+        }
         this.control(ControlOp.Failed, spoutTask, root, 0, 0, 0);
         return;
       }
@@ -309,6 +323,34 @@ export class WorkerRuntime implements TaskHost {
         this.spoutById[dest]!.controlOp(op, root);
         this.scheduleTurn();
     }
+  }
+
+  noteFailure(root: number, task: number, error: string): void {
+    this.noteFailureTo(this.ackerFor(root), root, task, error);
+  }
+
+  private noteFailureTo(destTask: number, root: number, task: number, error: string): void {
+    const w = this.workerOf[destTask]!;
+    if (w === this.me) this.keepFailureNote(root, task, error);
+    else this.transport.sendFailureNote(w, root, task, error);
+  }
+
+  /** Notes are few (failures only) and each is taken by its root's verdict; the cap guards against a flood. */
+  private keepFailureNote(root: number, task: number, error: string): void {
+    if (this.failureNotes.size >= MAX_FAILURE_NOTES && !this.failureNotes.has(root)) {
+      const oldest = this.failureNotes.keys().next().value;
+      if (oldest !== undefined) this.failureNotes.delete(oldest);
+    }
+    this.failureNotes.set(root, { task, error });
+  }
+
+  /** The failure note of a root, taken by its spout task with the Failed verdict. */
+  takeFailureNote(root: number): FailCause | undefined {
+    const note = this.failureNotes.get(root);
+    if (note === undefined) return undefined;
+    this.failureNotes.delete(root);
+    const component = this.spec.tasks.find((t) => t.taskId === note.task)?.component ?? 'unknown';
+    return { component, task: note.task, error: note.error };
   }
 
   spoutTaskOf(root: number): number {

@@ -205,7 +205,7 @@ describe('KafkaSpout on the real broker', () => {
     expect(log.of('line').filter((e) => e.origin === x).map((e) => e.attempt)).toEqual([0, 1, 2]);
     const line = log.of('line').find((e) => e.origin === x)!.line;
     expect(line).toMatch(/^\{"seq":\d+\}$/);
-    expect(log.of('ignored')).toEqual([{ kind: 'ignored', origin: x, line, reason: 'failed 3 times: error' }]);
+    expect(log.of('ignored')).toEqual([{ kind: 'ignored', origin: x, line, reason: 'failed 3 times (last: error in record)' }]);
     expect(origins(log.of('acked'))).toEqual(originsBelow(topic, ends).filter((o) => o !== x));
     await expectCommittedTo(groupId, topic, ends);
   });

@@ -60,6 +60,22 @@ describe('at-least-once acking', () => {
     ]);
   });
 
+  it('tells the spout which bolt failed the root, and with what error, across threads', async () => {
+    const { topo, log } = await run((b, channel) => {
+      b.setSpout('spout', fixture('SeqSpout', { channel, count: 60 }));
+      b.setBolt('fan', fixture('TestBolt', { fanOut: 2 }), 2).shuffleGrouping('spout');
+      b.setBolt('picky', fixture('TestBolt', { throwIds: [7], failIds: [21] }), 3).shuffleGrouping('fan');
+    });
+    await topo.waitUntilDone();
+    await log.until(() => log.acks().length === 60);
+    const causes = log.of('fail').map((f) => ({ id: f.id, reason: f.reason, component: f.cause?.component, error: f.cause?.error }));
+    expect(causes.sort((a, b) => a.id - b.id)).toEqual([
+      { id: 7, reason: 'error', component: 'picky', error: 'fixture throws on id 7' },
+      // Failed without an error: the bolt is named, the error is empty.
+      { id: 21, reason: 'error', component: 'picky', error: '' },
+    ]);
+  });
+
   it('fails a tree that times out with reason timeout and replays it', async () => {
     const { topo, log } = await run(
       (b, channel) => {
