@@ -4,7 +4,7 @@ import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailReco
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
 import type { ScoredFlowWriter } from '../postgres/scored-flow-writer.js';
 import { postgresFault } from '../resilience/dependency-fault.js';
-import { DependencyClosedError, DependencyGuard } from '../resilience/dependency-guard.js';
+import { DependencyClosedError, DependencyGuard, stallThresholdMs } from '../resilience/dependency-guard.js';
 import { Resources } from './resources.js';
 import { STREAM_DISCARD, STREAM_IGNORED, STREAM_INVALID } from './streams.js';
 import type { ThemisArgs } from './themis-args.js';
@@ -62,11 +62,12 @@ export class OutputBolt implements Bolt {
     this.resources = new Resources(this.args, context.log);
     this.sink = await this.resources.sink();
     const retries = context.counter('dependency_retries');
+    const stallMs = stallThresholdMs(this.args.config.windows.messageTimeoutSecs);
     const sink = this.sink;
-    this.sinkGuard = new DependencyGuard({ dependency: sink.dependency, fault: (err) => sink.fault(err), collector, retries });
+    this.sinkGuard = new DependencyGuard({ dependency: sink.dependency, fault: (err) => sink.fault(err), collector, retries, stallMs });
     if (this.args.kind === 'scored') {
       this.writer = await this.resources.scoredFlowWriter();
-      if (this.writer) this.writerGuard = new DependencyGuard({ dependency: 'postgresql', fault: postgresFault, collector, retries });
+      if (this.writer) this.writerGuard = new DependencyGuard({ dependency: 'postgresql', fault: postgresFault, collector, retries, stallMs });
       this.latency = Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => context.counter(latencyBucketName(i)));
       this.flowsWritten = context.counter('scored_flows_written');
     }

@@ -3,7 +3,7 @@ import type { Flow, Tag } from '../flow.js';
 import { intelRemoteIp, scoreIntelMq } from '../rules/score-intelmq.js';
 import { addTagsTo } from '../rules/tags.js';
 import { redisFault } from '../resilience/dependency-fault.js';
-import { DependencyClosedError, DependencyGuard } from '../resilience/dependency-guard.js';
+import { DependencyClosedError, DependencyGuard, stallThresholdMs } from '../resilience/dependency-guard.js';
 import type { IntelEntry, IntelLookup } from '../stores.js';
 import { Resources } from './resources.js';
 import { makeScorer, type Scorer, type ScorerName } from './scorers.js';
@@ -55,7 +55,13 @@ export class IntelMqBolt implements Bolt {
     this.log = context.log;
     this.resources = new Resources(this.args, context.log);
     this.intel = await this.resources.intel();
-    this.guard = new DependencyGuard({ dependency: 'redis', fault: redisFault, collector, retries: context.counter('dependency_retries') });
+    this.guard = new DependencyGuard({
+      dependency: 'redis',
+      fault: redisFault,
+      collector,
+      retries: context.counter('dependency_retries'),
+      stallMs: stallThresholdMs(this.args.config.windows.messageTimeoutSecs),
+    });
   }
 
   executeBatch(inputs: Tuple[]): void {

@@ -6,10 +6,15 @@ import type { DependencyFault } from './dependency-fault.js';
  * One bolt task's calls to one dependency (PostgreSQL, Redis, a Kafka producer, the output files)
  * under a circuit breaker. States, all owned here:
  *
- *   UP ── a call fails `unavailable` ──► DOWN   (collector.dependencyLost: the engine opens the
- *                                                task's breaker, gives it no input, and stops
- *                                                every root's timeout)
+ *   UP ── a call fails `unavailable`, ───────► DOWN   (collector.dependencyLost: the engine opens
+ *         or has no answer after `stallMs`            the task's breaker, gives it no input, and
+ *                                                     stops every root's timeout)
  *   DOWN ── any call succeeds, or is refused as bad data ──► UP   (dependencyRestored)
+ *
+ * The stall rule matters as much as the failure rule: a paused Redis or a silent network only
+ * fails a call when the client's own timeout passes (5 s for Redis, longer for kafkajs' retries),
+ * and the roots waiting on that call would time out and be replayed first. `stallMs` is below
+ * the message timeout (stallThresholdMs), so their deadlines stop before they pass.
  *
  * A call that fails `unavailable` is kept and tried again after its own backoff (exponential,
  * capped, jittered), for as long as it takes: its inputs are neither acked nor failed meanwhile,
@@ -49,6 +54,17 @@ export interface DependencyGuardOptions {
   readonly startTimer?: StartTimer;
   /** Counts attempts that failed `unavailable` (each is retried). */
   readonly retries?: MetricCounter;
+  /** A call with no answer after this long opens the breaker (see above); default none. */
+  readonly stallMs?: number;
+}
+
+/**
+ * The stall threshold for a topology's message timeout: a quarter of it, so that a root emitted
+ * just before the dependency stalled still has most of its time left when its deadline stops;
+ * at most 5 s, the Redis and PostgreSQL clients' own timeouts, and at least 100 ms.
+ */
+export function stallThresholdMs(messageTimeoutSecs: number): number {
+  return Math.max(100, Math.min(5_000, Math.floor((messageTimeoutSecs * 1000) / 4)));
 }
 
 export class DependencyGuard {
@@ -74,11 +90,14 @@ export class DependencyGuard {
     const backoff = new Backoff(this.opts.policy ?? DEFAULT_BACKOFF, this.opts.random);
     for (;;) {
       if (this.isClosed) throw new DependencyClosedError(this.dependency);
+      const stopWatch = this.watchForStall();
       try {
         const result = await attempt();
+        stopWatch();
         this.up();
         return result;
       } catch (err) {
+        stopWatch();
         if (this.isClosed) throw new DependencyClosedError(this.dependency);
         if (this.opts.fault(err) === 'bad-data') {
           // The dependency answered: it is up, and these values are what it refuses.
@@ -86,10 +105,7 @@ export class DependencyGuard {
           throw err;
         }
         this.opts.retries?.inc();
-        if (!this.isDown) {
-          this.isDown = true;
-          this.opts.collector.dependencyLost(this.dependency, err);
-        }
+        this.lost(err);
         await this.pause(backoff.nextDelayMs());
       }
     }
@@ -120,6 +136,19 @@ export class DependencyGuard {
   close(): void {
     this.isClosed = true;
     for (const wake of [...this.waiting]) wake();
+  }
+
+  private lost(err: unknown): void {
+    if (this.isDown) return;
+    this.isDown = true;
+    this.opts.collector.dependencyLost(this.dependency, err);
+  }
+
+  /** Opens the breaker if the call now starting has no answer after stallMs; returns the stop. */
+  private watchForStall(): () => void {
+    const stallMs = this.opts.stallMs;
+    if (stallMs === undefined) return () => undefined;
+    return (this.opts.startTimer ?? realTimer)(() => this.lost(new Error(`no answer from ${this.dependency} within ${stallMs} ms`)), stallMs);
   }
 
   private up(): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DependencyFault } from '../../bolts/resilience/dependency-fault.js';
-import { DependencyClosedError, DependencyGuard, type StartTimer } from '../../bolts/resilience/dependency-guard.js';
+import { DependencyClosedError, DependencyGuard, stallThresholdMs, type StartTimer } from '../../bolts/resilience/dependency-guard.js';
 
 class Unavailable extends Error {}
 class BadRow extends Error {}
@@ -29,7 +29,7 @@ class ManualTimers {
 /** Lets pending promise callbacks run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function setUp() {
+function setUp(stallMs?: number) {
   const events: string[] = [];
   const timers = new ManualTimers();
   const guard = new DependencyGuard({
@@ -39,6 +39,7 @@ function setUp() {
     policy: { initialMs: 100, maxMs: 400, multiplier: 2, jitter: 'full' },
     random: () => 0.999,
     startTimer: timers.start,
+    ...(stallMs === undefined ? {} : { stallMs }),
   });
   return { events, timers, guard };
 }
@@ -123,5 +124,32 @@ describe('DependencyGuard', () => {
     guard.close();
     await expect(waiting).rejects.toBeInstanceOf(DependencyClosedError);
     await expect(guard.call(async () => 'late')).rejects.toBeInstanceOf(DependencyClosedError);
+  });
+
+  it('opens the breaker when a call has no answer within stallMs, and closes it when the answer comes', async () => {
+    const { events, timers, guard } = setUp(500);
+    let answer!: (v: string) => void;
+    const result = guard.call(() => new Promise<string>((resolve) => (answer = resolve)));
+    expect(timers.delays).toEqual([500]);
+    timers.fireAll();
+    expect(events).toEqual(['lost postgresql']);
+    answer('late');
+    await expect(result).resolves.toBe('late');
+    expect(events).toEqual(['lost postgresql', 'restored postgresql']);
+  });
+
+  it('leaves the breaker shut when the answer comes within stallMs', async () => {
+    const { events, timers, guard } = setUp(500);
+    await expect(guard.call(async () => 'quick')).resolves.toBe('quick');
+    expect(timers.pending).toBe(0);
+    expect(events).toEqual([]);
+  });
+});
+
+describe('stallThresholdMs', () => {
+  it('is a quarter of the message timeout, between 100 ms and 5 s', () => {
+    expect(stallThresholdMs(2)).toBe(500);
+    expect(stallThresholdMs(60)).toBe(5_000);
+    expect(stallThresholdMs(0.2)).toBe(100);
   });
 });
