@@ -1,7 +1,9 @@
-import type { BasicBolt, BasicOutputCollector, Bolt, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
+import type { BasicBolt, BasicOutputCollector, Bolt, Logger, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Flow, Tag } from '../flow.js';
 import { intelRemoteIp, scoreIntelMq } from '../rules/score-intelmq.js';
 import { addTagsTo } from '../rules/tags.js';
+import { redisFault } from '../resilience/dependency-fault.js';
+import { DependencyClosedError, DependencyGuard, stallThresholdMs } from '../resilience/dependency-guard.js';
 import type { IntelEntry, IntelLookup } from '../stores.js';
 import { Resources } from './resources.js';
 import { makeScorer, type Scorer, type ScorerName } from './scorers.js';
@@ -34,28 +36,46 @@ export class ScoringBolt implements BasicBolt {
 
 /**
  * `score-intelmq` over Redis (reference §5.12): the remote IPs of a whole batch of inputs are
- * looked up at once, in one pipelined round trip, then each flow gets its tags and goes on. A
- * store failure fails the batch's tuples for replay. Over the in-memory store the topology uses
- * the synchronous `intelMq` scorer in a ScoringBolt instead.
+ * looked up at once, in one pipelined round trip, then each flow gets its tags and goes on. While
+ * Redis cannot answer (down, paused, timing out), the batch is kept and looked up again with
+ * backoff under the task's circuit breaker: scoring waits, the spouts stop, no flow is failed or
+ * replayed for it (issue 13). Over the in-memory store the topology uses the synchronous `intelMq`
+ * scorer in a ScoringBolt instead.
  */
 export class IntelMqBolt implements Bolt {
   private intel!: IntelLookup;
   private resources!: Resources;
   private collector!: OutputCollector;
+  private log!: Logger;
+  private guard!: DependencyGuard;
   constructor(private readonly args: ThemisArgs) {}
 
   async prepare(context: TopologyContext, collector: OutputCollector): Promise<void> {
     this.collector = collector;
+    this.log = context.log;
     this.resources = new Resources(this.args, context.log);
     this.intel = await this.resources.intel();
+    this.guard = new DependencyGuard({
+      dependency: 'redis',
+      fault: redisFault,
+      collector,
+      retries: context.counter('dependency_retries'),
+      stallMs: stallThresholdMs(this.args.config.windows.messageTimeoutSecs),
+    });
   }
 
   executeBatch(inputs: Tuple[]): void {
     const ips = new Set<string>();
     for (const t of inputs) ips.add(intelRemoteIp(t.values[1] as Flow).text);
-    this.intel.lookupMany([...ips]).then(
+    this.guard.call(() => this.intel.lookupMany([...ips])).then(
       (found) => this.finish(inputs, found),
       (err: unknown) => {
+        if (err instanceof DependencyClosedError) {
+          this.log.warn('intel batch abandoned at shutdown while Redis was down; the next run replays it', { inputs: inputs.length });
+          return;
+        }
+        // Not Redis being away (the lookup reads a key of the wrong type as "no intel"): a fault
+        // of this code, which fails the batch as an exception would.
         for (const t of inputs) this.collector.fail(t, err);
       },
     );
@@ -72,6 +92,7 @@ export class IntelMqBolt implements Bolt {
   }
 
   async cleanup(): Promise<void> {
+    this.guard?.close();
     await this.resources?.release();
   }
   declareOutputFields(): OutputFields {

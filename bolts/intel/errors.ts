@@ -1,8 +1,8 @@
 /**
  * Errors of the threat-intel layer (IntelMQ entries in Redis or in a file).
  *
- * THEMIS_REDIS: a Redis command or connection failed. Always retriable: the scoring bolt fails the
- *   batch's tuples and the spout replays them once Redis answers again.
+ * THEMIS_REDIS: a Redis command or connection failed. Always retriable: the scoring bolt keeps the
+ *   batch's tuples and asks again with backoff until Redis answers (its circuit breaker open).
  * THEMIS_INTEL_FILE: the intel file could not be read (missing, unreadable); start-up stops.
  * THEMIS_INTEL_CONFIG: a setting handed to this layer is unusable (Redis URL, db, cache size).
  */

@@ -14,7 +14,7 @@ import { intelEntriesFromHash, intelKey } from './intelmq-aggregate.js';
  * kept for `cacheTtlMs` (default 10 s), so a busy remote address costs one read per 10 s; intel
  * therefore reaches the scorer up to that late. A value the scorer cannot read is logged and
  * counted, its good neighbours are used (fixes §15 item 22); a failed read is an IntelError
- * (THEMIS_REDIS, retriable) so the bolt fails the batch's tuples for replay.
+ * (THEMIS_REDIS, retriable): the bolt keeps the batch and asks again with backoff (IntelMqBolt).
  */
 
 export const DEFAULT_INTEL_REDIS_DB = 14;
@@ -115,8 +115,8 @@ export class RedisIntelLookup implements IntelLookup {
       ...connection,
       connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-      // While Redis is away a read waits for one reconnect attempt, then fails its batch for replay
-      // instead of holding tuples until the topology's message timeout.
+      // While Redis is away a read waits for one reconnect attempt, then rejects: the bolt's
+      // breaker then holds the batch and retries it, instead of ioredis queueing it unseen.
       maxRetriesPerRequest: 1,
     });
     this.client.on('error', (err: unknown) => {

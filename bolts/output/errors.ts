@@ -2,8 +2,9 @@
  * Errors of the output sinks.
  *
  * THEMIS_KAFKA_PRODUCE: the broker did not confirm a write (unreachable, a topic missing, a
- *   record refused). The output bolt fails the batch's tuples; the spout replays them, and a
- *   record that keeps failing ends on the ignored stream after the spout's retries.
+ *   record refused). The output bolt keeps the batch and retries it with backoff while the broker
+ *   is unavailable (its breaker open); records the broker refuses as bad data (too large) go to
+ *   ignored-flows with stage `output` (bolts/resilience/dependency-fault.ts decides which is which).
  */
 export type OutputErrorCode = 'THEMIS_KAFKA_PRODUCE';
 

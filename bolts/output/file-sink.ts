@@ -1,5 +1,6 @@
 import { mkdirSync, openSync, writeSync, closeSync, fsyncSync, truncateSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DependencyFault } from '../resilience/dependency-fault.js';
 import type { RecordSink, TopicBatch } from './record-sink.js';
 
 /** The file of one topic's records in the output directory. */
@@ -26,6 +27,7 @@ export function truncateTopicFiles(dir: string, topics: readonly string[]): void
  * within a line. `write` returns once the bytes are in the file (page cache), `close` syncs.
  */
 export class FileSink implements RecordSink {
+  readonly dependency = 'output files';
   private readonly fds = new Map<string, number>();
   /** Records are encoded straight into this buffer: joining them into one string first is ~25x slower. */
   private buf = Buffer.allocUnsafe(1 << 22);
@@ -61,6 +63,11 @@ export class FileSink implements RecordSink {
       const fd = this.fd(b.topic);
       for (let off = 0; off < end; ) off += writeSync(fd, this.buf, off, end - off);
     }
+  }
+
+  /** Any record can be written as a line: a failed write is the disk's (full, read-only), not the records'. */
+  fault(): DependencyFault {
+    return 'unavailable';
   }
 
   async close(): Promise<void> {

@@ -133,7 +133,7 @@ export function scanCandidateRecords(flow: Flow, maxPackets: number = DEFAULT_SC
 /** An input the topology did not score: a line that did not parse, or a flow the discard stage dropped. */
 export type IgnoredFlow =
   | { readonly reason: string; readonly line: string; readonly id?: number | null; readonly origin?: string; readonly stage?: 'parse' | 'retries' }
-  | { readonly reason: string; readonly flow: Flow };
+  | { readonly reason: string; readonly flow: Flow; readonly stage?: 'discard' | 'persist' | 'output' };
 
 /**
  * The `ignored-flows` record (the topic of §9.1, which the original never wired, §5.23), so that
@@ -143,14 +143,16 @@ export type IgnoredFlow =
  *   `origin` (where the line came from: `file:line` or `topic/partition@offset`) when known;
  * - stage `retries`: the same fields, for an input that failed every retry (`--max-retries`);
  * - stage `discard`: the §9.2 summary keys of the flow (through `flow_direction`, type
- *   `ignored_flow`), then `stage` and `reason`.
+ *   `ignored_flow`), then `stage` and `reason`;
+ * - stage `persist` or `output`: the same keys, for a scored flow that PostgreSQL (persist) or the
+ *   output topic (output) refused as bad data; `reason` is the error.
  */
 export function ignoredFlowRecord(ignored: IgnoredFlow): KafkaRecord {
   if ('flow' in ignored) {
     const flow = ignored.flow;
     return {
       key: String(flow.id),
-      value: `${commonHead(flow, '"ignored_flow"', true, headRuns(flow))},"stage":"discard","reason":${JSON.stringify(ignored.reason)}}`,
+      value: `${commonHead(flow, '"ignored_flow"', true, headRuns(flow))},"stage":"${ignored.stage ?? 'discard'}","reason":${JSON.stringify(ignored.reason)}}`,
     };
   }
   const id = ignored.id ?? null;

@@ -4,6 +4,7 @@ import { describeKafkaError, isRetriableKafkaError, type KafkaSasl, type KafkaTl
 import { OutputError } from './errors.js';
 import { themisProducer } from '../../spouts/kafka/producer.js';
 import type { RecordSink, TopicBatch } from './record-sink.js';
+import { kafkaFault, type DependencyFault } from '../resilience/dependency-fault.js';
 
 /** Structured-cloneable, so every worker thread can build its own sink. */
 export interface KafkaSinkArgs {
@@ -35,10 +36,11 @@ interface PendingRequest {
 /**
  * Writes record batches to Kafka topics through one producer. Writes are gathered into requests
  * (`sendBatch` over every topic, acks=-1), so a write resolves only once the broker has confirmed
- * every record (all in-sync replicas); the output bolt acks its inputs after that and fails them
- * when it rejects. Records keep their keys (the flow id), so one flow's records share a partition.
+ * every record (all in-sync replicas); the output bolt acks its inputs after that, and retries a
+ * rejected write (see `fault`). Records keep their keys (the flow id), so one flow's records share a partition.
  */
 export class KafkaSink implements RecordSink {
+  readonly dependency = 'kafka';
   private readonly producer: Producer;
   private readonly brokers: readonly string[];
   private readonly compression: CompressionTypes;
@@ -134,6 +136,10 @@ export class KafkaSink implements RecordSink {
           for (const w of request.waiters) w.reject(err);
         },
       );
+  }
+
+  fault(err: unknown): DependencyFault {
+    return kafkaFault(err);
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,10 @@ import { DatabaseError } from 'pg';
  * Errors of the PostgreSQL layer (production mode).
  *
  * THEMIS_PG: a query or connection failed. `retriable` is true when the connection failed or the
- *   server asked us to try again (shutdown, too many connections, serialization failure, deadlock),
- *   so the output bolt fails the tuples for replay; false when the same statement would fail again.
+ *   server asked us to try again (shutdown, too many connections, serialization failure, deadlock);
+ *   false when the same statement would fail again. The output bolt decides by
+ *   bolts/resilience/dependency-fault.ts instead: bad data (SQLSTATE 22, 23, 54) goes to
+ *   ignored-flows, anything else holds the batch under the circuit breaker until PostgreSQL takes it.
  * THEMIS_PG_MIGRATION: the migration files and the database disagree (an applied file was
  *   edited, a file name is not numbered); an operator has to act, a retry cannot help.
  * THEMIS_PG_CONFIG: a setting handed to this layer is unusable (schema name, refresh interval).

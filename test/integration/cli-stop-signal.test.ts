@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -117,9 +117,12 @@ describe('themis-topology submit on standard input, stopped by a signal', () => 
   it('says how many flows read were not finished and exits 3 when they cannot be', async () => {
     const dir = tmp();
     // The scored output cannot be written (a directory stands where its file goes): the held flows,
-    // released by the stop, fail there, and a stopped input replays nothing.
+    // released by the stop, wait there behind the output's open breaker until the drain's bound
+    // (the message timeout, 2 s here) passes.
     mkdirSync(join(dir, 'scored-flows.jsonl'));
-    const r = submitOnStdin(dir, ['--append']);
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ windows: { messageTimeoutSecs: 2, tickSecs: 1, joinWindowMs: 1000 } }));
+    const r = submitOnStdin(dir, ['--append', '--config', config]);
     r.child.stdin!.write(ids.map((id) => `${oneWayTcpFlow(id)}\n`).join(''));
     await printed(r, new RegExp(`themis: flows in ${ids.length} `));
 

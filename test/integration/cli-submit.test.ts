@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startCli } from '../helpers/background-cli.js';
 import { runCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/postgres.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'themis-cli-'));
 /** An ICMP flow: not held for a reverse direction, so scored as soon as it is read. */
@@ -99,10 +101,10 @@ describe('themis-topology submit: arguments', () => {
     expect(lineCount(join(dir, 'ignored-flows.jsonl'))).toBe(2);
   });
 
-  it('counts a flow that failed every retry as failed, not invalid, and writes it to ignored-flows as such', async () => {
+  it('holds the flows an output cannot take (its breaker open, logged) instead of failing them, and says so when stopped', async () => {
     const dir = tmp();
-    // The scored output cannot be written (a directory stands where its file goes): every scored
-    // flow fails, each retry too. The ignored output can.
+    // The scored output cannot be written (a directory stands where its file goes). That is the
+    // output's fault, not the flows': they are held, not failed, replayed or ignored.
     mkdirSync(join(dir, 'scored-flows.jsonl'));
     const input = join(dir, 'flows.jsonl');
     writeFileSync(input, [flow(1, '198.51.100.7', '192.0.2.1'), 'not a flow'].join('\n'));
@@ -113,19 +115,24 @@ describe('themis-topology submit: arguments', () => {
     expect(fresh.stderr).toContain(`cannot start the outputs in ${dir} afresh`);
     expect(fresh.stderr).toContain('--append adds to them instead');
 
-    const r = await runCli('themis-topology', [...args, '--append']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/done in .*, 1 invalid, 1 failed every retry, 0 discarded, 0 scored records/);
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ windows: { messageTimeoutSecs: 2, tickSecs: 1, joinWindowMs: 1000 } }));
+    const r = startCli('themis-topology', [...args, '--append', '--config', config]);
+    try {
+      await eventually('the output bolt opens its breaker', () => r.stderr().includes('circuit breaker open'), 30_000);
+      expect(r.stderr()).toMatch(/"dependency":"output files".*EISDIR/);
+      const stopped = await r.stop('SIGINT', 30_000);
+      expect(stopped.code, stopped.stderr).toBe(3);
+      expect(stopped.stderr).toContain('themis-topology: stopped by SIGINT: 1 flow(s) read were not finished');
+      expect(stopped.stderr).toMatch(/1 invalid, 0 failed every retry/);
+    } finally {
+      if (r.child.exitCode === null && r.child.signalCode === null) await r.stop('SIGKILL');
+    }
     const ignored = readFileSync(join(dir, 'ignored-flows.jsonl'), 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { stage: string; reason: string; origin: string });
-    expect(ignored.map(({ stage, origin }) => ({ stage, origin })).sort((a, b) => a.origin.localeCompare(b.origin))).toEqual([
-      { stage: 'retries', origin: `${input}:1` },
-      { stage: 'parse', origin: `${input}:2` },
-    ]);
-    // The record names the bolt that failed the flow and its error.
-    expect(ignored.find((i) => i.stage === 'retries')!.reason).toMatch(/^failed 2 times \(last: error in persist-tuple: .*EISDIR/);
+      .map((l) => JSON.parse(l) as { stage: string; origin: string });
+    expect(ignored.map(({ stage, origin }) => ({ stage, origin }))).toEqual([{ stage: 'parse', origin: `${input}:2` }]);
   });
 
   it('exits with the error when the run cannot start on standard input', async () => {

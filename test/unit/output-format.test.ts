@@ -266,6 +266,12 @@ describe('ignoredFlowRecord', () => {
     );
   });
 
+  it('names the stage and the error of a scored flow that PostgreSQL refused as bad data', () => {
+    const reason = 'write 1 scored flows (flow id 554505213) failed on PostgreSQL 127.0.0.1:5432/themis: new row violates check constraint (SQLSTATE 23514)';
+    const parsed = JSON.parse(ignoredFlowRecord({ reason, flow: example, stage: 'persist' }).value);
+    expect(parsed).toMatchObject({ type: 'ignored_flow', flow_id: 554505213, stage: 'persist', reason });
+  });
+
   it('writes a null direction for a flow discarded before its direction was known', () => {
     const parsed = JSON.parse(ignoredFlowRecord({ reason: 'protocol 47 not valid', flow: { ...example, direction: null } }).value);
     expect(parsed.flow_direction).toBeNull();
