@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { Flow } from '../flow.js';
 import { totals } from '../rules/tags.js';
 import { pgError } from './errors.js';
+import { oneRecordPerFlow } from './one-record-per-flow.js';
 import { describeTarget } from './pool.js';
 
 /**
@@ -9,15 +10,18 @@ import { describeTarget } from './pool.js';
  * the §15 item 41 fixes). A batch is ONE statement, so one round trip and atomic by itself: the
  * columns travel as arrays and are unnested server-side.
  *
- * Replays: a flow id already present is left as it is (a replay adds nothing), with one
- * exception. Pairing depends on arrival order, which a replay after a crash does not repeat
- * across partitions: flow A may have been written alone (released as a repeat or unmatched) and,
- * replayed, come back as the conversation A+B. Keeping the first write would leave B in no row
- * (its id is only ever the conversation's pair_flow_id), so a paired record replaces an unpaired
- * row of the same id, row and tags together. A paired row is never replaced, by anything: when a
- * replay pairs the same flow with a different reverse flow of its conversation key (a repeat in
- * that direction), the row keeps the first pairing and the other reverse flow has no row. Any
- * failure rejects with a PostgresError (THEMIS_PG) whose `retriable` tells the output bolt
+ * One row per flow: every flow id is in at most one row, as its id or as the pair_flow_id of a
+ * conversation, and scored_flow_member (sql/003) enforces it. Pairing depends on arrival order,
+ * which a replay after a crash does not repeat: a flow may have been written alone (released as a
+ * repeat or unmatched, or committed before its partner) and come back in a conversation. So:
+ * - a lone record is written when no row holds its flow; otherwise it is a duplicate (a replay,
+ *   or a late lone record of a flow that a conversation row already holds);
+ * - a conversation record is written when no conversation row holds either of its flows; it
+ *   replaces the lone rows of both, row and tags, in the same statement (the row of its own id is
+ *   updated, the partner's deleted). A conversation row is never replaced: when a replay pairs a
+ *   flow with another reverse flow of its conversation key (a repeat in that direction), the row
+ *   keeps the first pairing and the other reverse flow has no row.
+ * Any failure rejects with a PostgresError (THEMIS_PG) whose `retriable` tells the output bolt
  * whether failing the tuples for replay can help.
  */
 
@@ -77,16 +81,46 @@ function buildSql(): string {
   const updates = FLOW_COLUMNS.filter((c) => c.name !== 'id').map((c) => c.name);
   const excluded = updates.map((c) => `EXCLUDED.${c}`).join(', ');
   const detailArrays = DETAIL_TYPES.map((t, i) => `$${n + i + 1}::${t}[]`).join(', ');
+  // held: the rows that already hold a flow of the batch (scored_flow_member, sql/003).
+  // accepted: a lone record whose flow no row holds; a conversation neither of whose flows a
+  //   conversation row holds (it replaces the lone rows of both, if any).
+  // The last SELECT checks that every change found the rows `held` read: a concurrent write that
+  // committed in between makes it raise serialization_failure, and the batch is replayed.
   // xmax = 0 tells a row inserted now from one updated by the DO UPDATE branch.
   return `
     WITH input AS (
       SELECT * FROM unnest(${flowArrays}) AS t(${names})
+    ), held AS (
+      SELECT m.flow_id, r.pair_flow_id IS NOT NULL AS is_paired
+      FROM scored_flow_member m JOIN scored_flow r ON r.id = m.row_id
+      WHERE m.flow_id IN (SELECT id FROM input UNION ALL SELECT pair_flow_id FROM input WHERE pair_flow_id IS NOT NULL)
+    ), accepted AS (
+      SELECT * FROM input i
+      WHERE NOT EXISTS (
+        SELECT 1 FROM held h WHERE h.flow_id IN (i.id, i.pair_flow_id) AND (i.pair_flow_id IS NULL OR h.is_paired))
+    ), members AS (
+      SELECT id AS flow_id, id AS row_id FROM accepted
+      UNION ALL
+      SELECT pair_flow_id, id FROM accepted WHERE pair_flow_id IS NOT NULL
     ), written AS (
       INSERT INTO scored_flow (${names})
-      SELECT ${selects} FROM input
+      SELECT ${selects} FROM accepted
       ON CONFLICT (id) DO UPDATE SET (${updates.join(', ')}) = (${excluded})
         WHERE scored_flow.pair_flow_id IS NULL AND EXCLUDED.pair_flow_id IS NOT NULL
       RETURNING id, (xmax = 0) AS is_new
+    ), partner_rows AS (
+      DELETE FROM scored_flow r USING accepted a
+      WHERE r.id = a.pair_flow_id AND r.pair_flow_id IS NULL
+      RETURNING r.id
+    ), moved AS (
+      UPDATE scored_flow_member m SET row_id = a.id FROM accepted a
+      WHERE m.flow_id = a.pair_flow_id AND m.row_id = a.pair_flow_id
+      RETURNING m.flow_id
+    ), joined AS (
+      INSERT INTO scored_flow_member (flow_id, row_id)
+      SELECT flow_id, row_id FROM members WHERE flow_id NOT IN (SELECT flow_id FROM held)
+      ON CONFLICT (flow_id) DO NOTHING
+      RETURNING flow_id
     ), tags AS (
       SELECT * FROM unnest(${detailArrays}) AS d(flow_id, score_category, score_name, score, is_bad_score)
     ), stale AS (
@@ -104,29 +138,34 @@ function buildSql(): string {
       FROM tags t JOIN written ON written.id = t.flow_id
       ON CONFLICT (flow_id, score_category, score_name, is_bad_score) DO UPDATE SET score = EXCLUDED.score
       RETURNING 1
+    ), counts AS (
+      SELECT (SELECT count(*) FROM accepted) AS accepted,
+             (SELECT count(*) FROM written) AS written,
+             (SELECT count(*) FROM members WHERE flow_id NOT IN (SELECT flow_id FROM held)) AS new_members,
+             (SELECT count(*) FROM joined) AS joined,
+             (SELECT count(*) FROM accepted a JOIN held h ON h.flow_id = a.pair_flow_id) AS partners_held,
+             (SELECT count(*) FROM partner_rows) AS partner_rows,
+             (SELECT count(*) FROM moved) AS moved,
+             (SELECT count(*) FROM accepted a WHERE EXISTS (SELECT 1 FROM held h WHERE h.flow_id IN (a.id, a.pair_flow_id))) AS upgraded,
+             (SELECT count(*) FROM details) AS details,
+             (SELECT count(*) FROM stale) AS stale
     )
-    SELECT (SELECT count(*) FROM written WHERE is_new)::integer AS flows,
-           (SELECT count(*) FROM written WHERE NOT is_new)::integer AS upgraded,
-           (SELECT count(*) FROM details)::integer AS details,
-           (SELECT count(*) FROM stale)::integer AS stale`;
+    SELECT (accepted - upgraded)::integer AS flows, upgraded::integer AS upgraded,
+           details::integer AS details, stale::integer AS stale
+    FROM counts
+    WHERE CASE WHEN written = accepted AND joined = new_members AND partner_rows = partners_held AND moved = partners_held
+               THEN true ELSE themis_scored_flow_conflict() END`;
 }
 
 const WRITE_SQL = buildSql();
 
 /**
  * The statement's parameters: one array per scored_flow column, then five for the tags (flow id,
- * category, code = score_name as in the original, score, is bad). A flow id repeated within the
- * batch keeps its first paired occurrence, else its first, as separate writes of them would. Rows
- * go in id order, so two batches that share ids lock them in the same order rather than deadlock.
+ * category, code = score_name as in the original, score, is bad), for the records of the batch
+ * that oneRecordPerFlow keeps.
  */
 function scoredFlowParams(flows: readonly Flow[], nowMs: number): unknown[] {
-  const byId = new Map<number, Flow>();
-  for (const flow of flows) {
-    const kept = byId.get(flow.id);
-    if (kept === undefined || (kept.pairId === null && flow.pairId !== null)) byId.set(flow.id, flow);
-  }
-  const unique = [...byId.values()];
-  unique.sort((a, b) => a.id - b.id);
+  const unique = oneRecordPerFlow(flows);
   const flowArrays = FLOW_COLUMNS.map((c) => unique.map((f) => c.value(f, nowMs)));
   const detailArrays: unknown[][] = DETAIL_TYPES.map(() => []);
   for (const flow of unique) {
@@ -144,9 +183,9 @@ function scoredFlowParams(flows: readonly Flow[], nowMs: number): unknown[] {
 export interface WriteBatchResult {
   /** Flows inserted now. */
   readonly written: number;
-  /** Unpaired rows replaced by the conversation record of the same id. */
+  /** Conversation records written over the unpaired rows of either of their flows. */
   readonly upgraded: number;
-  /** Flows skipped: already in the table (replays) or repeated within the batch. */
+  /** Records that add nothing: their flows are already held by a row (replays, late unpaired records) or by another record of the batch. */
   readonly duplicates: number;
 }
 

@@ -1,11 +1,14 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Flow, Tag } from '../../bolts/flow.js';
 import { PostgresError } from '../../bolts/postgres/errors.js';
-import { runMigrations } from '../../bolts/postgres/migrate.js';
+import { defaultSqlDir, runMigrations } from '../../bolts/postgres/migrate.js';
 import { createPool } from '../../bolts/postgres/pool.js';
 import { ScoredFlowWriter } from '../../bolts/postgres/scored-flow-writer.js';
 import { makeFlow } from '../helpers/make-flow.js';
-import { recordingLogger, requirePostgres, withTestSchema } from '../helpers/postgres.js';
+import { eventually, recordingLogger, requirePostgres, withTestSchema } from '../helpers/postgres.js';
 
 beforeAll(async () => {
   await requirePostgres();
@@ -175,6 +178,150 @@ describe('ScoredFlowWriter', () => {
       // The other flows' tags are untouched.
       const six = await pool.query('SELECT score_category FROM scored_flow_detail WHERE flow_id = 6');
       expect(six.rows).toEqual([{ score_category: 'BRUTE_FORCE' }]);
+    });
+  });
+
+  describe('one row per flow, whatever the order a crash leaves the records in (issue 13)', () => {
+    // The split of the issue: flows 5 and 6 are one conversation; a crash committed them alone
+    // (released unmatched) and the replay pairs them as row 5 with pair_flow_id 6.
+    const lone5 = makeFlow({ id: 5, tags: [SSH] });
+    const lone6 = makeFlow({ id: 6, srcIp: '192.0.2.10', dstIp: '198.51.100.7', srcPort: 443, dstPort: 51515, tags: [COUNTRY] });
+    const conversation = makeFlow({ id: 5, pairId: 6, matched: true, packetsRecv: 4, tags: [HOSTED_GOOD] });
+    const CONVERSATION_ROW = [{ id: 5, pair_flow_id: 6, matched: true, packets_recv: 4 }];
+
+    async function rowsByFlow(pool: import('pg').Pool) {
+      const rows = await pool.query('SELECT id::integer, pair_flow_id::integer, matched, packets_recv::integer FROM scored_flow ORDER BY id');
+      const tags = await pool.query('SELECT flow_id::integer, score_category FROM scored_flow_detail ORDER BY flow_id, score_category');
+      // Every flow id the rows hold, with how many rows hold it.
+      const held = await pool.query(
+        `SELECT flow_id::integer, count(*)::integer AS rows FROM (
+           SELECT id AS flow_id FROM scored_flow UNION ALL SELECT pair_flow_id FROM scored_flow WHERE pair_flow_id IS NOT NULL) f
+         GROUP BY flow_id ORDER BY flow_id`,
+      );
+      const members = await pool.query('SELECT flow_id::integer, row_id::integer FROM scored_flow_member ORDER BY flow_id');
+      return { rows: rows.rows, tags: tags.rows, held: held.rows, members: members.rows };
+    }
+    const ONE_CONVERSATION = {
+      rows: CONVERSATION_ROW,
+      tags: [{ flow_id: 5, score_category: 'HOSTED_SERVICES' }],
+      held: [
+        { flow_id: 5, rows: 1 },
+        { flow_id: 6, rows: 1 },
+      ],
+      members: [
+        { flow_id: 5, row_id: 5 },
+        { flow_id: 6, row_id: 5 },
+      ],
+    };
+
+    const orders: Array<[string, Flow[][], { written: number; upgraded: number; duplicates: number }]> = [
+      ['both lone rows, then the conversation, in separate batches', [[lone5], [lone6], [conversation]], { written: 0, upgraded: 1, duplicates: 0 }],
+      ['the partner\'s lone row (the split of the issue), then the conversation', [[lone6], [conversation]], { written: 0, upgraded: 1, duplicates: 0 }],
+      ['its own lone row, then the conversation', [[lone5], [conversation]], { written: 0, upgraded: 1, duplicates: 0 }],
+      ['both lone records and the conversation in one batch', [[lone6, lone5, conversation]], { written: 1, upgraded: 0, duplicates: 2 }],
+      ['the conversation, then late lone replays of either flow', [[conversation], [lone6], [lone5, lone6]], { written: 0, upgraded: 0, duplicates: 2 }],
+      ['the conversation twice, and the same conversation from the other side', [[conversation], [conversation, makeFlow({ id: 6, pairId: 5, matched: true })]], { written: 0, upgraded: 0, duplicates: 2 }],
+      ['duplicates of the lone rows, then duplicates of the conversation', [[lone6, lone6], [lone6, lone5], [conversation, conversation]], { written: 0, upgraded: 1, duplicates: 1 }],
+    ];
+    for (const [order, batches, last] of orders) {
+      it(`keeps the conversation row alone: ${order}`, async () => {
+        await withTestSchema(async ({ schema, pool }) => {
+          await runMigrations(pool, { schema });
+          const writer = new ScoredFlowWriter(pool);
+          let result;
+          for (const batch of batches) result = await writer.writeBatch(batch);
+          expect(result).toEqual(last);
+          expect(await rowsByFlow(pool)).toEqual(ONE_CONVERSATION);
+        });
+      });
+    }
+
+    it('keeps other flows\' rows and their tags when a conversation replaces lone rows', async () => {
+      await withTestSchema(async ({ schema, pool }) => {
+        await runMigrations(pool, { schema });
+        const writer = new ScoredFlowWriter(pool);
+        await writer.writeBatch([lone6, makeFlow({ id: 7, tags: [SSH] })]);
+        expect(await writer.writeBatch([conversation, makeFlow({ id: 8 })])).toEqual({ written: 1, upgraded: 1, duplicates: 0 });
+        const state = await rowsByFlow(pool);
+        expect(state.rows.map((r: { id: number }) => r.id)).toEqual([5, 7, 8]);
+        expect(state.tags).toEqual([
+          { flow_id: 5, score_category: 'HOSTED_SERVICES' },
+          { flow_id: 7, score_category: 'BRUTE_FORCE' },
+        ]);
+        expect(state.held.every((h: { rows: number }) => h.rows === 1)).toBe(true);
+        expect(state.members).toEqual([
+          { flow_id: 5, row_id: 5 },
+          { flow_id: 6, row_id: 5 },
+          { flow_id: 7, row_id: 7 },
+          { flow_id: 8, row_id: 8 },
+        ]);
+      });
+    });
+
+    it('fails the batch for replay, retriable, when a concurrent write committed a row of its flows after it read them', async () => {
+      await withTestSchema(async ({ schema, pool }) => {
+        await runMigrations(pool, { schema });
+        const writer = new ScoredFlowWriter(pool);
+        const other = await pool.connect();
+        try {
+          // Another thread's batch writes lone6 and has not committed yet.
+          await other.query('BEGIN');
+          await other.query(
+            `INSERT INTO scored_flow (id, src_ip, dst_ip, good_score, bad_score, start_time, protocol, src_port, dst_port, matched, initiator,
+                                      packets_sent, bytes_sent, packets_recv, bytes_recv)
+             VALUES (6, '192.0.2.10', '198.51.100.7', 0, 0, now(), 6, 443, 51515, false, 'src', 1, 1, 0, 0)`,
+          );
+          await other.query('INSERT INTO scored_flow_member (flow_id, row_id) VALUES (6, 6)');
+          const write = writer.writeBatch([conversation]).catch((e: unknown) => e);
+          // The conversation's statement waits on flow 6's member until the other batch commits.
+          await eventually('the write waits for the other transaction', async () => {
+            const r = await pool.query("SELECT count(*)::integer AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%scored_flow_member%'");
+            return r.rows[0].n > 0;
+          });
+          await other.query('COMMIT');
+          expect(await write).toMatchObject({ code: 'THEMIS_PG', retriable: true, sqlState: '40001' });
+        } finally {
+          other.release();
+        }
+        // The replay sees the committed lone row and replaces it.
+        expect(await writer.writeBatch([conversation])).toEqual({ written: 0, upgraded: 1, duplicates: 0 });
+        expect(await rowsByFlow(pool)).toEqual(ONE_CONVERSATION);
+      });
+    });
+
+    it('writes a flow again once an operator deleted its row (a purge of old flows)', async () => {
+      await withTestSchema(async ({ schema, pool }) => {
+        await runMigrations(pool, { schema });
+        const writer = new ScoredFlowWriter(pool);
+        await writer.writeBatch([conversation]);
+        await pool.query('DELETE FROM scored_flow WHERE id = 5');
+        expect((await rowsByFlow(pool)).members).toEqual([]);
+        expect(await writer.writeBatch([lone6])).toEqual({ written: 1, upgraded: 0, duplicates: 0 });
+      });
+    });
+
+    it('repairs rows written before the migration: the lone row of a conversation\'s partner goes', async () => {
+      await withTestSchema(async ({ schema, pool }) => {
+        const dir = await mkdtemp(join(tmpdir(), 'themis-sql-'));
+        try {
+          // Apply 001 and 002 only, write the split as the old writer left it, then apply 003.
+          for (const name of ['001_configuration_lists.sql', '002_scored_flows.sql']) await copyFile(join(defaultSqlDir(), name), join(dir, name));
+          await runMigrations(pool, { schema, sqlDir: dir });
+          await pool.query(
+            `INSERT INTO scored_flow (id, src_ip, dst_ip, good_score, bad_score, start_time, protocol, src_port, dst_port, pair_flow_id, matched, initiator,
+                                      packets_sent, bytes_sent, packets_recv, bytes_recv)
+             VALUES (5, '198.51.100.7', '192.0.2.10', 0, 0, now(), 6, 51515, 443, 6, true, 'src', 1, 1, 4, 1),
+                    (6, '192.0.2.10', '198.51.100.7', 0, 0, now(), 6, 443, 51515, NULL, false, 'src', 1, 1, 0, 0)`,
+          );
+          await runMigrations(pool, { schema });
+          const state = await rowsByFlow(pool);
+          expect(state.rows).toEqual(CONVERSATION_ROW);
+          expect(state.members).toEqual(ONE_CONVERSATION.members);
+          expect(await new ScoredFlowWriter(pool).writeBatch([lone6])).toEqual({ written: 0, upgraded: 0, duplicates: 1 });
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
     });
   });
 
