@@ -30,6 +30,9 @@ export class OutputBolt implements Bolt {
   private written!: MetricCounter;
   /** Scored flows (conversations or lone flows) whose records were written; null for the other outputs. */
   private flowsWritten: MetricCounter | null = null;
+  /** Scored records PostgreSQL refused because another flow's row holds their id (the exporter repeated an id). */
+  private idConflicts: MetricCounter | null = null;
+  private log!: TopologyContext['log'];
   /**
    * The ignored output's records by why they are there: a line that is not a valid flow, and a
    * flow that failed every retry (from the spout). Discards are counted by their timer bolt.
@@ -40,12 +43,14 @@ export class OutputBolt implements Bolt {
 
   async prepare(context: TopologyContext, collector: OutputCollector): Promise<void> {
     this.collector = collector;
+    this.log = context.log;
     this.resources = new Resources(this.args, context.log);
     this.sink = await this.resources.sink();
     if (this.args.kind === 'scored') {
       this.writer = await this.resources.scoredFlowWriter();
       this.latency = Array.from({ length: LATENCY_BUCKETS_MS.length + 1 }, (_, i) => context.counter(latencyBucketName(i)));
       this.flowsWritten = context.counter('scored_flows_written');
+      this.idConflicts = context.counter('scored_flow_id_conflicts');
     }
     this.written = context.counter(`${this.args.kind}_records_written`);
     if (this.args.kind === 'ignored') {
@@ -91,7 +96,7 @@ export class OutputBolt implements Bolt {
       batches = [{ topic: topics.ignored, records }];
     }
     const writes: Array<Promise<unknown>> = [this.sink.write(batches)];
-    if (this.writer && flows.length > 0) writes.push(this.writer.writeBatch(flows));
+    if (this.writer && flows.length > 0) writes.push(this.writer.writeBatch(flows).then((r) => this.reportIdConflicts(r.otherFlowIds)));
     Promise.all(writes).then(
       () => {
         const now = Date.now();
@@ -111,6 +116,16 @@ export class OutputBolt implements Bolt {
         for (const t of inputs) this.collector.fail(t, err);
       },
     );
+  }
+
+  /** Not an error of the flows (they are on the topics and acked), but never silent: counted and logged once per batch. */
+  private reportIdConflicts(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    this.idConflicts!.inc(ids.length);
+    this.log.warn('scored flows not written to PostgreSQL: a row of another flow (other protocol or endpoints) holds their id', {
+      flowIds: ids.slice(0, 20).join(','),
+      count: ids.length,
+    });
   }
 
   private observeLatency(ms: number): void {

@@ -81,9 +81,11 @@ function buildSql(): string {
   const updates = FLOW_COLUMNS.filter((c) => c.name !== 'id').map((c) => c.name);
   const excluded = updates.map((c) => `EXCLUDED.${c}`).join(', ');
   const detailArrays = DETAIL_TYPES.map((t, i) => `$${n + i + 1}::${t}[]`).join(', ');
-  // held: the rows that already hold a flow of the batch (scored_flow_member, sql/003).
+  // held: the rows that already hold a flow of the batch (scored_flow_member, sql/003), and
+  //   whether each is the same flow: same protocol and endpoints, in either direction.
   // accepted: a lone record whose flow no row holds; a conversation neither of whose flows a
-  //   conversation row holds (it replaces the lone rows of both, if any).
+  //   conversation row or a different flow's row holds (it replaces the lone rows of both, if any).
+  // other_flows: records whose id a different flow's row holds, refused and reported.
   // The last SELECT checks that every change found the rows `held` read: a concurrent write that
   // committed in between makes it raise serialization_failure, and the batch is replayed.
   // xmax = 0 tells a row inserted now from one updated by the DO UPDATE branch.
@@ -91,13 +93,19 @@ function buildSql(): string {
     WITH input AS (
       SELECT * FROM unnest(${flowArrays}) AS t(${names})
     ), held AS (
-      SELECT m.flow_id, r.pair_flow_id IS NOT NULL AS is_paired
-      FROM scored_flow_member m JOIN scored_flow r ON r.id = m.row_id
-      WHERE m.flow_id IN (SELECT id FROM input UNION ALL SELECT pair_flow_id FROM input WHERE pair_flow_id IS NOT NULL)
+      SELECT i.id AS record_id, m.flow_id, r.pair_flow_id IS NOT NULL AS is_paired,
+             r.protocol = i.protocol
+               AND ((r.src_ip, r.src_port, r.dst_ip, r.dst_port) = (i.src_ip, i.src_port, i.dst_ip, i.dst_port)
+                 OR (r.src_ip, r.src_port, r.dst_ip, r.dst_port) = (i.dst_ip, i.dst_port, i.src_ip, i.src_port)) AS is_same_flow
+      FROM input i
+      JOIN scored_flow_member m ON m.flow_id IN (i.id, i.pair_flow_id)
+      JOIN scored_flow r ON r.id = m.row_id
     ), accepted AS (
       SELECT * FROM input i
       WHERE NOT EXISTS (
-        SELECT 1 FROM held h WHERE h.flow_id IN (i.id, i.pair_flow_id) AND (i.pair_flow_id IS NULL OR h.is_paired))
+        SELECT 1 FROM held h WHERE h.record_id = i.id AND (i.pair_flow_id IS NULL OR h.is_paired OR NOT h.is_same_flow))
+    ), other_flows AS (
+      SELECT DISTINCT record_id FROM held WHERE NOT is_same_flow
     ), members AS (
       SELECT id AS flow_id, id AS row_id FROM accepted
       UNION ALL
@@ -151,7 +159,8 @@ function buildSql(): string {
              (SELECT count(*) FROM stale) AS stale
     )
     SELECT (accepted - upgraded)::integer AS flows, upgraded::integer AS upgraded,
-           details::integer AS details, stale::integer AS stale
+           details::integer AS details, stale::integer AS stale,
+           ARRAY(SELECT record_id::double precision FROM other_flows ORDER BY record_id) AS other_flow_ids
     FROM counts
     WHERE CASE WHEN written = accepted AND joined = new_members AND partner_rows = partners_held AND moved = partners_held
                THEN true ELSE themis_scored_flow_conflict() END`;
@@ -162,10 +171,9 @@ const WRITE_SQL = buildSql();
 /**
  * The statement's parameters: one array per scored_flow column, then five for the tags (flow id,
  * category, code = score_name as in the original, score, is bad), for the records of the batch
- * that oneRecordPerFlow keeps.
+ * that oneRecordPerFlow kept.
  */
-function scoredFlowParams(flows: readonly Flow[], nowMs: number): unknown[] {
-  const unique = oneRecordPerFlow(flows);
+function scoredFlowParams(unique: readonly Flow[], nowMs: number): unknown[] {
   const flowArrays = FLOW_COLUMNS.map((c) => unique.map((f) => c.value(f, nowMs)));
   const detailArrays: unknown[][] = DETAIL_TYPES.map(() => []);
   for (const flow of unique) {
@@ -187,6 +195,18 @@ export interface WriteBatchResult {
   readonly upgraded: number;
   /** Records that add nothing: their flows are already held by a row (replays, late unpaired records) or by another record of the batch. */
   readonly duplicates: number;
+  /**
+   * Ids of records not written because a row or another record of the batch holds their id for a
+   * different flow (other protocol or endpoints): the exporter gave two flows one id.
+   */
+  readonly otherFlowIds: readonly number[];
+}
+
+/** What the statement's one row says. */
+interface WriteRow {
+  readonly flows: number;
+  readonly upgraded: number;
+  readonly other_flow_ids: number[];
 }
 
 export class ScoredFlowWriter {
@@ -202,11 +222,12 @@ export class ScoredFlowWriter {
   }
 
   async writeBatch(flows: readonly Flow[]): Promise<WriteBatchResult> {
-    if (flows.length === 0) return { written: 0, upgraded: 0, duplicates: 0 };
-    const params = scoredFlowParams(flows, this.nowMs());
-    let row: { flows: number; upgraded: number };
+    if (flows.length === 0) return { written: 0, upgraded: 0, duplicates: 0, otherFlowIds: [] };
+    const { kept, otherFlows } = oneRecordPerFlow(flows);
+    const params = scoredFlowParams(kept, this.nowMs());
+    let row: WriteRow;
     try {
-      row = (await this.pool.query<{ flows: number; upgraded: number }>(WRITE_SQL, params)).rows[0]!;
+      row = (await this.pool.query<WriteRow>(WRITE_SQL, params)).rows[0]!;
     } catch (cause) {
       let low = flows[0]!.id;
       let high = low;
@@ -214,6 +235,7 @@ export class ScoredFlowWriter {
       const range = low === high ? `flow id ${low}` : `flow ids ${low}-${high}`;
       throw pgError(`write ${flows.length} scored flows (${range})`, this.target, cause);
     }
-    return { written: row.flows, upgraded: row.upgraded, duplicates: flows.length - row.flows - row.upgraded };
+    const otherFlowIds = [...otherFlows.map((f) => f.id), ...row.other_flow_ids];
+    return { written: row.flows, upgraded: row.upgraded, duplicates: flows.length - row.flows - row.upgraded - otherFlowIds.length, otherFlowIds };
   }
 }
