@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { dbCommand } from './commands/db.js';
+import { checkDataFiles, checkOutputDir } from '../bolts/components/preflight.js';
 import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
 import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
 import { parseParallelismFile, parseSubmitArguments } from '../topology/deployment.js';
@@ -21,7 +22,21 @@ function packageRoot(): string {
   return dir;
 }
 
-class UsageError extends Error {}
+/** Refused arguments or files: exit 2, one line per problem; `causes` are shown with --verbose. */
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+}
+
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly causes: readonly unknown[] = [],
+  ) {
+    super(message);
+  }
+}
+
+let verbose = false;
 
 function intOption(name: string, min: number, max: number) {
   return (text: string): number => {
@@ -75,6 +90,7 @@ interface SubmitOptions {
   fromBeginning?: boolean;
   inputUnkeyed?: boolean;
   quiet?: boolean;
+  verbose?: boolean;
 }
 
 async function submit(positional: string[], opts: SubmitOptions): Promise<number> {
@@ -97,7 +113,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   }
 
   const dataDir = resolve(opts.dataDir ?? resolve(root, config?.files.dataDir ?? 'data_sources'));
-  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) problems.push(`--data-dir ${dataDir}: not a directory`);
+  if (!isDirectory(dataDir)) problems.push(`--data-dir ${dataDir}: not a directory`);
 
   const kafkaBrokers = (opts.kafka ?? process.env['THEMIS_KAFKA_BROKERS'])?.split(',').map((s) => s.trim()).filter(Boolean);
   let input: FlowInput;
@@ -121,12 +137,22 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     input = { kind: 'file', path: path === '-' ? path : resolve(path), maxRetries };
   }
 
-  if (problems.length > 0 || !config || !('value' in parsed)) {
-    throw new UsageError(problems.join('\n'));
+  const causes: unknown[] = [];
+  if (config) {
+    // The output directory and every data file, before any worker starts: one line per problem.
+    const outputs = kafkaBrokers && kafkaBrokers.length > 0 ? [] : checkOutputDir(resolve(opts.outputDir));
+    const dataFiles = !isDirectory(dataDir) ? [] : await checkDataFiles(dataDir, config.files, {
+      postgres: (opts.postgres ?? process.env['THEMIS_POSTGRES_URL']) !== undefined,
+      redis: (opts.redis ?? process.env['THEMIS_REDIS_URL']) !== undefined,
+    });
+    for (const p of [...outputs, ...dataFiles]) {
+      problems.push(p.line);
+      if (p.cause !== undefined) causes.push(p.cause);
+    }
   }
-  // Standard input goes through a FIFO, made only once the options are valid.
-  const stdin = input.kind === 'file' && input.path === '-' ? new StdinFifo() : null;
-  if (stdin) input = { kind: 'file', path: stdin.path, label: 'stdin', maxRetries };
+  if (problems.length > 0 || !config || !('value' in parsed)) {
+    throw new UsageError(problems.join('\n'), causes);
+  }
   const services: ThemisServices = {
     ...(kafkaBrokers && kafkaBrokers.length > 0 ? { kafka: { brokers: kafkaBrokers, clientId: `themis-${parsed.value.name}` } } : {}),
     ...(opts.redis ?? process.env['THEMIS_REDIS_URL'] ? { redis: { url: (opts.redis ?? process.env['THEMIS_REDIS_URL'])!, db: opts.redisDb ?? config.redis.intelDb, cacheTtlMs: 10_000 } } : {}),
@@ -135,6 +161,9 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
       : {}),
   };
   const args: ThemisArgs = { config, dataDir, outputDir: resolve(opts.outputDir), instance: parsed.value.name, services };
+  // Standard input goes through a FIFO, made only once the options are valid.
+  const stdin = input.kind === 'file' && input.path === '-' ? new StdinFifo() : null;
+  if (stdin) input = { kind: 'file', path: stdin.path, label: 'stdin', maxRetries };
   const log = (msg: string) => {
     if (!opts.quiet) process.stderr.write(`${msg}\n`);
   };
@@ -210,7 +239,9 @@ export function createProgram(): Command {
     )
     .option('--max-retries <n>', 'replays of a failing flow before it goes to ignored-flows', intOption('--max-retries', 1, 1000), 5)
     .option('--quiet', 'no progress output')
+    .option('--verbose', 'with a refused file or option, also print the error behind each problem with its stack trace')
     .action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
+      verbose = opts.verbose === true;
       process.exitCode = await submit([executors, tasks, maxPending, extraMatch, name], opts);
     });
   program.addCommand(dbCommand());
@@ -223,6 +254,7 @@ if (isEntryPoint(import.meta.url)) {
     .catch((err: unknown) => {
       if (err instanceof UsageError) {
         process.stderr.write(`themis-topology: ${err.message.split('\n').join('\nthemis-topology: ')}\n`);
+        if (verbose) for (const cause of err.causes) process.stderr.write(`${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
         process.exit(2);
       }
       process.stderr.write(`themis-topology: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -44,6 +44,8 @@ export class OutputBolt implements Bolt {
   private flowsWritten: MetricCounter | null = null;
   /** Inputs a dependency refused as bad data (sent to ignored-flows, or, on the ignored output itself, dropped and logged). */
   private refused!: MetricCounter;
+  /** Scored records PostgreSQL refused because another flow's row holds their id (the exporter repeated an id). */
+  private idConflicts: MetricCounter | null = null;
   /**
    * The ignored output's records by why they are there: a line that is not a valid flow, and a
    * flow that failed every retry (from the spout). Discards are counted by their timer bolt.
@@ -66,6 +68,7 @@ export class OutputBolt implements Bolt {
       if (this.writer) this.writerGuard = new DependencyGuard({ dependency: 'postgresql', fault: postgresFault, collector, retries, stallMs });
       this.latency = context.histogram(SCORED_LATENCY);
       this.flowsWritten = context.counter('scored_flows_written');
+      this.idConflicts = context.counter('scored_flow_id_conflicts');
     }
     this.written = context.counter(`${this.args.kind}_records_written`);
     this.refused = context.counter('refused_records');
@@ -122,7 +125,7 @@ export class OutputBolt implements Bolt {
     const writer = this.writer;
     const [sinkRefused, writerRefused] = await Promise.all([
       this.sinkGuard.writeIsolating(inputs, (subset) => this.sink.write(subset === inputs ? batches : this.recordsOf(subset))),
-      writer && this.writerGuard ? this.writerGuard.writeIsolating(inputs, (subset) => writer.writeBatch(subset.map((t) => t.values[1] as Flow))) : [],
+      writer && this.writerGuard ? this.writerGuard.writeIsolating(inputs, (subset) => writer.writeBatch(subset.map((t) => t.values[1] as Flow)).then((r) => this.reportIdConflicts(r.otherFlowIds))) : [],
     ]);
     const refused = new Map<Tuple, { at: RefusedAt; error: unknown }>();
     for (const r of writerRefused) refused.set(r.item, { at: 'persist', error: r.error });
@@ -175,6 +178,16 @@ export class OutputBolt implements Bolt {
       sourceStream: t.sourceStream,
       ...(this.args.kind === 'ignored' ? { origin: t.values[2] } : { flowId: (t.values[1] as Flow).id }),
       error: errorText(error),
+    });
+  }
+
+  /** Not an error of the flows (they are on the topics and acked), but never silent: counted and logged once per batch. */
+  private reportIdConflicts(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    this.idConflicts!.inc(ids.length);
+    this.log.warn('scored flows not written to PostgreSQL: a row of another flow (other protocol or endpoints) holds their id', {
+      flowIds: ids.slice(0, 20).join(','),
+      count: ids.length,
     });
   }
 

@@ -21,6 +21,12 @@ import { parseIp, type IpAddress } from '../lookup/ip-address.js';
  * but with a reason instead of a crash. Integers beyond 2^53 lose precision in JSON.parse and are
  * rejected as not safe rather than silently rounded.
  *
+ * The id (issue 13) is a positive integer written in digits: 0 is refused (the original's id of a
+ * record it could not read), so are negative and fractional values, values above 2^53 - 1, and an
+ * integer written as a float (`1.5e3`, `1500.0`). Counters (packets, bytes) are 64-bit in NetFlow
+ * v9 and IPFIX: any integer up to 2^53 - 1 is accepted, 2^32 and above included (every store
+ * keeps them whole: JSON numbers, PostgreSQL bigint).
+ *
  * TCP flags: nfdump prints the 6-character `UAPRSF` form with `.` for unset bits, and switches to
  * hex (`0xc2`) when a bit above FIN..URG (ECE 0x40, CWR 0x80) is set. We keep `Flow.flags` in
  * the `UAPRSF` form so every rule compares one representation: a hex value 0x00-0xff is
@@ -77,11 +83,14 @@ function requireField(obj: JsonObject, key: string): unknown {
 
 function requireUint(obj: JsonObject, key: string, max: number, rule: string): number {
   const value = requireField(obj, key);
-  if (!isUint(value, max)) throw new FieldError(`${key} ${rule}, got ${show(value)}`);
-  return value;
+  if (isUint(value, max)) return value;
+  // Past 2^53 JSON.parse has already rounded the value, so it is refused rather than kept wrong.
+  if (isUint(value, Infinity) && max === Number.MAX_SAFE_INTEGER) throw new FieldError(`${key} must be at most 2^53 - 1, got ${show(value)}`);
+  throw new FieldError(`${key} ${rule}, got ${show(value)}`);
 }
 
 const COUNTER_RULE = 'must be a non-negative integer';
+const ID_RULE = 'must be a positive integer up to 2^53 - 1';
 const PORT_RULE = 'must be an integer 0-65535';
 const BYTE_RULE = 'must be an integer 0-255';
 
@@ -128,8 +137,8 @@ export function parseFlowObject(input: unknown, nowMs: number): ParseFlowResult 
   const obj = input as JsonObject;
   const id = obj.id;
   if (id === undefined) return { ok: false, reason: 'missing field id' };
-  if (!(Number.isSafeInteger(id) && (id as number) >= 0)) {
-    return { ok: false, reason: `id must be a non-negative safe integer, got ${show(id)}` };
+  if (!(Number.isSafeInteger(id) && (id as number) >= 1)) {
+    return { ok: false, reason: `id ${ID_RULE}, got ${show(id)}` };
   }
   try {
     return { ok: true, flow: buildFlow(obj, id as number, nowMs) };
@@ -206,5 +215,27 @@ export function parseFlowLine(line: string, nowMs: number): ParseFlowResult {
   } catch (err) {
     return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
   }
-  return parseFlowObject(parsed, nowMs);
+  const result = parseFlowObject(parsed, nowMs);
+  if (result.ok) {
+    const written = idAsWritten(line, result.flow.id);
+    if (written !== null) return { ok: false, reason: `id ${ID_RULE} written in digits, got ${written}`, id: result.flow.id };
+  }
+  return result;
+}
+
+/** `"id":` and the number after it. A `"` inside a JSON string is escaped, so this finds keys only. */
+const ID_TOKEN = /"id"\s*:\s*(-?[0-9][0-9.eE+-]*)/g;
+
+/**
+ * The id's text when it is not plain digits (`1.5e3`, `1500.0`, `01500` cannot reach here: JSON
+ * has no leading zeros), else null. JSON.parse gives 1500 for each, so an exporter that writes
+ * its ids as floats would pass unnoticed, and two of its flows could round to one id.
+ */
+function idAsWritten(line: string, id: number): string | null {
+  const digits = String(id);
+  ID_TOKEN.lastIndex = 0;
+  for (let m = ID_TOKEN.exec(line); m !== null; m = ID_TOKEN.exec(line)) {
+    if (m[1] !== digits && Number(m[1]) === id) return m[1]!;
+  }
+  return null;
 }

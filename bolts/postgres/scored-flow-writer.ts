@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { Flow } from '../flow.js';
 import { totals } from '../rules/tags.js';
 import { pgError } from './errors.js';
+import { oneRecordPerFlow } from './one-record-per-flow.js';
 import { describeTarget } from './pool.js';
 
 /**
@@ -9,15 +10,18 @@ import { describeTarget } from './pool.js';
  * the §15 item 41 fixes). A batch is ONE statement, so one round trip and atomic by itself: the
  * columns travel as arrays and are unnested server-side.
  *
- * Replays: a flow id already present is left as it is (a replay adds nothing), with one
- * exception. Pairing depends on arrival order, which a replay after a crash does not repeat
- * across partitions: flow A may have been written alone (released as a repeat or unmatched) and,
- * replayed, come back as the conversation A+B. Keeping the first write would leave B in no row
- * (its id is only ever the conversation's pair_flow_id), so a paired record replaces an unpaired
- * row of the same id, row and tags together. A paired row is never replaced, by anything: when a
- * replay pairs the same flow with a different reverse flow of its conversation key (a repeat in
- * that direction), the row keeps the first pairing and the other reverse flow has no row. Any
- * failure rejects with a PostgresError (THEMIS_PG) whose `retriable` tells the output bolt
+ * One row per flow: every flow id is in at most one row, as its id or as the pair_flow_id of a
+ * conversation, and scored_flow_member (sql/003) enforces it. Pairing depends on arrival order,
+ * which a replay after a crash does not repeat: a flow may have been written alone (released as a
+ * repeat or unmatched, or committed before its partner) and come back in a conversation. So:
+ * - a lone record is written when no row holds its flow; otherwise it is a duplicate (a replay,
+ *   or a late lone record of a flow that a conversation row already holds);
+ * - a conversation record is written when no conversation row holds either of its flows; it
+ *   replaces the lone rows of both, row and tags, in the same statement (the row of its own id is
+ *   updated, the partner's deleted). A conversation row is never replaced: when a replay pairs a
+ *   flow with another reverse flow of its conversation key (a repeat in that direction), the row
+ *   keeps the first pairing and the other reverse flow has no row.
+ * Any failure rejects with a PostgresError (THEMIS_PG) whose `retriable` tells the output bolt
  * whether failing the tuples for replay can help.
  */
 
@@ -77,16 +81,54 @@ function buildSql(): string {
   const updates = FLOW_COLUMNS.filter((c) => c.name !== 'id').map((c) => c.name);
   const excluded = updates.map((c) => `EXCLUDED.${c}`).join(', ');
   const detailArrays = DETAIL_TYPES.map((t, i) => `$${n + i + 1}::${t}[]`).join(', ');
+  // held: the rows that already hold a flow of the batch (scored_flow_member, sql/003), and
+  //   whether each is the same flow: same protocol and endpoints, in either direction.
+  // accepted: a lone record whose flow no row holds; a conversation neither of whose flows a
+  //   conversation row or a different flow's row holds (it replaces the lone rows of both, if any).
+  // other_flows: records whose id a different flow's row holds, refused and reported.
+  // The last SELECT checks that every change found the rows `held` read: a concurrent write that
+  // committed in between makes it raise serialization_failure, and the batch is replayed.
   // xmax = 0 tells a row inserted now from one updated by the DO UPDATE branch.
   return `
     WITH input AS (
       SELECT * FROM unnest(${flowArrays}) AS t(${names})
+    ), held AS (
+      SELECT i.id AS record_id, m.flow_id, r.pair_flow_id IS NOT NULL AS is_paired,
+             r.protocol = i.protocol
+               AND ((r.src_ip, r.src_port, r.dst_ip, r.dst_port) = (i.src_ip, i.src_port, i.dst_ip, i.dst_port)
+                 OR (r.src_ip, r.src_port, r.dst_ip, r.dst_port) = (i.dst_ip, i.dst_port, i.src_ip, i.src_port)) AS is_same_flow
+      FROM input i
+      JOIN scored_flow_member m ON m.flow_id IN (i.id, i.pair_flow_id)
+      JOIN scored_flow r ON r.id = m.row_id
+    ), accepted AS (
+      SELECT * FROM input i
+      WHERE NOT EXISTS (
+        SELECT 1 FROM held h WHERE h.record_id = i.id AND (i.pair_flow_id IS NULL OR h.is_paired OR NOT h.is_same_flow))
+    ), other_flows AS (
+      SELECT DISTINCT record_id FROM held WHERE NOT is_same_flow
+    ), members AS (
+      SELECT id AS flow_id, id AS row_id FROM accepted
+      UNION ALL
+      SELECT pair_flow_id, id FROM accepted WHERE pair_flow_id IS NOT NULL
     ), written AS (
       INSERT INTO scored_flow (${names})
-      SELECT ${selects} FROM input
+      SELECT ${selects} FROM accepted
       ON CONFLICT (id) DO UPDATE SET (${updates.join(', ')}) = (${excluded})
         WHERE scored_flow.pair_flow_id IS NULL AND EXCLUDED.pair_flow_id IS NOT NULL
       RETURNING id, (xmax = 0) AS is_new
+    ), partner_rows AS (
+      DELETE FROM scored_flow r USING accepted a
+      WHERE r.id = a.pair_flow_id AND r.pair_flow_id IS NULL
+      RETURNING r.id
+    ), moved AS (
+      UPDATE scored_flow_member m SET row_id = a.id FROM accepted a
+      WHERE m.flow_id = a.pair_flow_id AND m.row_id = a.pair_flow_id
+      RETURNING m.flow_id
+    ), joined AS (
+      INSERT INTO scored_flow_member (flow_id, row_id)
+      SELECT flow_id, row_id FROM members WHERE flow_id NOT IN (SELECT flow_id FROM held)
+      ON CONFLICT (flow_id) DO NOTHING
+      RETURNING flow_id
     ), tags AS (
       SELECT * FROM unnest(${detailArrays}) AS d(flow_id, score_category, score_name, score, is_bad_score)
     ), stale AS (
@@ -104,29 +146,34 @@ function buildSql(): string {
       FROM tags t JOIN written ON written.id = t.flow_id
       ON CONFLICT (flow_id, score_category, score_name, is_bad_score) DO UPDATE SET score = EXCLUDED.score
       RETURNING 1
+    ), counts AS (
+      SELECT (SELECT count(*) FROM accepted) AS accepted,
+             (SELECT count(*) FROM written) AS written,
+             (SELECT count(*) FROM members WHERE flow_id NOT IN (SELECT flow_id FROM held)) AS new_members,
+             (SELECT count(*) FROM joined) AS joined,
+             (SELECT count(*) FROM accepted a JOIN held h ON h.flow_id = a.pair_flow_id) AS partners_held,
+             (SELECT count(*) FROM partner_rows) AS partner_rows,
+             (SELECT count(*) FROM moved) AS moved,
+             (SELECT count(*) FROM accepted a WHERE EXISTS (SELECT 1 FROM held h WHERE h.flow_id IN (a.id, a.pair_flow_id))) AS upgraded,
+             (SELECT count(*) FROM details) AS details,
+             (SELECT count(*) FROM stale) AS stale
     )
-    SELECT (SELECT count(*) FROM written WHERE is_new)::integer AS flows,
-           (SELECT count(*) FROM written WHERE NOT is_new)::integer AS upgraded,
-           (SELECT count(*) FROM details)::integer AS details,
-           (SELECT count(*) FROM stale)::integer AS stale`;
+    SELECT (accepted - upgraded)::integer AS flows, upgraded::integer AS upgraded,
+           details::integer AS details, stale::integer AS stale,
+           ARRAY(SELECT record_id::double precision FROM other_flows ORDER BY record_id) AS other_flow_ids
+    FROM counts
+    WHERE CASE WHEN written = accepted AND joined = new_members AND partner_rows = partners_held AND moved = partners_held
+               THEN true ELSE themis_scored_flow_conflict() END`;
 }
 
 const WRITE_SQL = buildSql();
 
 /**
  * The statement's parameters: one array per scored_flow column, then five for the tags (flow id,
- * category, code = score_name as in the original, score, is bad). A flow id repeated within the
- * batch keeps its first paired occurrence, else its first, as separate writes of them would. Rows
- * go in id order, so two batches that share ids lock them in the same order rather than deadlock.
+ * category, code = score_name as in the original, score, is bad), for the records of the batch
+ * that oneRecordPerFlow kept.
  */
-function scoredFlowParams(flows: readonly Flow[], nowMs: number): unknown[] {
-  const byId = new Map<number, Flow>();
-  for (const flow of flows) {
-    const kept = byId.get(flow.id);
-    if (kept === undefined || (kept.pairId === null && flow.pairId !== null)) byId.set(flow.id, flow);
-  }
-  const unique = [...byId.values()];
-  unique.sort((a, b) => a.id - b.id);
+function scoredFlowParams(unique: readonly Flow[], nowMs: number): unknown[] {
   const flowArrays = FLOW_COLUMNS.map((c) => unique.map((f) => c.value(f, nowMs)));
   const detailArrays: unknown[][] = DETAIL_TYPES.map(() => []);
   for (const flow of unique) {
@@ -144,10 +191,22 @@ function scoredFlowParams(flows: readonly Flow[], nowMs: number): unknown[] {
 export interface WriteBatchResult {
   /** Flows inserted now. */
   readonly written: number;
-  /** Unpaired rows replaced by the conversation record of the same id. */
+  /** Conversation records written over the unpaired rows of either of their flows. */
   readonly upgraded: number;
-  /** Flows skipped: already in the table (replays) or repeated within the batch. */
+  /** Records that add nothing: their flows are already held by a row (replays, late unpaired records) or by another record of the batch. */
   readonly duplicates: number;
+  /**
+   * Ids of records not written because a row or another record of the batch holds their id for a
+   * different flow (other protocol or endpoints): the exporter gave two flows one id.
+   */
+  readonly otherFlowIds: readonly number[];
+}
+
+/** What the statement's one row says. */
+interface WriteRow {
+  readonly flows: number;
+  readonly upgraded: number;
+  readonly other_flow_ids: number[];
 }
 
 export class ScoredFlowWriter {
@@ -163,11 +222,12 @@ export class ScoredFlowWriter {
   }
 
   async writeBatch(flows: readonly Flow[]): Promise<WriteBatchResult> {
-    if (flows.length === 0) return { written: 0, upgraded: 0, duplicates: 0 };
-    const params = scoredFlowParams(flows, this.nowMs());
-    let row: { flows: number; upgraded: number };
+    if (flows.length === 0) return { written: 0, upgraded: 0, duplicates: 0, otherFlowIds: [] };
+    const { kept, otherFlows } = oneRecordPerFlow(flows);
+    const params = scoredFlowParams(kept, this.nowMs());
+    let row: WriteRow;
     try {
-      row = (await this.pool.query<{ flows: number; upgraded: number }>(WRITE_SQL, params)).rows[0]!;
+      row = (await this.pool.query<WriteRow>(WRITE_SQL, params)).rows[0]!;
     } catch (cause) {
       let low = flows[0]!.id;
       let high = low;
@@ -175,6 +235,7 @@ export class ScoredFlowWriter {
       const range = low === high ? `flow id ${low}` : `flow ids ${low}-${high}`;
       throw pgError(`write ${flows.length} scored flows (${range})`, this.target, cause);
     }
-    return { written: row.flows, upgraded: row.upgraded, duplicates: flows.length - row.flows - row.upgraded };
+    const otherFlowIds = [...otherFlows.map((f) => f.id), ...row.other_flow_ids];
+    return { written: row.flows, upgraded: row.upgraded, duplicates: flows.length - row.flows - row.upgraded - otherFlowIds.length, otherFlowIds };
   }
 }

@@ -40,6 +40,7 @@ describe('runMigrations', () => {
         'list_known_host_service',
         'scored_flow',
         'scored_flow_detail',
+        'scored_flow_member',
         'suspect_country',
         'themis_schema_migrations',
       ]);

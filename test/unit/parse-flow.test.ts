@@ -146,17 +146,37 @@ describe('parseFlowLine', () => {
   });
 
   it.each([
-    [-1, 'id must be a non-negative safe integer, got -1'],
-    [1.5, 'id must be a non-negative safe integer, got 1.5'],
-    ['20', 'id must be a non-negative safe integer, got "20"'],
-    [null, 'id must be a non-negative safe integer, got null'],
+    [-1, 'id must be a positive integer up to 2^53 - 1, got -1'],
+    [1.5, 'id must be a positive integer up to 2^53 - 1, got 1.5'],
+    ['20', 'id must be a positive integer up to 2^53 - 1, got "20"'],
+    [null, 'id must be a positive integer up to 2^53 - 1, got null'],
   ])('rejects id %j without carrying an id', (id, reason) => {
     expect(rejection(parseFlowLine(line({ id }), 0))).toEqual({ reason });
   });
 
+  it('rejects id 0, the id the original gave a record it could not read', () => {
+    expect(rejection(parseFlowLine(line({ id: 0 }), 0))).toEqual({ reason: 'id must be a positive integer up to 2^53 - 1, got 0' });
+  });
+
+  it.each(['1.5e3', '1500.0', '1e3', '15E2'])('rejects an integer id written as the float %s, carrying its value', (text) => {
+    const result = rejection(parseFlowLine(line().replace('"id":20', `"id":${text}`), 0));
+    expect(result).toEqual({ reason: `id must be a positive integer up to 2^53 - 1 written in digits, got ${text}`, id: Number(text) });
+  });
+
+  it('reads an id written in digits, whatever the spacing, and is not misled by "id" inside a string', () => {
+    expect(parseFlowLine(line().replace('"id":20', '"id" :  1500'), 0)).toMatchObject({ ok: true, flow: { id: 1500 } });
+    expect(parseFlowLine(line({ note: '"id":2e1' }), 0)).toMatchObject({ ok: true, flow: { id: 20 } });
+  });
+
+  it('accepts 64-bit counters at and above 2^32, up to 2^53 - 1, and refuses larger ones', () => {
+    const big = parseFlowLine(line({ bytes: 2 ** 32, packets: Number.MAX_SAFE_INTEGER }), 0);
+    expect(big).toMatchObject({ ok: true, flow: { bytesSent: 4_294_967_296, packetsSent: 9_007_199_254_740_991 } });
+    expect(rejection(parseFlowLine(line({ bytes: 2 ** 53 }), 0)).reason).toBe('bytes must be at most 2^53 - 1, got 9007199254740992');
+  });
+
   it('rejects an id beyond 2^53 instead of rounding it', () => {
     const text = line().replace('"id":20', '"id":9223372036854775807');
-    expect(rejection(parseFlowLine(text, 0)).reason).toMatch(/^id must be a non-negative safe integer, got /);
+    expect(rejection(parseFlowLine(text, 0)).reason.startsWith('id must be a positive integer up to 2^53 - 1, got ')).toBe(true);
   });
 
   it.each([
