@@ -3,7 +3,7 @@ import { assertEveryIdAtLeastOnce, checkDeliveries, describeDeliveries } from '.
 import { startCli, type BackgroundCli } from '../helpers/background-cli.js';
 import { runCli } from '../helpers/cli.js';
 import { provisionDeployment, requireProductionServices, runCliOk, teardownDeployment, TEST_BROKERS, type TestDeployment } from '../helpers/deployment.js';
-import { deliveriesOf, linesInSummary, refusedLines, scoredRowCoverage, waitForTopicSize } from '../helpers/fault-stream.js';
+import { deliveriesOf, linesInSummary, refusedLines, scoredRowCoverage, waitForTopicSize, STREAM_FLOWS, STREAM_MAX_PENDING, STREAM_CONFIG, STREAM_SEED, STREAM_TASKS } from '../helpers/fault-stream.js';
 import { cachedFlowInputs, expectedScoredRecords, inputIds } from '../helpers/generated-flows.js';
 
 /**
@@ -15,19 +15,11 @@ import { cachedFlowInputs, expectedScoredRecords, inputIds } from '../helpers/ge
  * not finished printed, and the next run reads them again.
  */
 
-const SEED = 20_261_207; // the inputs of kafka-group-recovery's two-process test: built once, cached
-const FLOWS = 60_000;
-const MAX_PENDING = 1_000;
-const TASKS = 2;
-const CONFIG = {
-  windows: { matchWindowMs: 5_000, joinWindowMs: 5_000, messageTimeoutSecs: 20, tickSecs: 1 },
-  kafka: { commitIntervalMs: 500, sessionTimeoutMs: 6_000 },
-};
 const WAIT_MS = 90_000;
 
 function submitArgs(d: TestDeployment, dataDir: string, extra: readonly string[] = []): string[] {
   return [
-    'submit', String(TASKS), String(TASKS), String(MAX_PENDING), '0', d.name,
+    'submit', String(STREAM_TASKS), String(STREAM_TASKS), String(STREAM_MAX_PENDING), '0', d.name,
     '--kafka', TEST_BROKERS.join(','), '--postgres', d.postgresUrl, '--postgres-schema', d.schema, '--persist',
     '--config', d.configPath, '--data-dir', dataDir, '--from-beginning', '--no-metrics-port',
     ...extra,
@@ -46,8 +38,8 @@ describe('SIGTERM in the middle of a Kafka topic', () => {
   /** Ingests the generated flows into a fresh deployment's input topic. */
   async function deploymentWithFlows(label: string) {
     await requireProductionServices({ redis: false });
-    const inputs = await cachedFlowInputs(FLOWS, SEED);
-    const d = await provisionDeployment(label, { redis: false, config: CONFIG });
+    const inputs = await cachedFlowInputs(STREAM_FLOWS, STREAM_SEED);
+    const d = await provisionDeployment(label, { redis: false, config: STREAM_CONFIG });
     deployments.push(d);
     await runCliOk('themis-ingest', ['json', inputs.flowsFile, '--topic', d.topics.input, '--brokers', TEST_BROKERS.join(',')], { timeoutMs: 120_000 });
     return { d, inputs, ids: inputIds(inputs.flowsFile) };
@@ -107,7 +99,7 @@ describe('SIGTERM in the middle of a Kafka topic', () => {
     const rows = await scoredRowCoverage(d);
     // What the restart may write again: the flows not finished (a conversation record of one also
     // carries its reverse), and what completed after the last commit (the in-flight window).
-    const bound = 2 * (notFinished + TASKS * MAX_PENDING);
+    const bound = 2 * (notFinished + STREAM_TASKS * STREAM_MAX_PENDING);
     console.log(`SIGTERM twice: ${notFinished} not finished; then the rest: ${describeDeliveries(overall)} (bound ${bound}); PostgreSQL ${rows.rows} rows for ${rows.flows} scored flows`);
     assertEveryIdAtLeastOnce(overall, `after a cut-short drain and a restart of ${d.name}`);
     expect(overall.duplicates).toBeLessThanOrEqual(bound);

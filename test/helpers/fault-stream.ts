@@ -8,6 +8,18 @@ import { readTopicToEnd, topicSize } from './read-topic.js';
  * generated flows, watched from outside (topic sizes, the records it wrote, its summary line).
  */
 
+/** Generated flows of kafka-group-recovery's two-process test (built once, cached in the temp dir), and their count. */
+export const STREAM_SEED = 20_261_207;
+export const STREAM_FLOWS = 60_000;
+/** The topology of a scenario: spout tasks (one consumer each), max pending, and small windows (a 6 s session timeout, the broker's minimum). */
+export const STREAM_TASKS = 2;
+export const STREAM_MAX_PENDING = 1_000;
+export const STREAM_COMMIT_INTERVAL_MS = 500;
+export const STREAM_CONFIG = {
+  windows: { matchWindowMs: 5_000, joinWindowMs: 5_000, messageTimeoutSecs: 20, tickSecs: 1 },
+  kafka: { commitIntervalMs: STREAM_COMMIT_INTERVAL_MS, sessionTimeoutMs: 6_000 },
+};
+
 /** Throws with the end of its stderr when the topology has exited: a fault scenario's topology must outlive the fault. */
 export function ensureStillRunning(topology: BackgroundCli, when: string): void {
   if (topology.child.exitCode !== null || topology.child.signalCode !== null) {
