@@ -36,6 +36,11 @@ function summary(p: Progress, started: number, log: (m: string) => void, finishe
   );
 }
 
+/** A Kafka topic read with no end: it runs until a stop signal. */
+function isKafkaStream(input: FlowInput): boolean {
+  return input.kind === 'kafka' && input.stopAtEndOffsets !== true;
+}
+
 /** Calls `handler` with the name of each SIGINT or SIGTERM. */
 function onStopSignal(handler: (sig: NodeJS.Signals) => void): void {
   process.on('SIGINT', handler);
@@ -47,12 +52,13 @@ function onStopSignal(handler: (sig: NodeJS.Signals) => void): void {
  * ends the process with the run when a worker thread dies (the promise rejects), and prints the
  * summary.
  *
- * - Kafka: a signal stops the run where it is and exits 130 (SIGINT) or 143 (SIGTERM); offsets
- *   are committed only past finished flows, so the next run reads again what was not finished.
- * - File or standard input: the run ends at the end of its input. A first signal makes that end
- *   now: the spouts read no more, and the flows read are finished, held ones released unmatched
- *   as at the end of the input. A second signal, or the stop timeout, stops at once. Exit 0 when
- *   every flow read was finished, EXIT_UNFINISHED (saying how many were not) otherwise.
+ * File or standard input ends at the end of its input, a Kafka topic read with stopAtEndOffsets at
+ * the offsets seen at start; a Kafka stream runs until a signal. A first SIGINT or SIGTERM ends
+ * any input now: the spouts emit no more, and the flows read are finished, held ones released
+ * unmatched as at the end of the input (for Kafka, the offsets are then committed past every
+ * finished flow, and the messages fetched but not emitted stay uncommitted). A second signal, or
+ * the stop timeout, stops at once. Exit 0 when every flow read was finished, EXIT_UNFINISHED
+ * (saying how many were not) otherwise.
  */
 export async function superviseRun(run: ThemisRun, o: SuperviseOptions): Promise<number> {
   let prev: Progress | null = null;
@@ -71,33 +77,12 @@ export async function superviseRun(run: ThemisRun, o: SuperviseOptions): Promise
     throw err;
   });
 
-  if (o.input.kind === 'kafka') {
-    let stopping = false;
-    onStopSignal((sig) => {
-      if (stopping) return;
-      stopping = true;
-      o.log(`themis: ${sig}: stopping (draining in-flight flows)`);
-      clearInterval(ticker);
-      void run.stop().then(() => {
-        summary(run.progress(), o.startedAtMs, o.log);
-        process.exit(sig === 'SIGINT' ? 130 : 143);
-      });
-    });
-    if (!o.input.stopAtEndOffsets) {
-      await crashed; // a stream runs until a signal stops it, or a worker dies
-      return 0;
-    }
-    await Promise.race([run.topology.waitUntilDone(), crashed]);
-    if (stopping) return 0; // the signal's stop exits
-    stopping = true;
-    clearInterval(ticker);
-    return finish(run, o, Date.now(), null);
-  }
-
   let stoppedBy: NodeJS.Signals | null = null;
   let stopTimer: NodeJS.Timeout | undefined;
   let stopNow!: () => void;
+  let signalled!: () => void;
   const stoppedNow = new Promise<false>((resolve) => (stopNow = () => resolve(false)));
+  const firstSignal = new Promise<void>((resolve) => (signalled = resolve));
   onStopSignal((sig) => {
     if (stoppedBy !== null) {
       o.log(`themis: ${sig} again: stopping now`);
@@ -108,18 +93,21 @@ export async function superviseRun(run: ThemisRun, o: SuperviseOptions): Promise
     o.log(`themis: ${sig}: reading no more input; finishing the flows read (${sig} again stops at once)`);
     o.stdin?.close();
     run.topology.stopInput();
+    signalled();
     stopTimer = setTimeout(() => {
       o.log(`themis: the flows read were not finished within ${o.stopTimeoutSecs} s (the message timeout): stopping now`);
       stopNow();
     }, o.stopTimeoutSecs * 1000);
   });
+  // A stream never ends by itself: nothing to poll for until a signal (or a dead worker).
+  if (isKafkaStream(o.input)) await Promise.race([firstSignal, crashed]);
   const drained = await Promise.race([run.topology.waitUntilDone().then(() => true), stoppedNow, crashed]);
   const finished = Date.now();
   clearTimeout(stopTimer);
   clearInterval(ticker);
   o.stdin?.close();
   const code = await finish(run, o, finished, stoppedBy, drained ? undefined : 0);
-  // Standard input may still be open, and would keep the process alive.
+  // Standard input may still be open, and the Kafka clients' sockets, and would keep the process alive.
   if (stoppedBy !== null) process.exit(code);
   return code;
 }
@@ -131,12 +119,14 @@ async function finish(run: ThemisRun, o: SuperviseOptions, finishedAtMs: number,
   summary(final, o.startedAtMs, o.log, finishedAtMs);
   if (o.outputsNote !== null) o.log(o.outputsNote);
   if (final.unfinished > 0) {
+    const fate = o.input.kind === 'kafka' ? 'their offsets were not committed, so the next run under this instance name reads them again' : 'they are in no output';
     process.stderr.write(
-      `themis-topology: stopped by ${stoppedBy ?? 'a signal'}: ${fmt(final.unfinished)} flow(s) read were not finished (in flight, held for their reverse, or failed) and are in no output\n`,
+      `themis-topology: stopped by ${stoppedBy ?? 'a signal'}: ${fmt(final.unfinished)} flow(s) read were not finished (in flight, held for their reverse, or failed): ${fate}\n`,
     );
     return EXIT_UNFINISHED;
   }
-  if (final.spoutErrors > 0) {
+  // A stream's consumer that crashed and rejoined lost nothing: what it had not finished is read again.
+  if (final.spoutErrors > 0 && !isKafkaStream(o.input)) {
     process.stderr.write(`themis-topology: the input could not be read completely (${final.spoutErrors} error(s) above)\n`);
     return 1;
   }

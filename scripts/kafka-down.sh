@@ -4,12 +4,17 @@
 #
 #   --wipe   also delete .kafka/data (topics, offsets, cluster id); the next kafka:up formats anew.
 #            The jars in .kafka/libs stay.
+#
+# THEMIS_KAFKA_STATE_DIR (.kafka) and THEMIS_KAFKA_PORT (9092) name a second broker that
+# kafka-up.sh started with the same variables; only the broker of that state dir's pid file is stopped.
 set -Eeuo pipefail
 # Any failure not reported by fail() still gets a line saying where it happened.
 trap 'echo "kafka-down: FAILED: unexpected error (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KAFKA_HOME="$ROOT/.kafka"
+KAFKA_HOME="${THEMIS_KAFKA_STATE_DIR:-$ROOT/.kafka}"
+STATE="${KAFKA_HOME#"$ROOT"/}"
+CLIENT_PORT="${THEMIS_KAFKA_PORT:-9092}"
 DATA="$KAFKA_HOME/data"
 PID_FILE="$KAFKA_HOME/kafka.pid"
 TIMEOUT_SECS="${THEMIS_KAFKA_DOWN_TIMEOUT_SECS:-30}"
@@ -63,8 +68,8 @@ if pid="$(broker_pid)"; then
   stop_broker "$pid"
 else
   [[ -f "$PID_FILE" ]] && rm -f "$PID_FILE" && say "removed a stale pid file"
-  if (exec 3<>/dev/tcp/127.0.0.1/9092) 2>/dev/null; then
-    say "something listens on 127.0.0.1:9092 but kafka-up.sh did not start it (no live pid in .kafka/kafka.pid); leaving it alone"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$CLIENT_PORT") 2>/dev/null; then
+    say "something listens on 127.0.0.1:$CLIENT_PORT but kafka-up.sh did not start it (no live pid in $STATE/kafka.pid); leaving it alone"
   else
     say "Kafka is not running"
   fi
@@ -72,5 +77,5 @@ fi
 
 if $is_wipe; then
   rm -rf "$DATA"
-  say "deleted .kafka/data"
+  say "deleted $STATE/data"
 fi

@@ -14,6 +14,9 @@
 #
 # Idempotent: if a broker already answers on 127.0.0.1:9092 it says so and exits 0.
 # Environment: THEMIS_KAFKA_UP_TIMEOUT_SECS (default 60) bounds the wait for the broker to answer.
+# A second broker (the fault tests stop and start one of their own) takes other ports and state:
+#   THEMIS_KAFKA_PORT (9092), THEMIS_KAFKA_CONTROLLER_PORT (9093), and THEMIS_KAFKA_STATE_DIR
+#   (.kafka) for its data, config, logs and pid file; the jars stay in .kafka/libs either way.
 set -Eeuo pipefail
 # Any failure not reported by fail() still gets a line saying where it happened.
 trap 'echo "kafka-up: FAILED: unexpected error (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -21,15 +24,17 @@ trap 'echo "kafka-up: FAILED: unexpected error (exit $?) at line $LINENO: $BASH_
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 POM="$ROOT/scripts/kafka/pom.xml"
 PROBE="$ROOT/scripts/kafka/probe-broker.mjs"
-KAFKA_HOME="$ROOT/.kafka"
-LIBS="$KAFKA_HOME/libs"
+KAFKA_HOME="${THEMIS_KAFKA_STATE_DIR:-$ROOT/.kafka}"
+LIBS="$ROOT/.kafka/libs"
 DATA="$KAFKA_HOME/data"
 CONFIG="$KAFKA_HOME/config"
 LOGS="$KAFKA_HOME/logs"
 PID_FILE="$KAFKA_HOME/kafka.pid"
+# How messages name the state directory: relative to the checkout when inside it.
+STATE="${KAFKA_HOME#"$ROOT"/}"
 
-CLIENT_PORT=9092
-CONTROLLER_PORT=9093
+CLIENT_PORT="${THEMIS_KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${THEMIS_KAFKA_CONTROLLER_PORT:-9093}"
 BROKERS="127.0.0.1:$CLIENT_PORT"
 TIMEOUT_SECS="${THEMIS_KAFKA_UP_TIMEOUT_SECS:-60}"
 HEAP_OPTS=(-Xms256m -Xmx512m)
@@ -101,10 +106,10 @@ fetch_jars() {
   if ! mvn -B -q -f "$POM" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" >"$LOGS/maven.log" 2>&1; then
     show_tail "$LOGS/maven.log" 40
-    fail "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION (is Maven Central reachable?); full output in .kafka/logs/maven.log"
+    fail "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION (is Maven Central reachable?); full output in $STATE/logs/maven.log"
   fi
   [[ -f "$LIBS.tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] ||
-    fail "Maven finished but kafka_2.13-$KAFKA_VERSION.jar is not in its output; see .kafka/logs/maven.log"
+    fail "Maven finished but kafka_2.13-$KAFKA_VERSION.jar is not in its output; see $STATE/logs/maven.log"
   cp "$POM" "$LIBS.tmp/.pom.xml"
   rm -rf "$LIBS"
   mv "$LIBS.tmp" "$LIBS"
@@ -177,7 +182,7 @@ run_storage_tool() {
 # KRaft log dirs must be formatted with a cluster id once; meta.properties marks a formatted dir.
 format_storage() {
   if [[ -f "$DATA/meta.properties" ]]; then
-    say "reusing formatted storage in .kafka/data (cluster $(sed -n 's/^cluster.id=//p' "$DATA/meta.properties"))"
+    say "reusing formatted storage in $STATE/data (cluster $(sed -n 's/^cluster.id=//p' "$DATA/meta.properties"))"
     return
   fi
   local cluster_id
@@ -185,9 +190,9 @@ format_storage() {
     { show_tail "$LOGS/format.log" 20; fail "kafka.tools.StorageTool random-uuid failed"; }
   if ! run_storage_tool format -t "$cluster_id" -c "$CONFIG/server.properties" >>"$LOGS/format.log" 2>&1; then
     show_tail "$LOGS/format.log" 30
-    fail "formatting .kafka/data with cluster id $cluster_id failed"
+    fail "formatting $STATE/data with cluster id $cluster_id failed"
   fi
-  say "formatted .kafka/data with new cluster id $cluster_id"
+  say "formatted $STATE/data with new cluster id $cluster_id"
 }
 
 start_broker() {
@@ -206,8 +211,8 @@ start_broker() {
     [[ -s "$PID_FILE" ]] && break
     sleep 0.1
   done
-  [[ -s "$PID_FILE" ]] || fail "the broker process did not start; see .kafka/logs/stdout.log"
-  say "started broker pid $(cat "$PID_FILE") (heap ${HEAP_OPTS[*]}), logs in .kafka/logs/server.log"
+  [[ -s "$PID_FILE" ]] || fail "the broker process did not start; see $STATE/logs/stdout.log"
+  say "started broker pid $(cat "$PID_FILE") (heap ${HEAP_OPTS[*]}), logs in $STATE/logs/server.log"
 }
 
 stop_after_failed_start() {
@@ -228,7 +233,7 @@ wait_until_ready() {
       rm -f "$PID_FILE"
       show_tail "$LOGS/server.log" 40 "$SERVER_LOG_START_LINE"
       show_tail "$LOGS/stdout.log" 20
-      fail "the broker (pid $pid) died during startup; see .kafka/logs/server.log and .kafka/logs/stdout.log"
+      fail "the broker (pid $pid) died during startup; see $STATE/logs/server.log and $STATE/logs/stdout.log"
     fi
     if broker_answers; then
       say "Kafka $KAFKA_VERSION answers on $BROKERS (pid $pid); kafka:up took $((SECONDS - STARTED_AT))s"

@@ -1,5 +1,5 @@
 import { AssignerProtocol, Kafka, logLevel, PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from './kafka/kafkajs.js';
-import type { FailCause, FailReason, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import type { FailCause, FailReason, MetricCounter, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { describeFailure } from './failure-reason.js';
 import { conversationHashOf } from './conversation-share.js';
 import { describeKafkaError, innermostKafkaError, kafkaErrorType, type KafkaSasl, type KafkaTls } from './kafka/kafka-client.js';
@@ -316,6 +316,13 @@ export class KafkaSpout implements Spout {
   /** This member's id and assignment as of its latest join. */
   private memberId = '';
   private assignment: readonly number[] = [];
+  /**
+   * Messages emitted for the first time, and messages finished (acked: scored, discarded, or
+   * written to `ignored-flows`), as the file spout counts lines. The difference is what a stop
+   * signal's drain left unfinished; the commits never pass those, so the next run reads them again.
+   */
+  private linesRead!: MetricCounter;
+  private linesFinished!: MetricCounter;
 
   constructor(private readonly args: KafkaSpoutArgs) {
     this.topic = args.topic;
@@ -331,6 +338,8 @@ export class KafkaSpout implements Spout {
   async open(context: TopologyContext, collector: SpoutOutputCollector): Promise<void> {
     this.context = context;
     this.collector = collector;
+    this.linesRead = context.counter('lines_read');
+    this.linesFinished = context.counter('lines_finished');
     const { brokers, clientId, ssl, sasl } = this.args;
     // Fetch responses are decoded by our decoder (kafka/fetch-decoder.ts), not kafkajs' own.
     installFastFetchDecoder();
@@ -357,11 +366,13 @@ export class KafkaSpout implements Spout {
 
   nextTuple(): void {
     if (!this.isSettled || this.isRebalancing) return;
-    const message = this.replays.length > 0 ? this.replays.shift() : this.buffer.shift();
+    const isReplay = this.replays.length > 0;
+    const message = isReplay ? this.replays.shift() : this.buffer.shift();
     if (message === undefined) {
       if (this.endOffsets !== null) this.checkExhausted();
       return;
     }
+    if (!isReplay) this.linesRead.inc();
     if (this.wakeFetch !== null && this.buffer.size <= this.resumeAt) this.wakeFetch();
     const origin = `${this.topic}/${message.partition}@${message.offset}`;
     if (message.ignoredReason === null) this.collector.emit([message.line, origin, message.share], message);
@@ -369,6 +380,8 @@ export class KafkaSpout implements Spout {
   }
 
   ack(msgId: unknown): void {
+    // Finished even when its partition has moved since: its records are written.
+    this.linesFinished.inc();
     const message = msgId as FetchedMessage;
     const state = this.partitions.get(message.partition);
     // Revoked since it was fetched: the partition's new owner replays it from the committed offset.

@@ -60,8 +60,9 @@ function show(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    // Only reachable for objects built in-process (Kafka path) with cycles or BigInts.
-    text = String(value);
+    // Cycles or BigInts (objects built in-process), or nesting too deep for JSON.stringify's
+    // stack, which String() would overflow too (a fuzzed line: "protocol":[[[...6]]]).
+    text = typeof value === 'object' && value !== null ? `${Array.isArray(value) ? 'an array' : 'an object'} too deep to show` : String(value);
   }
   return text.length > MAX_SHOWN_CHARS ? `${text.slice(0, MAX_SHOWN_CHARS)}...` : text;
 }

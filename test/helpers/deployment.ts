@@ -38,6 +38,8 @@ export interface TestTopics {
 export interface TestDeployment {
   /** The topology's instance name (its consumer group is `themis-<name>`), and the prefix of every topic and key. */
   readonly name: string;
+  /** The broker its topics are on (TEST_BROKERS unless the test runs a broker of its own). */
+  readonly brokers: readonly string[];
   readonly topics: TestTopics;
   readonly schema: string;
   readonly postgresUrl: string;
@@ -70,7 +72,10 @@ export async function runCliOk(program: string, args: readonly string[], options
 }
 
 /** Creates the topics (4 partitions each), the migrated and seeded schema, and the config file. */
-export async function provisionDeployment(label: string, { config = {}, redis = true }: { config?: Record<string, unknown>; redis?: boolean } = {}): Promise<TestDeployment> {
+export async function provisionDeployment(
+  label: string,
+  { config = {}, redis = true, brokers = TEST_BROKERS }: { config?: Record<string, unknown>; redis?: boolean; brokers?: readonly string[] } = {},
+): Promise<TestDeployment> {
   const name = uniqueTopic(label);
   const topics: TestTopics = {
     input: `${name}-netflow-json`,
@@ -85,9 +90,9 @@ export async function provisionDeployment(label: string, { config = {}, redis = 
   const configPath = join(dir, 'themis-config.json');
   writeFileSync(configPath, JSON.stringify({ topics, redis: { intelKeyPrefix }, ...config }, null, 2));
   const { log } = recordingLogger();
-  const deployment: TestDeployment = { name, topics, schema, postgresUrl: TEST_POSTGRES_URL, pool: createPool(TEST_POSTGRES_URL, { schema, max: 2, log }), intelKeyPrefix, usesRedis: redis, dir, configPath };
+  const deployment: TestDeployment = { name, brokers, topics, schema, postgresUrl: TEST_POSTGRES_URL, pool: createPool(TEST_POSTGRES_URL, { schema, max: 2, log }), intelKeyPrefix, usesRedis: redis, dir, configPath };
   try {
-    await createTopics({ brokers: TEST_BROKERS, topics: Object.values(topics), clientId: 'themis-test-deployment' });
+    await createTopics({ brokers: [...brokers], topics: Object.values(topics), clientId: 'themis-test-deployment' });
     await runCliOk('themis-topology', ['db', 'migrate', '--postgres', TEST_POSTGRES_URL, '--schema', schema]);
     await runCliOk('themis-topology', [
       'db',
@@ -126,7 +131,7 @@ export async function teardownDeployment(d: TestDeployment): Promise<void> {
       failures.push(new Error(`cleanup of ${d.name}: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
     }
   };
-  const admin = new Kafka({ clientId: 'themis-test-deployment', brokers: TEST_BROKERS, logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ clientId: 'themis-test-deployment', brokers: [...d.brokers], logLevel: logLevel.NOTHING }).admin();
   await step('connecting to Kafka', () => admin.connect());
   await step('deleting the topics', () => admin.deleteTopics({ topics: Object.values(d.topics), timeout: 10_000 }));
   await step('deleting the consumer groups', async () => {

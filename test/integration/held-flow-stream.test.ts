@@ -193,8 +193,9 @@ describe('a one-way flow held past twice the message timeout, from a Kafka topic
     expect(committedWhileHeld, 'committed offset of the partition while the flow was held').toBeLessThan(1);
     await eventually(`the group ${groupId} commits partition ${partition} past the flow`, async () => (await committed()) >= 1, WAIT_MS, 100);
 
+    // The one flow read was finished before the signal: the drain has nothing to wait for, exit 0.
     const stopped = await running.stop('SIGTERM', WAIT_MS);
-    expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr.slice(-3000)).toEqual({ code: 143, signal: null });
+    expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr.slice(-3000)).toEqual({ code: 0, signal: null });
     expect(stopped.stderr).toMatch(SUMMARY_WITHOUT_REPLAYS);
     expect(stopped.stderr).not.toMatch(/"level":"error"/);
     const [scoredOnTopic, ignoredOnTopic] = await Promise.all([readTopicToEnd(brokers, topics.scored), readTopicToEnd(brokers, topics.ignored)]);
