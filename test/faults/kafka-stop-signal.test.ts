@@ -85,11 +85,23 @@ describe('SIGTERM in the middle of a Kafka topic', () => {
     const run = startCli('themis-topology', submitArgs(d, inputs.dataDir));
     children.push(run);
     await waitForTopicSize(d, d.topics.scored, Math.round(0.3 * expectedScoredRecords(inputs.stats)), run, WAIT_MS);
-    run.child.kill('SIGTERM');
-    // Sent once the first is being handled, so that it is taken as the second.
-    const deadline = Date.now() + WAIT_MS;
-    while (!run.stderr().includes('SIGTERM: reading no more input') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    const stopped = await run.stop('SIGTERM', WAIT_MS);
+    // The drain must not be able to finish before the second signal: PostgreSQL's table is locked,
+    // so the scored output's writes get no answer and its breaker holds them.
+    const locker = await d.pool.connect();
+    let stopped: Awaited<ReturnType<BackgroundCli['stop']>>;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE scored_flow IN ACCESS EXCLUSIVE MODE');
+      run.child.kill('SIGTERM');
+      // Sent once the first is being handled and the output is held, so that it is taken as the second.
+      const deadline = Date.now() + WAIT_MS;
+      const held = () => run.stderr().includes('SIGTERM: reading no more input') && run.stderr().includes('circuit breaker open');
+      while (!held() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      stopped = await run.stop('SIGTERM', WAIT_MS);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
     const unfinished = /stopped by SIGTERM: ([\d,]+) flow\(s\) read were not finished/.exec(stopped.stderr);
     expect({ code: stopped.code, signal: stopped.signal, printed: unfinished !== null }, stopped.stderr.slice(-3000)).toEqual({ code: 3, signal: null, printed: true });
     const notFinished = Number(unfinished![1]!.replace(/,/g, ''));
