@@ -1,3 +1,4 @@
+import type { EvidenceRule } from './evidence/evidence-rule.js';
 import type { DiscardRule } from './rules/decide-discard.js';
 import type { HttpBruteForceRule, HttpSignature } from './rules/score-http-brute-force.js';
 import type { PortRule } from './rules/score-insecure-ports.js';
@@ -36,6 +37,8 @@ export interface ThemisConfig {
     readonly unknownUdpPorts: PortRule;
   };
   readonly discard: DiscardRule;
+  /** The evidence stage (bolts/evidence): per-source detectors over event-time windows, and alerts. */
+  readonly evidence: EvidenceRule;
   readonly scanCandidates: {
     /** A TCP flow whose scanner sent at most this many packets is a scan candidate (§5.19). */
     readonly maxPackets: number;
@@ -82,6 +85,8 @@ export interface ThemisConfig {
     readonly scored: string;
     readonly scoredDetail: string;
     readonly scanCandidates: string;
+    /** Alerts of the evidence stage; with file output they go to `alerts.jsonl`. */
+    readonly alerts: string;
   };
   readonly kafka: {
     /**
@@ -135,6 +140,10 @@ function int(defaultValue: number, min: number, max = Number.MAX_SAFE_INTEGER): 
   return new Leaf(defaultValue, (v) =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? null : rule,
   );
+}
+
+function fraction(defaultValue: number): Leaf<number> {
+  return new Leaf(defaultValue, (v) => (typeof v === 'number' && v > 0 && v < 1 ? null : 'must be a number between 0 and 1, exclusive'));
 }
 
 const score = (defaultValue: number): Leaf<number> => int(defaultValue, 0);
@@ -269,6 +278,41 @@ const SCHEMA: Schema<ThemisConfig> = {
   },
   // The original dropped any protocol; the thesis intent was TCP 23/2323 (§15 item 7).
   discard: { honeypotProtocols: intList([TCP], 0, 255) },
+  evidence: {
+    enabled: bool(false),
+    probeMaxPackets: packets(3),
+    // Past match-flows' 120 s window: a flow released unmatched reaches the stage that long after its time.
+    allowedLatenessSecs: int(180, 0),
+    holdSecs: int(300, 0),
+    maxHoldMs: int(120_000, 1),
+    maxHeld: int(50_000, 1),
+    maxSources: int(100_000, 1),
+    maxEntriesPerSource: int(4_096, 1),
+    maxListed: int(20, 1),
+    // Zeek policy/misc/scan.zeek: port_scan_threshold 15, addr_scan_threshold 25, scan interval 5 min.
+    portScan: { windowSecs: int(300, 1), minPorts: int(15, 1), score: score(100) },
+    addressScan: { windowSecs: int(300, 1), minTargets: int(25, 1), score: score(100) },
+    // Jung, Paxson, Berger, Balakrishnan 2004, section 4: theta0 0.8, theta1 0.2, P_D 0.99, P_F 0.01.
+    randomWalk: {
+      windowSecs: int(3_600, 1),
+      theta0: fraction(0.8),
+      theta1: fraction(0.2),
+      detectionProbability: fraction(0.99),
+      falsePositiveProbability: fraction(0.01),
+      score: score(100),
+    },
+    // Zeek policy/protocols/ssh/detect-bruteforcing.zeek: password_guesses_limit 30, guessing_timeout 30 min.
+    // SSHCure's brute-force phase: 11-51 packets per flow.
+    passwordGuessing: {
+      ports: intList([21, 22, 23, 80, 110, 143, 443, 465, 587, 993, 995, 3389, 8080, 8443], 0, 65535),
+      windowSecs: int(1_800, 1),
+      minAttempts: int(30, 1),
+      maxPackets: packets(60),
+      packetTolerance: packets(4),
+      score: score(120),
+    },
+    compromise: { factor: int(3, 1), minPackets: packets(20), score: score(150) },
+  },
   scanCandidates: { maxPackets: packets(2) },
   windows: {
     matchWindowMs: int(120_000, 1),
@@ -304,6 +348,7 @@ const SCHEMA: Schema<ThemisConfig> = {
     scored: topic('scored-flows'),
     scoredDetail: topic('scored-flows-detail'),
     scanCandidates: topic('scan-candidates'),
+    alerts: topic('themis-alerts'),
   },
   kafka: {
     commitIntervalMs: int(500, 10),
@@ -415,6 +460,16 @@ function crossCheck(config: ThemisConfig, errors: string[]): void {
   }
   if (isTimeoutValid && isInt(tickSecs) && messageTimeoutSecs <= tickSecs) {
     errors.push(`windows.messageTimeoutSecs (${messageTimeoutSecs}) must exceed windows.tickSecs (${tickSecs})`);
+  }
+  const { theta0, theta1, detectionProbability, falsePositiveProbability } = config.evidence.randomWalk;
+  const isFraction = (v: unknown): v is number => typeof v === 'number' && v > 0 && v < 1;
+  if (isFraction(theta0) && isFraction(theta1) && theta1 >= theta0) {
+    errors.push(`evidence.randomWalk.theta1 (${theta1}) must be < evidence.randomWalk.theta0 (${theta0}): a scanner's first contacts succeed less often`);
+  }
+  if (isFraction(detectionProbability) && isFraction(falsePositiveProbability) && falsePositiveProbability >= detectionProbability) {
+    errors.push(
+      `evidence.randomWalk.falsePositiveProbability (${falsePositiveProbability}) must be < evidence.randomWalk.detectionProbability (${detectionProbability})`,
+    );
   }
   const seen = new Map<string, string>();
   for (const [key, name] of Object.entries(config.topics)) {

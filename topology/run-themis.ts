@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { componentTotal, moduleRef, registerTopologyMetrics, RunningTopology, serveMetrics, type ComponentRef, type WorkerMetricsSnapshot } from '../runtime/index.js';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
+import { ALERTS_FILE_TOPIC } from '../bolts/output/alert-record.js';
 import { truncateTopicFiles } from '../bolts/output/file-sink.js';
 import type { ThemisConfig } from '../bolts/themis-config.js';
 import { deploymentParallelism, type SubmitArguments } from './deployment.js';
@@ -133,7 +134,7 @@ export function progressOf(snapshots: ReadonlyArray<WorkerMetricsSnapshot | unde
 
 /** The topics the embedded default writes, each to `<outputDir>/<topic>.jsonl`. */
 export function outputTopics(config: ThemisConfig): readonly string[] {
-  return [config.topics.scored, config.topics.scoredDetail, config.topics.scanCandidates, config.topics.ignored];
+  return [config.topics.scored, config.topics.scoredDetail, config.topics.scanCandidates, config.topics.ignored, ALERTS_FILE_TOPIC];
 }
 
 /** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */

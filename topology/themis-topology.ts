@@ -1,6 +1,7 @@
 import { basicBolt, moduleRef, TopologyBuilder, type ComponentRef } from '../runtime/index.js';
 import type { ScorerName } from '../bolts/components/scorers.js';
 import {
+  STREAM_ALERTS,
   STREAM_ALL,
   STREAM_BATCH,
   STREAM_DISCARD,
@@ -27,6 +28,10 @@ export const PERSIST_IGNORED = 'persist-ignored';
 export const INPUT_TIMER = 'input-timer';
 export const DISCARD_TIMER = 'discard-timer';
 export const OUTPUT_TIMER = 'output-timer';
+/** The evidence stage (issue 14), wired only when `evidence.enabled`. */
+export const EVIDENCE_KEY = 'evidence-key';
+export const EVIDENCE = 'evidence';
+export const PERSIST_ALERTS = 'persist-alerts';
 
 type Link = readonly [id: string, scorer: ScorerName];
 
@@ -107,6 +112,9 @@ export function themisComponentIds(): string[] {
     INPUT_TIMER,
     DISCARD_TIMER,
     OUTPUT_TIMER,
+    EVIDENCE_KEY,
+    EVIDENCE,
+    PERSIST_ALERTS,
   ];
 }
 
@@ -183,7 +191,17 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
     }
   }
 
-  bolt(PERSIST_SCORED, ref('output-bolts', 'OutputBolt', { kind: 'scored' })).localOrShuffleGrouping(JOIN_STREAMS);
+  // With the evidence stage, the scored conversations reach the outputs through it: fields-grouped
+  // on the initiator's address, so each source's evidence is in one task.
+  let scored = JOIN_STREAMS;
+  if (a.config.evidence.enabled) {
+    bolt(EVIDENCE_KEY, basicBolt(ref('evidence-bolt', 'EvidenceKeyBolt'))).localOrShuffleGrouping(JOIN_STREAMS);
+    bolt(EVIDENCE, ref('evidence-bolt', 'EvidenceBolt', { channels: o.parallelism(EVIDENCE_KEY).tasks })).fieldsGrouping(EVIDENCE_KEY, ['source']);
+    b.setStreamCodec(EVIDENCE_KEY, 'default', moduleRef(import.meta.url, '../bolts/flow-codec', 'FlowStreamCodec', { flowIndex: 2 }));
+    bolt(PERSIST_ALERTS, ref('output-bolts', 'OutputBolt', { kind: 'alerts' })).localOrShuffleGrouping(EVIDENCE, STREAM_ALERTS);
+    scored = EVIDENCE;
+  }
+  bolt(PERSIST_SCORED, ref('output-bolts', 'OutputBolt', { kind: 'scored' })).localOrShuffleGrouping(scored);
   bolt(SCAN_CANDIDATES, ref('output-bolts', 'OutputBolt', { kind: 'scan' })).localOrShuffleGrouping(FLOW_SPLITTER, STREAM_BATCH);
   bolt(PERSIST_IGNORED, ref('output-bolts', 'OutputBolt', { kind: 'ignored' }))
     .localOrShuffleGrouping(JSON_TO_TUPLE, STREAM_INVALID)
@@ -194,6 +212,6 @@ export function buildThemisTopology(o: ThemisTopologyOptions): TopologyBuilder {
   const timer = (counter: string) => basicBolt(moduleRef(import.meta.url, '../bolts/components/output-bolts', 'TimerBolt', { counter }));
   bolt(INPUT_TIMER, timer('first_tuple')).localOrShuffleGrouping(SPOUT);
   bolt(DISCARD_TIMER, timer('discard_tuple')).localOrShuffleGrouping(DISCARD_FLOWS, STREAM_DISCARD);
-  bolt(OUTPUT_TIMER, timer('last_tuple')).localOrShuffleGrouping(JOIN_STREAMS);
+  bolt(OUTPUT_TIMER, timer('last_tuple')).localOrShuffleGrouping(scored);
   return b;
 }

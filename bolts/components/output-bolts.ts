@@ -1,5 +1,6 @@
 import type { BasicBolt, Bolt, Logger, MetricCounter, MetricHistogram, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Flow } from '../flow.js';
+import { ALERTS_FILE_TOPIC } from '../output/alert-record.js';
 import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
 import type { ScoredFlowWriter } from '../postgres/scored-flow-writer.js';
@@ -12,7 +13,7 @@ import type { ThemisArgs } from './themis-args.js';
 /** The scored output's end-to-end latency histogram, exported as `themis_scored_latency_seconds`. */
 export const SCORED_LATENCY = 'scored_latency';
 
-type OutputKind = 'scored' | 'scan' | 'ignored';
+type OutputKind = 'scored' | 'scan' | 'ignored' | 'alerts';
 
 /** Where a flow refused as bad data was refused: by PostgreSQL, or by the output sink. */
 type RefusedAt = 'persist' | 'output';
@@ -95,6 +96,10 @@ export class OutputBolt implements Bolt {
         { topic: topics.scoredDetail, records: detail },
       ];
     }
+    if (this.args.kind === 'alerts') {
+      const topic = this.args.services.kafka ? topics.alerts : ALERTS_FILE_TOPIC;
+      return [{ topic, records: inputs.map((t) => ({ key: t.values[0] as string, value: t.values[1] as string })) }];
+    }
     if (this.args.kind === 'scan') {
       const records: KafkaRecord[] = [];
       const max = this.args.config.scanCandidates.maxPackets;
@@ -160,7 +165,8 @@ export class OutputBolt implements Bolt {
     this.refused.inc(refused.size);
     const toIgnored: Tuple[] = [];
     for (const [t, r] of refused) {
-      if (this.args.kind === 'ignored') this.dropped(t, r.at, r.error);
+      // An ignored record or an alert has no flow to send to ignored-flows.
+      if (this.args.kind === 'ignored' || this.args.kind === 'alerts') this.dropped(t, r.at, r.error);
       else toIgnored.push(t);
     }
     const recordOf = (t: Tuple) => {
@@ -176,7 +182,7 @@ export class OutputBolt implements Bolt {
     this.log.error('an output record was refused as bad data and cannot be written to ignored-flows either; dropped', {
       stage: at,
       sourceStream: t.sourceStream,
-      ...(this.args.kind === 'ignored' ? { origin: t.values[2] } : { flowId: (t.values[1] as Flow).id }),
+      ...(this.args.kind === 'ignored' ? { origin: t.values[2] } : this.args.kind === 'alerts' ? { alertId: t.values[0] } : { flowId: (t.values[1] as Flow).id }),
       error: errorText(error),
     });
   }

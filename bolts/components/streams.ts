@@ -12,3 +12,5 @@ export const STREAM_INVALID = 'INVALID STREAM';
 export const STREAM_IGNORED = 'ignored';
 export const STREAM_DEFAULT = 'default';
 
+/** The evidence stage's alert records (ours, issue 14). */
+export const STREAM_ALERTS = 'alerts';

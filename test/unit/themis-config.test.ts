@@ -66,6 +66,7 @@ describe('defaultConfig', () => {
       scored: 'scored-flows',
       scoredDetail: 'scored-flows-detail',
       scanCandidates: 'scan-candidates',
+      alerts: 'themis-alerts',
     });
     expect(config.redis).toEqual({ intelDb: 14, intelKeyPrefix: '' });
     expect(config.kafka).toEqual({ commitIntervalMs: 500, sessionTimeoutMs: 30_000 });

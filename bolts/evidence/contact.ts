@@ -1,0 +1,65 @@
+import type { Flow } from '../flow.js';
+
+/**
+ * A conversation as the evidence stage sees it: oriented from its initiator (the side that opened
+ * it: first seen, SYN without ACK, or the client port, as match-flows decided in `flow.initiator`)
+ * to its responder, with what the responder answered.
+ */
+export interface Contact {
+  readonly flowId: number;
+  readonly source: string;
+  readonly target: string;
+  /** The responder's port: the service contacted. */
+  readonly port: number;
+  readonly protocol: number;
+  /** Event time: the conversation's start, epoch seconds. */
+  readonly timeSecs: number;
+  readonly durationSecs: number;
+  /** Both directions. */
+  readonly packets: number;
+  readonly bytes: number;
+  /** failed: no answer, or a TCP reset without SYN-ACK (Jung et al. 2004's failed first contact). */
+  readonly isFailed: boolean;
+  /** Packets the initiator sent. */
+  readonly initiatorPackets: number;
+}
+
+const TCP = 6;
+
+export function contactOf(flow: Flow): Contact {
+  const fromSrc = flow.initiator === 'src';
+  const responderPackets = fromSrc ? flow.packetsRecv : flow.packetsSent;
+  const responderFlags = fromSrc ? flow.flagsRecv : flow.flags;
+  return {
+    flowId: flow.id,
+    source: (fromSrc ? flow.srcIp : flow.dstIp).text,
+    target: (fromSrc ? flow.dstIp : flow.srcIp).text,
+    port: fromSrc ? flow.dstPort : flow.srcPort,
+    protocol: flow.protocol,
+    timeSecs: flow.startSecs,
+    durationSecs: Math.max(0, flow.endSecs - flow.startSecs),
+    packets: flow.packetsSent + flow.packetsRecv,
+    bytes: flow.bytesSent + flow.bytesRecv,
+    initiatorPackets: fromSrc ? flow.packetsSent : flow.packetsRecv,
+    isFailed: responderPackets === 0 || (flow.protocol === TCP && isResetOnly(responderFlags)),
+  };
+}
+
+/** nfdump `UAPRSF`, OR-ed over the direction's packets: RST (index 3) and never SYN (index 4). */
+function isResetOnly(flags: string | null): boolean {
+  return flags !== null && flags.length === 6 && flags[3] === 'R' && flags[4] !== 'S';
+}
+
+/**
+ * What the scan detectors count (Zeek's scan policy counts attempts that were not established): a
+ * failed contact, or a TCP contact whose initiator sent no more than a probe does. UDP counts only
+ * when unanswered: a resolver asking 25 servers on port 53 is no scan.
+ */
+export function isProbe(c: Contact, probeMaxPackets: number): boolean {
+  return c.isFailed || (c.protocol === TCP && c.initiatorPackets <= probeMaxPackets);
+}
+
+/** One number per protocol and port, for the windows' keys. */
+export function serviceKey(c: Contact): number {
+  return c.protocol * 65_536 + c.port;
+}

@@ -1,0 +1,61 @@
+import type { Contact } from './contact.js';
+import { DistinctWindow } from './distinct-window.js';
+import type { EntryBudget } from './entry-budget.js';
+import type { RandomWalkRule } from './evidence-rule.js';
+
+/**
+ * Threshold random walk (Jung, Paxson, Berger, Balakrishnan, "Fast Portscan Detection Using
+ * Sequential Hypothesis Testing", IEEE S&P 2004): each first contact of a source (a target it has
+ * not contacted within the window) that succeeds multiplies the likelihood ratio by
+ * theta1 / theta0, one that fails (no answer, or RST) by (1 - theta1) / (1 - theta0). The walk
+ * declares a scanner at eta1 = P_D / P_F and benign at eta0 = (1 - P_D) / (1 - P_F). With the
+ * paper's theta0 0.8, theta1 0.2, P_D 0.99, P_F 0.01, four failures in a row declare a scanner
+ * (ln 4 = 1.39 a step against ln 99 = 4.60), whatever the time between them: the slow scans the
+ * windowed detectors miss. Sums of logarithms, so the walk cannot overflow.
+ */
+export interface WalkSteps {
+  readonly onSuccess: number;
+  readonly onFailure: number;
+  readonly upper: number;
+  readonly lower: number;
+}
+
+export function walkSteps(rule: RandomWalkRule): WalkSteps {
+  const pd = rule.detectionProbability;
+  const pf = rule.falsePositiveProbability;
+  return {
+    onSuccess: Math.log(rule.theta1 / rule.theta0),
+    onFailure: Math.log((1 - rule.theta1) / (1 - rule.theta0)),
+    upper: Math.log(pd / pf),
+    lower: Math.log((1 - pd) / (1 - pf)),
+  };
+}
+
+export class RandomWalkState {
+  private readonly contacted = new DistinctWindow<string>();
+  /** Log of the likelihood ratio. */
+  private logRatio = 0;
+
+  /**
+   * Walks one step on a first contact. Returns whether this contact was a failed first contact
+   * and whether the walk now says scanner. A walk that reaches benign starts again at zero (the
+   * paper stops testing that source; a stream must still catch a scan that starts later).
+   */
+  observe(c: Contact, watermarkSecs: number, rule: RandomWalkRule, steps: WalkSteps, budget: EntryBudget): { isFailedFirstContact: boolean; isScanner: boolean } {
+    this.contacted.expire(watermarkSecs - rule.windowSecs, budget);
+    const isFirst = !this.contacted.has(c.target);
+    if (!this.contacted.touch(c.target, c.timeSecs, budget) || !isFirst) return { isFailedFirstContact: false, isScanner: this.logRatio >= steps.upper };
+    this.logRatio += c.isFailed ? steps.onFailure : steps.onSuccess;
+    if (this.logRatio <= steps.lower) this.logRatio = 0;
+    return { isFailedFirstContact: c.isFailed, isScanner: this.logRatio >= steps.upper };
+  }
+
+  expire(watermarkSecs: number, rule: RandomWalkRule, budget: EntryBudget): void {
+    this.contacted.expire(watermarkSecs - rule.windowSecs, budget);
+    if (this.contacted.size === 0) this.logRatio = 0;
+  }
+
+  get isEmpty(): boolean {
+    return this.contacted.size === 0;
+  }
+}

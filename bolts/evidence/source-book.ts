@@ -1,0 +1,184 @@
+import { addToAlert, raiseAlert, type Alert } from './alert.js';
+import { isProbe, type Contact } from './contact.js';
+import { EntryBudget } from './entry-budget.js';
+import { EventClock } from './event-clock.js';
+import type { AlertType, EvidenceRule } from './evidence-rule.js';
+import { GuessingState, isPasswordGuessing } from './password-guessing.js';
+import { AddressScanState, isAddressScan, isPortScan, PortScanState } from './port-scan.js';
+import { RandomWalkState, walkSteps, type WalkSteps } from './random-walk.js';
+
+/**
+ * The evidence of one task, per source (the conversations' initiators): the one owner of its
+ * windows, its alerts and their expiry, on one clock, the event time of `EventClock`.
+ *
+ * A source's state: created by its first contact; each contact moves the watermark and runs the
+ * detectors; `sweep` (the bolt's tick) drops what the watermark has passed by a detector's window,
+ * closes each alert whose last contact is a window behind it, and forgets a source left with
+ * nothing. Bounds: `maxEntriesPerSource` distinct entries per source (its EntryBudget, refusals
+ * counted) and `maxSources` sources (the least recently seen is forgotten, alerts and all; its
+ * open alerts are written closed). Expiry compares event times only, so a replay in the same order
+ * finds the same alerts.
+ */
+export interface BookCounters {
+  /** Contacts that started before the watermark: written, but no evidence. */
+  lateContacts: number;
+  sourcesEvicted: number;
+  entriesRefused: number;
+}
+
+interface SourceState {
+  readonly budget: EntryBudget;
+  readonly portScan: PortScanState;
+  readonly addressScan: AddressScanState;
+  readonly walk: RandomWalkState;
+  readonly guessing: GuessingState;
+  readonly alerts: Map<AlertType, Alert>;
+}
+
+export class SourceBook {
+  private readonly clock: EventClock;
+  /** Least recently seen first: a contact moves its source to the end. */
+  private readonly sources = new Map<string, SourceState>();
+  private readonly steps: WalkSteps;
+  private closed: Alert[] = [];
+  readonly counters: BookCounters = { lateContacts: 0, sourcesEvicted: 0, entriesRefused: 0 };
+
+  /** `channels`: the upstream tasks, each sending its flows in its own time order. */
+  constructor(
+    private readonly rule: EvidenceRule,
+    channels = 1,
+  ) {
+    this.clock = new EventClock(rule.allowedLatenessSecs, channels);
+    this.steps = walkSteps(rule.randomWalk);
+  }
+
+  get watermarkSecs(): number {
+    return this.clock.watermarkSecs;
+  }
+
+  get size(): number {
+    return this.sources.size;
+  }
+
+  /** After the end of a finite input no contact is late (see EventClock). */
+  freezeClock(): void {
+    this.clock.isFrozen = true;
+  }
+
+  /**
+   * Runs the detectors on one contact from an upstream `channel` (its task); returns the alerts it
+   * raised. A late contact adds nothing.
+   */
+  observe(c: Contact, channel = 0): Alert[] {
+    if (!this.clock.observe(c.timeSecs, channel)) {
+      this.counters.lateContacts++;
+      return [];
+    }
+    const s = this.touch(c.source);
+    const refusedBefore = s.budget.refused;
+    const raised: Alert[] = [];
+    const r = this.rule;
+    const wm = this.clock.watermarkSecs;
+    const bump = (type: AlertType, attempts: number, score: number, windowSecs: number): void => {
+      const open = s.alerts.get(type);
+      if (open !== undefined) addToAlert(open, c, r.maxListed);
+      else {
+        const alert = raiseAlert(type, c, { attempts, score, windowSecs, maxListed: r.maxListed });
+        s.alerts.set(type, alert);
+        raised.push(alert);
+      }
+    };
+
+    if (isProbe(c, r.probeMaxPackets)) {
+      const ports = s.portScan.observe(c, wm, r.portScan.windowSecs, s.budget);
+      if (isPortScan(ports, r.portScan)) bump('PORT_SCAN', ports, r.portScan.score, r.portScan.windowSecs);
+      const targets = s.addressScan.observe(c, wm, r.addressScan.windowSecs, s.budget);
+      if (isAddressScan(targets, r.addressScan)) bump('ADDRESS_SCAN', targets, r.addressScan.score, r.addressScan.windowSecs);
+    }
+    const walk = s.walk.observe(c, wm, r.randomWalk, this.steps, s.budget);
+    if (walk.isScanner && walk.isFailedFirstContact) bump('RANDOM_WALK_SCAN', 1, r.randomWalk.score, r.randomWalk.windowSecs);
+
+    const guess = s.guessing.observe(c, wm, r.passwordGuessing, r.compromise, s.budget);
+    if (guess.kind === 'attempt' && isPasswordGuessing(guess.similar, r.passwordGuessing)) {
+      if (guess.group.length > 0) s.guessing.markGuessed(guess.service, guess.group);
+      bump('PASSWORD_GUESSING', guess.similar, r.passwordGuessing.score, r.passwordGuessing.windowSecs);
+    } else if (guess.kind === 'departure') {
+      bump('POSSIBLE_COMPROMISE', 1, r.compromise.score, r.passwordGuessing.windowSecs);
+    }
+    this.counters.entriesRefused += s.budget.refused - refusedBefore;
+    return raised;
+  }
+
+  /** The source's open alerts: its conversations are tagged with them. */
+  activeAlerts(source: string): Iterable<Alert> {
+    return this.sources.get(source)?.alerts.values() ?? [];
+  }
+
+  /** Drops what the watermark has passed; closed alerts are then in `takeClosed`. */
+  sweep(): void {
+    const wm = this.clock.watermarkSecs;
+    const r = this.rule;
+    for (const [source, s] of this.sources) {
+      s.portScan.expire(wm, r.portScan.windowSecs, s.budget);
+      s.addressScan.expire(wm, r.addressScan.windowSecs, s.budget);
+      s.walk.expire(wm, r.randomWalk, s.budget);
+      s.guessing.expire(wm, r.passwordGuessing, s.budget);
+      for (const [type, alert] of s.alerts) {
+        if (alert.lastSeenSecs < wm - alert.windowSecs) {
+          s.alerts.delete(type);
+          this.closed.push(alert);
+        }
+      }
+      if (s.alerts.size === 0 && s.portScan.isEmpty && s.addressScan.isEmpty && s.walk.isEmpty && s.guessing.isEmpty) this.sources.delete(source);
+    }
+  }
+
+  /** Alerts closed (by sweep or eviction) since the last call. */
+  takeClosed(): Alert[] {
+    const out = this.closed;
+    this.closed = [];
+    return out;
+  }
+
+  /** Open alerts changed since the last call, marked clean. */
+  takeDirty(): Alert[] {
+    const out: Alert[] = [];
+    for (const s of this.sources.values()) {
+      for (const alert of s.alerts.values()) {
+        if (!alert.isDirty) continue;
+        alert.isDirty = false;
+        out.push(alert);
+      }
+    }
+    return out;
+  }
+
+  private touch(source: string): SourceState {
+    let s = this.sources.get(source);
+    if (s !== undefined) {
+      this.sources.delete(source);
+      this.sources.set(source, s);
+      return s;
+    }
+    if (this.sources.size >= this.rule.maxSources) this.evictOldest();
+    s = {
+      budget: new EntryBudget(this.rule.maxEntriesPerSource),
+      portScan: new PortScanState(),
+      addressScan: new AddressScanState(),
+      walk: new RandomWalkState(),
+      guessing: new GuessingState(),
+      alerts: new Map(),
+    };
+    this.sources.set(source, s);
+    return s;
+  }
+
+  private evictOldest(): void {
+    for (const [source, s] of this.sources) {
+      this.sources.delete(source);
+      for (const alert of s.alerts.values()) this.closed.push(alert);
+      this.counters.sourcesEvicted++;
+      return;
+    }
+  }
+}

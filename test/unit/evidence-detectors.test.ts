@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { contactOf, type Contact } from '../../bolts/evidence/contact.js';
+import { EventClock } from '../../bolts/evidence/event-clock.js';
+import type { EvidenceRule } from '../../bolts/evidence/evidence-rule.js';
+import { HeldConversations } from '../../bolts/evidence/held-conversations.js';
+import { walkSteps } from '../../bolts/evidence/random-walk.js';
+import { SourceBook } from '../../bolts/evidence/source-book.js';
+import { defaultConfig } from '../../bolts/themis-config.js';
+import { makeFlow } from '../helpers/make-flow.js';
+
+const T0 = 1_710_234_000;
+const RULE = defaultConfig().evidence;
+
+function rule(over: Partial<EvidenceRule> = {}): EvidenceRule {
+  return { ...RULE, ...over };
+}
+
+let nextId = 1;
+/** A contact from 203.0.113.66: by default a TCP probe answered by RST. */
+function contact(over: Partial<Contact> = {}): Contact {
+  return { flowId: nextId++, source: '203.0.113.66', target: '192.0.2.10', port: 1000, protocol: 6, timeSecs: T0, durationSecs: 0, packets: 2, bytes: 84, isFailed: true, initiatorPackets: 1, ...over };
+}
+
+/** The alert types raised over the contacts, in order. */
+function raised(book: SourceBook, contacts: readonly Contact[]): string[] {
+  return contacts.flatMap((c) => book.observe(c).map((a) => a.type));
+}
+
+const ports = (n: number, over: Partial<Contact> = {}) => Array.from({ length: n }, (_, i) => contact({ port: 1000 + i, timeSecs: T0 + i, ...over }));
+const targets = (n: number, over: Partial<Contact> = {}) => Array.from({ length: n }, (_, i) => contact({ target: `192.0.2.${i + 1}`, port: 22, timeSecs: T0 + i, isFailed: false, initiatorPackets: 1, ...over }));
+/** Short SSH connections of 22 packets, one a minute. */
+const guesses = (n: number, over: Partial<Contact> = {}) =>
+  Array.from({ length: n }, (_, i) => contact({ target: '192.0.2.20', port: 22, timeSecs: T0 + 60 * i, durationSecs: 3, packets: 22, bytes: 4_500, isFailed: false, initiatorPackets: 12, ...over }));
+
+describe('contactOf', () => {
+  it('orients a conversation from its initiator and calls an RST-only answer failed', () => {
+    const flow = makeFlow({ srcIp: '192.0.2.10', dstIp: '203.0.113.66', srcPort: 1000, dstPort: 40000, initiator: 'dst', flags: '.A.R..', flagsRecv: '....S.', packetsSent: 1, packetsRecv: 1 });
+    expect(contactOf(flow)).toMatchObject({ source: '203.0.113.66', target: '192.0.2.10', port: 1000, isFailed: true, initiatorPackets: 1 });
+  });
+  it('calls an answered SYN-ACK a success and an unanswered flow a failure', () => {
+    expect(contactOf(makeFlow({ flagsRecv: '.A..S.', packetsRecv: 1 })).isFailed).toBe(false);
+    expect(contactOf(makeFlow({ packetsRecv: 0 })).isFailed).toBe(true);
+  });
+});
+
+describe('vertical port scan (Zeek: 15 ports of one target in 5 min)', () => {
+  it('raises nothing at 14 distinct ports', () => expect(raised(new SourceBook(rule()), ports(14))).toEqual([]));
+  it('raises PORT_SCAN once at the 15th port', () => {
+    const book = new SourceBook(rule());
+    expect(raised(book, ports(15))).toEqual(['PORT_SCAN']);
+    expect(raised(book, ports(20).slice(15))).toEqual([]);
+    const [alert] = [...book.activeAlerts('203.0.113.66')];
+    expect(alert).toMatchObject({ attempts: 20, firstSeenSecs: T0 + 14, lastSeenSecs: T0 + 19, targets: ['192.0.2.10'] });
+  });
+  it('does not count the same port twice, nor answered connections that are no probe', () => {
+    expect(raised(new SourceBook(rule()), [...ports(14), contact({ port: 1000, timeSecs: T0 + 20 })])).toEqual([]);
+    expect(raised(new SourceBook(rule()), ports(20, { isFailed: false, initiatorPackets: 8 }))).toEqual([]);
+  });
+  it('forgets ports older than the window', () => {
+    // 14 ports, then one more each 400 s later, past the 300 s window and the 180 s lateness.
+    const book = new SourceBook(rule());
+    const late = Array.from({ length: 5 }, (_, i) => contact({ port: 2000 + i, timeSecs: T0 + 1_000 + 100 * i }));
+    expect(raised(book, [...ports(14), ...late])).toEqual([]);
+  });
+});
+
+describe('horizontal address scan (Zeek: 25 targets on one port in 5 min)', () => {
+  it('raises nothing at 24 targets', () => expect(raised(new SourceBook(rule()), targets(24))).toEqual([]));
+  it('raises ADDRESS_SCAN at the 25th target, and again at 26 nothing new', () => {
+    expect(raised(new SourceBook(rule()), targets(25))).toEqual(['ADDRESS_SCAN']);
+    expect(raised(new SourceBook(rule()), targets(26))).toEqual(['ADDRESS_SCAN']);
+  });
+  it('does not count unanswered-free UDP (a resolver asking many servers)', () => {
+    expect(raised(new SourceBook(rule()), targets(30, { protocol: 17, port: 53, isFailed: false, initiatorPackets: 1 }))).toEqual([]);
+  });
+});
+
+describe('threshold random walk (Jung et al. 2004)', () => {
+  it('steps ln 4 a failure and declares a scanner past ln 99 with the paper parameters', () => {
+    const s = walkSteps(RULE.randomWalk);
+    expect(s.onFailure).toBeCloseTo(Math.log(4));
+    expect(s.onSuccess).toBeCloseTo(-Math.log(4));
+    expect(s.upper).toBeCloseTo(Math.log(99));
+    expect(s.lower).toBeCloseTo(Math.log(0.01 / 0.99));
+  });
+  // Each failed first contact to a new target, far apart in time: no windowed detector sees it.
+  const slow = (n: number, isFailed = true) => Array.from({ length: n }, (_, i) => contact({ target: `198.18.0.${i + 1}`, port: 445 + i, timeSecs: T0 + 600 * i, isFailed, initiatorPackets: 1 }));
+  it('is not yet sure after 3 failed first contacts', () => expect(raised(new SourceBook(rule()), slow(3))).toEqual([]));
+  it('raises RANDOM_WALK_SCAN at the 4th, 10 minutes apart', () => expect(raised(new SourceBook(rule()), slow(4))).toEqual(['RANDOM_WALK_SCAN']));
+  it('is not moved by contacting the same target again, and a success takes a failure back', () => {
+    const again = [...slow(3), contact({ target: '198.18.0.1', port: 9, timeSecs: T0 + 1_900 })];
+    expect(raised(new SourceBook(rule()), again)).toEqual([]);
+    const mixed = [...slow(3), contact({ target: '198.18.1.1', timeSecs: T0 + 1_900, isFailed: false, initiatorPackets: 6 }), contact({ target: '198.18.1.2', timeSecs: T0 + 2_000 })];
+    expect(raised(new SourceBook(rule()), mixed)).toEqual([]);
+  });
+});
+
+describe('password guessing (Zeek SSH: 30 in 30 min; SSHCure: similar packets per flow)', () => {
+  it('raises nothing at 29 similar short connections', () => expect(raised(new SourceBook(rule()), guesses(29))).toEqual([]));
+  it('raises PASSWORD_GUESSING at the 30th and keeps counting', () => {
+    const book = new SourceBook(rule());
+    expect(raised(book, guesses(31))).toEqual(['PASSWORD_GUESSING']);
+    expect([...book.activeAlerts('203.0.113.66')][0]).toMatchObject({ attempts: 31, targets: ['192.0.2.20'], ports: [22] });
+  });
+  it('does not count connections of varied sizes, long ones, or ports that are no login service', () => {
+    const varied = guesses(40).map((c, i) => ({ ...c, packets: 10 + 5 * i }));
+    expect(raised(new SourceBook(rule()), varied.filter((c) => c.packets <= 60))).toEqual([]);
+    expect(raised(new SourceBook(rule()), guesses(40, { packets: 61 }))).toEqual([]);
+    expect(raised(new SourceBook(rule()), guesses(40, { port: 5432 }))).toEqual([]);
+  });
+  it('counts only the attempts within 30 minutes', () => {
+    const spread = guesses(40).map((c, i) => ({ ...c, timeSecs: T0 + 120 * i }));
+    expect(raised(new SourceBook(rule({ allowedLatenessSecs: 0 })), spread)).toEqual([]);
+  });
+  it('raises POSSIBLE_COMPROMISE when a guessing source then holds a much larger connection', () => {
+    const book = new SourceBook(rule());
+    raised(book, guesses(30));
+    expect(raised(book, [contact({ target: '192.0.2.20', port: 22, timeSecs: T0 + 1_900, packets: 65, bytes: 13_000, durationSecs: 5, isFailed: false, initiatorPackets: 30 })])).toEqual([]);
+    expect(raised(book, [contact({ target: '192.0.2.20', port: 22, timeSecs: T0 + 1_950, packets: 900, bytes: 90_000, durationSecs: 600, isFailed: false, initiatorPackets: 400 })])).toEqual(['POSSIBLE_COMPROMISE']);
+  });
+});
+
+describe('event time: watermark, lateness, expiry', () => {
+  it('keeps the watermark at the slowest channel less the lateness, and none until every channel has spoken', () => {
+    const clock = new EventClock(60, 2);
+    expect(clock.observe(1_000, 1)).toBe(true);
+    expect(clock.watermarkSecs).toBe(Number.NEGATIVE_INFINITY);
+    clock.observe(500, 2);
+    expect(clock.watermarkSecs).toBe(440);
+    expect(clock.observe(439, 1)).toBe(false);
+    expect(clock.observe(440, 2)).toBe(true);
+  });
+  it('counts a contact within the lateness and refuses one before the watermark', () => {
+    const book = new SourceBook(rule({ allowedLatenessSecs: 60 }));
+    book.observe(contact({ timeSecs: T0 + 1_000 }));
+    book.observe(contact({ timeSecs: T0 + 940 }));
+    expect(book.counters.lateContacts).toBe(0);
+    book.observe(contact({ timeSecs: T0 + 939 }));
+    expect(book.counters.lateContacts).toBe(1);
+  });
+  it('closes an alert once the watermark is a window past its last contact', () => {
+    const book = new SourceBook(rule({ allowedLatenessSecs: 0 }));
+    raised(book, ports(15));
+    book.observe(contact({ source: '198.51.100.1', timeSecs: T0 + 14 + 300 }));
+    book.sweep();
+    expect(book.takeClosed()).toEqual([]);
+    book.observe(contact({ source: '198.51.100.1', timeSecs: T0 + 15 + 300 }));
+    book.sweep();
+    expect(book.takeClosed().map((a) => a.type)).toEqual(['PORT_SCAN']);
+    expect([...book.activeAlerts('203.0.113.66')]).toEqual([]);
+  });
+  it('gives the same alerts whatever order the contacts of two channels interleave in', () => {
+    const a = ports(20).map((c) => ({ ...c, channel: 1 }));
+    const b = guesses(32, { source: '198.51.100.9' }).map((c) => ({ ...c, channel: 2 }));
+    const run = (order: typeof a) => {
+      const book = new SourceBook(rule(), 2);
+      return order.flatMap((c) => book.observe(c, c.channel).map((x) => x.id)).sort();
+    };
+    expect(run([...b, ...a])).toEqual(run([...a, ...b]));
+    expect(run([...a, ...b])).toEqual([`PASSWORD_GUESSING:198.51.100.9:${T0 + 60 * 29}`, `PORT_SCAN:203.0.113.66:${T0 + 14}`]);
+  });
+});
+
+describe('memory bounds', () => {
+  it('refuses entries past maxEntriesPerSource and counts them', () => {
+    const book = new SourceBook(rule({ maxEntriesPerSource: 10 }));
+    raised(book, ports(14));
+    expect(book.counters.entriesRefused).toBeGreaterThan(0);
+  });
+  it('forgets the least recently seen source past maxSources, writing its open alerts closed', () => {
+    const book = new SourceBook(rule({ maxSources: 2 }));
+    raised(book, ports(15));
+    book.observe(contact({ source: '198.51.100.1', timeSecs: T0 + 20 }));
+    book.observe(contact({ source: '198.51.100.2', timeSecs: T0 + 21 }));
+    expect(book.size).toBe(2);
+    expect(book.counters.sourcesEvicted).toBe(1);
+    expect(book.takeClosed().map((a) => a.source)).toEqual(['203.0.113.66']);
+  });
+  it('releases the oldest held conversation early when the table is full', () => {
+    const held = new HeldConversations<string>({ holdSecs: 300, maxHoldMs: 60_000, maxHeld: 2, now: () => 0 });
+    held.hold('a', 's', T0);
+    held.hold('b', 's', T0);
+    expect(held.hold('c', 's', T0).map((h) => h.handle)).toEqual(['a']);
+    expect(held.overflowed).toBe(1);
+  });
+  it('releases a held conversation at its event-time hold, or after maxHoldMs by the clock', () => {
+    let now = 0;
+    const held = new HeldConversations<string>({ holdSecs: 300, maxHoldMs: 60_000, maxHeld: 10, now: () => now });
+    held.hold('a', 's', T0);
+    held.hold('b', 's', T0 + 100);
+    expect(held.due(T0 + 299)).toEqual([]);
+    expect(held.due(T0 + 300).map((h) => h.handle)).toEqual(['a']);
+    now = 60_000;
+    expect(held.due(T0).map((h) => h.handle)).toEqual(['b']);
+  });
+});
