@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ function icmpFlow(id: number): string {
 }
 
 describe('themis-topology metrics endpoint', () => {
-  it('serves metrics that promtool check metrics accepts while a run goes on, the scored latency a histogram in seconds', async () => {
+  it('serves metrics that promtool check metrics accepts while a run goes on, the scored latency a histogram in seconds, every metric the deploy kit names', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'themis-metrics-'));
     dirs.push(dir);
     const child = spawnCli('themis-topology', ['submit', '1', '1', '1000', '0', 'promtool', '--input', '-', '--output-dir', join(dir, 'out'), '--workers', '2', '--metrics-port', '0'], { stdin: 'pipe' });
@@ -52,6 +53,15 @@ describe('themis-topology metrics endpoint', () => {
       expect(p99).toBeLessThan(10);
       // No name of the old counters survives: no milliseconds, no bucket per counter.
       expect(text).not.toMatch(/_ms_|scored_latency_le_/);
+
+      // The deploy kit names only metrics this endpoint serves, and promtool accepts its files.
+      const kit = ['deploy/prometheus/themis-rules.yml', 'deploy/grafana/themis-dashboard.json'].map((f) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')).join('\n');
+      const served = new Set([...text.matchAll(/^# TYPE (themis_\w+) /gm)].map((m) => m[1]!));
+      const named = new Set([...kit.matchAll(/\b(themis_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+      expect([...named].filter((n) => !served.has(n)), 'metrics the deploy kit names that the endpoint does not serve').toEqual([]);
+      const deploy = new URL('../../deploy/prometheus/', import.meta.url).pathname;
+      expect(execFileSync('promtool', ['check', 'rules', 'themis-rules.yml'], { cwd: deploy, encoding: 'utf8' })).toContain('SUCCESS: 13 rules found');
+      expect(execFileSync('promtool', ['check', 'config', 'prometheus.yml'], { cwd: deploy, encoding: 'utf8' })).toContain('is valid prometheus config file syntax');
     } finally {
       clearInterval(feed);
       child.stdin!.end();
