@@ -114,8 +114,9 @@ describe('crash recovery: kill -9 in the middle of a stream of 200,000 flows', (
     const scoredIds = new Set<number>();
     // Every input id a scored record accounts for: its own and its conversation's reverse flow.
     const coveredOnTopic = new Set<number>();
-    // For each reverse flow, the record ids of the conversations it was paired into on the topic.
-    const pairsOnTopic = new Map<number, number[]>();
+    // For each flow, the other flows of the conversation records it is in on the topic.
+    const partnersOnTopic = new Map<number, number[]>();
+    const addPartner = (id: number, partner: number) => partnersOnTopic.set(id, [...(partnersOnTopic.get(id) ?? []), partner]);
     for (const m of scoredMessages) {
       const r = JSON.parse(m.value) as { flow_id: number; pair_flow_id: number | null };
       deliveries.push(r.flow_id);
@@ -124,7 +125,8 @@ describe('crash recovery: kill -9 in the middle of a stream of 200,000 flows', (
       if (r.pair_flow_id !== null) {
         deliveries.push(r.pair_flow_id);
         coveredOnTopic.add(r.pair_flow_id);
-        pairsOnTopic.set(r.pair_flow_id, [...(pairsOnTopic.get(r.pair_flow_id) ?? []), r.flow_id]);
+        addPartner(r.flow_id, r.pair_flow_id);
+        addPartner(r.pair_flow_id, r.flow_id);
       }
     }
     for (const m of ignoredMessages) {
@@ -145,18 +147,25 @@ describe('crash recovery: kill -9 in the middle of a stream of 200,000 flows', (
     // Pairing depends on where the restart resumes and on the order flows reach match-flows, so a
     // flow scored alone before the kill may come back as the reverse side of a conversation whose
     // record carries the other id. Rows are per record id, so the comparison is of the input flows
-    // each side accounts for. A paired row is never replaced (scored-flow-writer.ts): when the two
-    // runs pair the same flow with different reverse flows of its conversation key, the second
-    // reverse flow is on the topic only. That is the one difference allowed, and it must be exactly
-    // that: a record (L, X) on the topic while L's row is paired with another flow.
-    const pgPairOf = new Map(pgRows.map((r) => [Number(r.id), r.pair === null ? null : Number(r.pair)]));
+    // each side accounts for. A conversation row is never replaced (scored-flow-writer.ts): when the
+    // two runs pair the same flow F with different reverse flows of its conversation key, the
+    // second record's other flow is on the topic only, whether F is that record's id or its
+    // pair_flow_id (sql/003 holds every flow in one row, so the record adds nothing). That is the
+    // one difference allowed, and it must be exactly that: a record (F, X) or (X, F) on the topic
+    // while the row holding F pairs it with a flow other than X.
+    const pgPartnerOf = new Map<number, number>();
+    for (const r of pgRows) {
+      if (r.pair === null) continue;
+      pgPartnerOf.set(Number(r.id), Number(r.pair));
+      pgPartnerOf.set(Number(r.pair), Number(r.id));
+    }
     const onTopicOnly: number[] = [];
     const repairedOnReplay: number[] = [];
     for (const id of coveredOnTopic) {
       if (coveredInPg.has(id)) continue;
-      const pairedElsewhere = (pairsOnTopic.get(id) ?? []).some((local) => {
-        const pgPair = pgPairOf.get(local);
-        return pgPair !== undefined && pgPair !== null && pgPair !== id;
+      const pairedElsewhere = (partnersOnTopic.get(id) ?? []).some((flow) => {
+        const pgPartner = pgPartnerOf.get(flow);
+        return pgPartner !== undefined && pgPartner !== id;
       });
       (pairedElsewhere ? repairedOnReplay : onTopicOnly).push(id);
     }
@@ -164,7 +173,7 @@ describe('crash recovery: kill -9 in the middle of a stream of 200,000 flows', (
     time('checking');
     console.log(
       `crash recovery: ${describeDeliveries(report)}; ${scoredMessages.length} scored records for ${scoredIds.size} distinct flow ids, ` +
-        `${scoredMessages.length - scoredIds.size} duplicate scored records; PostgreSQL ${pg.rows} rows, ${pg.ids} distinct ids, accounting for ${coveredInPg.size} input flows; ${repairedOnReplay.length} reverse flows on the topic only, their flow paired differently on the replay\n  ${timings.join('\n  ')}`,
+        `${scoredMessages.length - scoredIds.size} duplicate scored records; PostgreSQL ${pg.rows} rows, ${pg.ids} distinct ids, accounting for ${coveredInPg.size} input flows; ${repairedOnReplay.length} flows on the topic only, their conversation partner paired differently on the replay\n  ${timings.join('\n  ')}`,
     );
     assertEveryIdAtLeastOnce(report, `after kill -9 and restart of ${deployment.name}`);
     expect(pg.rows, 'scored_flow rows').toBe(pg.ids);
