@@ -15,4 +15,9 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
+  {
+    // The live page's script runs in the browser.
+    files: ['topology/ui/*.js'],
+    languageOptions: { globals: { document: 'readonly', Node: 'readonly', EventSource: 'readonly' } },
+  },
 );

@@ -186,7 +186,9 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   });
   if (run.metricsServer) {
     const a = run.metricsServer.address();
-    log(`themis: metrics on http://${opts.metricsHost}:${typeof a === 'object' && a ? a.port : opts.metricsPort}/metrics`);
+    const base = `http://${opts.metricsHost}:${typeof a === 'object' && a ? a.port : opts.metricsPort}`;
+    log(`themis: metrics on ${base}/metrics`);
+    log(`themis: live page on ${base}/`);
   }
   return superviseRun(run, {
     input,

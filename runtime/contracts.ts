@@ -65,6 +65,13 @@ export interface TopologyContext {
    * with the engine's fixed buckets, 10 µs to 10 s) with the instance, component and task labels.
    */
   histogram(name: string): MetricHistogram;
+  /**
+   * A reading of this task for the live page: `read` is called on the task's thread at each
+   * metrics report (every `metricsIntervalMs`), and what it returns (small and structured-cloneable;
+   * undefined for nothing) crosses to the supervisor as `TaskMetrics.readings[name]`. The component
+   * keeps it bounded; reading it may reset it (an interval's summary).
+   */
+  reading(name: string, read: () => unknown): void;
 }
 
 export interface MetricCounter {

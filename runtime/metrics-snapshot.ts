@@ -34,6 +34,8 @@ export interface TaskMetrics {
   /** Counters and histograms the component declared through its context. */
   readonly custom: Readonly<Record<string, number>>;
   readonly customHistograms: Readonly<Record<string, HistogramSnapshot>>;
+  /** What the component's readings returned at this report (`TopologyContext.reading`); absent when it has none. */
+  readonly readings?: Readonly<Record<string, unknown>>;
 }
 
 /** A bolt executor. */
@@ -46,9 +48,19 @@ export interface ExecutorMetrics {
   readonly queueDepth: number;
 }
 
+/** A worker thread's own figures over the last interval. */
+export interface ThreadMetrics {
+  /** Share of the interval its event loop was busy (perf_hooks eventLoopUtilization): the thread's CPU, near enough. */
+  readonly busyRatio: number;
+  readonly heapUsedBytes: number;
+  /** V8's limit for the thread's heap (maxOldGenerationMb and the young generation). */
+  readonly heapLimitBytes: number;
+}
+
 export interface WorkerMetricsSnapshot {
   readonly worker: number;
   readonly atMs: number;
+  readonly thread: ThreadMetrics;
   readonly tasks: readonly TaskMetrics[];
   readonly executors: readonly ExecutorMetrics[];
 }

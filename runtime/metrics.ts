@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, type MetricType, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS, type HistogramSnapshot } from './latency-histogram.js';
 import type { ExecutorMetrics, TaskCounters, TaskMetrics, WorkerMetricsSnapshot } from './metrics-snapshot.js';
+import type { LivePage } from './live-page.js';
 import type { RunningTopology } from './topology-runner.js';
 
 /** One task's histogram, with the labels it is exposed under (besides `instance` and `le`). */
@@ -162,11 +163,15 @@ export function registerTopologyMetrics(registry: Registry, topology: RunningTop
   topology.on('metrics', ensureCustom);
 }
 
-/** Serves `/metrics` on the given port, bound to 127.0.0.1 unless another host is given. */
-export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
+/**
+ * Serves `/metrics` on the given port, bound to 127.0.0.1 unless another host is given, and the
+ * live page's routes when one is given (close the page before the server: its event streams stay open).
+ */
+export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1', page?: LivePage): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
-      res.writeHead(404).end('not found; try /metrics\n');
+      if (page?.handle(req, res) === true) return;
+      res.writeHead(404).end(page ? 'not found; try / or /metrics\n' : 'not found; try /metrics\n');
       return;
     }
     registry

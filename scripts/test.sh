@@ -4,7 +4,8 @@
 #
 #   PostgreSQL 127.0.0.1:5432 and Redis 127.0.0.1:6379 are started if they are not running.
 #   Apache Kafka (KRaft, 127.0.0.1:9092) is started by scripts/kafka-up.sh (jars from Maven Central).
-#   Debian tools the tests drive (mmdblookup, nfdump, softflowd, promtool) are installed when missing (root).
+#   Debian tools the tests drive (mmdblookup, nfdump, softflowd, promtool, chromium for the live
+#   page's browser test) are installed when missing (root).
 #
 # Extra arguments go to vitest, e.g. `npm test -- test/unit`.
 set -uo pipefail
@@ -16,6 +17,7 @@ command -v mmdblookup >/dev/null 2>&1 || need_debian_packages+=(mmdb-bin)
 command -v nfdump >/dev/null 2>&1 || need_debian_packages+=(nfdump)
 command -v softflowd >/dev/null 2>&1 || need_debian_packages+=(softflowd)
 command -v promtool >/dev/null 2>&1 || need_debian_packages+=(prometheus)
+[ -x /usr/bin/chromium ] || need_debian_packages+=(chromium)
 if [ ${#need_debian_packages[@]} -gt 0 ]; then
   echo "test: installing ${need_debian_packages[*]} (Debian packages the tests use)"
   if [ "$(id -u)" -ne 0 ]; then

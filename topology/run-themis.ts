@@ -1,11 +1,23 @@
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
-import { componentTotal, moduleRef, registerTopologyMetrics, RunningTopology, serveMetrics, type ComponentRef, type WorkerMetricsSnapshot } from '../runtime/index.js';
+import {
+  componentTotal,
+  LivePage,
+  moduleRef,
+  registerTopologyMetrics,
+  RunningTopology,
+  serveMetrics,
+  TopologyStatusTracker,
+  type ComponentRef,
+  type WorkerMetricsSnapshot,
+} from '../runtime/index.js';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
 import { ALERTS_FILE_TOPIC } from '../bolts/output/alert-record.js';
 import { truncateTopicFiles } from '../bolts/output/file-sink.js';
 import type { ThemisConfig } from '../bolts/themis-config.js';
 import { deploymentParallelism, type SubmitArguments } from './deployment.js';
+import { pageAssetsDir } from './ui/assets-dir.js';
+import { TrafficView } from './traffic-view.js';
 import {
   buildThemisTopology,
   spoutLinesStayLocal,
@@ -168,9 +180,19 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
   const registry = new Registry();
   registerTopologyMetrics(registry, topology, o.submit.name);
   let metricsServer: Server | null = null;
+  let page: LivePage | null = null;
   if (o.metricsPort !== null) {
+    // The live page at `/`: the engine's view of the topology, and the Themis traffic fed from the
+    // same worker reports (the scored output's `scored_sources` reading).
+    const status = new TopologyStatusTracker(spec, () => topology.snapshots);
+    const traffic = new TrafficView((snapshots) => {
+      const p = progressOf(snapshots);
+      return { linesIn: p.linesIn, scored: p.scored, discarded: p.discarded, ignored: p.ignoredRecords };
+    });
+    topology.on('metrics', (snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>) => traffic.onMetrics(snapshots));
+    page = new LivePage({ assetsDir: pageAssetsDir(), state: () => ({ topology: status.sample(), traffic: traffic.state() }) });
     try {
-      metricsServer = await serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1');
+      metricsServer = await serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1', page);
     } catch (err) {
       await topology.shutdown({ drainTimeoutMs: 1000 });
       throw new Error(`cannot serve metrics on ${o.metricsHost ?? '127.0.0.1'}:${o.metricsPort}: ${(err as Error).message} (choose another --metrics-port)`, { cause: err });
@@ -183,6 +205,7 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     progress: () => progressOf(topology.snapshots),
     async stop(drainTimeoutMs?: number) {
       await topology.shutdown(drainTimeoutMs === undefined ? {} : { drainTimeoutMs });
+      page?.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     },
   };

@@ -3,6 +3,7 @@ import type { Flow } from '../flow.js';
 import { ALERTS_FILE_TOPIC } from '../output/alert-record.js';
 import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
+import { SourceTally } from '../output/source-tally.js';
 import type { ScoredFlowWriter } from '../postgres/scored-flow-writer.js';
 import { postgresFault } from '../resilience/dependency-fault.js';
 import { DependencyClosedError, DependencyGuard, stallThresholdMs } from '../resilience/dependency-guard.js';
@@ -12,6 +13,8 @@ import type { ThemisArgs } from './themis-args.js';
 
 /** The scored output's end-to-end latency histogram, exported as `themis_scored_latency_seconds`. */
 export const SCORED_LATENCY = 'scored_latency';
+/** The scored output's reading for the live page: a SourceTallyReport per task and interval. */
+export const SCORED_SOURCES_READING = 'scored_sources';
 
 type OutputKind = 'scored' | 'scan' | 'ignored' | 'alerts';
 
@@ -43,6 +46,8 @@ export class OutputBolt implements Bolt {
   private written!: MetricCounter;
   /** Scored flows (conversations or lone flows) whose records were written; null for the other outputs. */
   private flowsWritten: MetricCounter | null = null;
+  /** Scored output: the interval's worst sources, for the live page. */
+  private tally: SourceTally | null = null;
   /** Inputs a dependency refused as bad data (sent to ignored-flows, or, on the ignored output itself, dropped and logged). */
   private refused!: MetricCounter;
   /** Scored records PostgreSQL refused because another flow's row holds their id (the exporter repeated an id). */
@@ -70,6 +75,8 @@ export class OutputBolt implements Bolt {
       this.latency = context.histogram(SCORED_LATENCY);
       this.flowsWritten = context.counter('scored_flows_written');
       this.idConflicts = context.counter('scored_flow_id_conflicts');
+      const tally = (this.tally = new SourceTally());
+      context.reading(SCORED_SOURCES_READING, () => tally.take());
     }
     this.written = context.counter(`${this.args.kind}_records_written`);
     this.refused = context.counter('refused_records');
@@ -144,6 +151,7 @@ export class OutputBolt implements Bolt {
       if (this.args.kind !== 'scored') continue;
       const f = t.values[1] as Flow;
       flows++;
+      this.tally?.add(f);
       // Latency of the record that completes a conversation (or of a flow that needs no
       // pairing); a flow released unmatched waited for its window on purpose.
       if (f.matched || (f.protocol !== 6 && f.protocol !== 17)) this.latency?.observe((now - f.receivedAtMs) / 1000);

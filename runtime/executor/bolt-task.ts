@@ -322,6 +322,7 @@ export class BoltTask extends EmittingTask {
       breakerOpen: this.lostDependencies.size > 0,
       custom: { ...this.custom },
       customHistograms: this.customHistogramSnapshots(),
+      ...this.readingsField(),
     };
   }
 }

@@ -47,6 +47,7 @@ export abstract class EmittingTask {
   private readonly codes = new Map<string, number>();
   protected readonly custom: Record<string, number> = {};
   protected readonly customHistograms: Record<string, LatencyHistogram> = {};
+  private readonly readers = new Map<string, () => unknown>();
 
   constructor(
     protected readonly host: TaskHost,
@@ -73,6 +74,7 @@ export abstract class EmittingTask {
         const h = (this.customHistograms[name] ??= new LatencyHistogram());
         return { observe: (seconds) => h.observe(seconds) };
       },
+      reading: (name, read) => void this.readers.set(name, read),
     };
     for (const stream of Object.keys(comp.outputs)) this.codes.set(stream, host.streams.code(comp.id, stream)!);
   }
@@ -115,6 +117,27 @@ export abstract class EmittingTask {
     const out: Record<string, HistogramSnapshot> = {};
     for (const name of Object.keys(this.customHistograms)) out[name] = this.customHistograms[name]!.snapshot();
     return out;
+  }
+
+  /** The readings' values for a metrics report; undefined when the component registered none. */
+  protected takeReadings(): Record<string, unknown> | undefined {
+    if (this.readers.size === 0) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const [name, read] of this.readers) {
+      try {
+        const value = read();
+        if (value !== undefined) out[name] = value;
+      } catch (err) {
+        this.reportError(err, { reading: name });
+      }
+    }
+    return out;
+  }
+
+  /** `{ readings }` for TaskMetrics, or nothing when the component has none. */
+  protected readingsField(): { readings?: Record<string, unknown> } {
+    const readings = this.takeReadings();
+    return readings === undefined ? {} : { readings };
   }
 
   protected reportError(err: unknown, fields?: Record<string, unknown>): void {

@@ -262,6 +262,7 @@ export class SpoutTask extends EmittingTask {
       breakerOpen: false,
       custom: { ...this.custom },
       customHistograms: this.customHistogramSnapshots(),
+      ...this.readingsField(),
     };
   }
 }

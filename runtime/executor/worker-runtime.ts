@@ -1,4 +1,5 @@
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import type { Bolt, BasicBolt, FailCause, Spout, StreamCodec } from '../contracts.js';
 import { loadComponentFactory } from '../component-loader.js';
 import type { TopologySpec } from '../spec.js';
@@ -81,6 +82,7 @@ export class WorkerRuntime implements TaskHost {
   private scheduler!: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastMetricsAt = performance.now();
+  private lastLoop: EventLoopUtilization = performance.eventLoopUtilization();
   /** Per bolt executor, its tasks' executed count and execute latency sum and count at the last report. */
   private readonly lastExecuteTotals = new Map<number, ExecuteTotals>();
   readonly log;
@@ -429,7 +431,12 @@ export class WorkerRuntime implements TaskHost {
       this.lastExecuteTotals.set(ex.id, total);
       executors.push({ executor: ex.id, component: ex.component, capacity: capacity(total, last, intervalSecs), queueDepth: this.transport.loadOf(ex.id) });
     }
-    this.toSupervisor({ type: 'metrics', snapshot: { worker: this.me, atMs: Date.now(), tasks, executors } });
+    const loop = performance.eventLoopUtilization();
+    const busyRatio = performance.eventLoopUtilization(loop, this.lastLoop).utilization;
+    this.lastLoop = loop;
+    const heap = getHeapStatistics();
+    const thread = { busyRatio, heapUsedBytes: heap.used_heap_size, heapLimitBytes: heap.heap_size_limit };
+    this.toSupervisor({ type: 'metrics', snapshot: { worker: this.me, atMs: Date.now(), thread, tasks, executors } });
   }
 
   private async shutdown(): Promise<void> {
