@@ -41,7 +41,11 @@ describe('themis-topology metrics endpoint', () => {
         url ??= /metrics on (http:\/\/\S+\/metrics)/.exec(stderr)?.[1] ?? null;
         if (url === null) continue;
         text = await scrape(url);
-        if ((select(parseSamples(text), 'themis_scored_latency_seconds_count')[0]?.value ?? 0) > 0) break;
+        // Each worker thread reports its own tasks: wait for the first report of both (the timer
+        // bolts' counters are on different threads) and for a scored latency.
+        const samples = parseSamples(text);
+        const reported = ['themis_first_tuple_total', 'themis_last_tuple_total'].every((name) => select(samples, name).length > 0);
+        if (reported && (select(samples, 'themis_scored_latency_seconds_count')[0]?.value ?? 0) > 0) break;
       }
       expect(await promtoolCheckMetrics(text)).toBe('');
       const samples = parseSamples(text);

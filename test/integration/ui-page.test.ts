@@ -68,7 +68,10 @@ describe('the live page', () => {
     await page.goto(`${base}/`);
 
     // Every component that /metrics knows is a box of the graph and a row of the table.
-    const components = [...new Set(parseSamples(await scrape(`${base}/metrics`)).filter((s) => s.name === 'themis_emitted_tuples_total').map((s) => s.labels.component!))];
+    // Read once every worker thread has sent its first report (each reports its own components).
+    const componentsOnMetrics = async () => [...new Set(parseSamples(await scrape(`${base}/metrics`)).filter((s) => s.name === 'themis_emitted_tuples_total').map((s) => s.labels.component!))];
+    let components = await componentsOnMetrics();
+    for (const deadline = Date.now() + 30_000; components.length <= 20 && Date.now() < deadline; components = await componentsOnMetrics()) await new Promise((r) => setTimeout(r, 200));
     expect(components.length).toBeGreaterThan(20);
     for (const c of components) {
       await page.locator(`#graph g.node[data-component="${c}"]`).waitFor({ timeout: 30_000 });
