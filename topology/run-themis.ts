@@ -146,7 +146,9 @@ export function progressOf(snapshots: ReadonlyArray<WorkerMetricsSnapshot | unde
 
 /** The topics the embedded default writes, each to `<outputDir>/<topic>.jsonl`. */
 export function outputTopics(config: ThemisConfig): readonly string[] {
-  return [config.topics.scored, config.topics.scoredDetail, config.topics.scanCandidates, config.topics.ignored, ALERTS_FILE_TOPIC];
+  const topics = [config.topics.scored, config.topics.scoredDetail, config.topics.scanCandidates, config.topics.ignored];
+  // alerts.jsonl exists only with the evidence stage on.
+  return config.evidence.enabled ? [...topics, ALERTS_FILE_TOPIC] : topics;
 }
 
 /** Builds, validates and starts the Themis topology; resolves once every task is prepared and the spout is active. */
