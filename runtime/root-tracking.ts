@@ -133,6 +133,11 @@ export const enum ControlOp {
 /** Where a task's control messages go, and which acker and spout task own a root. */
 export interface ControlSink {
   control(op: ControlOp, destTask: number, root: number, a: number, b: number, c: number): void;
+  /**
+   * What failed a root (bolt task `task`, with `error`), sent along the path of its Fail record
+   * (to the root's acker, then with the Failed verdict to its spout task), ahead of the record.
+   */
+  noteFailure(root: number, task: number, error: string): void;
   ackerFor(root: number): number;
   spoutTaskOf(root: number): number;
 }
@@ -287,12 +292,20 @@ function ackTree(sink: ControlSink, root: number, hi: number, lo: number, parked
   sink.control(ControlOp.Ack, sink.ackerFor(root), root, hi, lo, 0);
 }
 
-/** A bolt fails a tuple: each of its trees fails (a chained tuple's anchors learn of it). */
-export function failMember(t: TreeMember, sink: ControlSink): void {
+/**
+ * Bolt task `task` fails a tuple with `error` (empty when none was given): each of its trees
+ * fails, its spout task learning which task failed it and why (a chained tuple's anchors learn of it).
+ */
+export function failMember(t: TreeMember, sink: ControlSink, task: number, error: string): void {
   if (t.chainAnchors !== null) for (const a of t.chainAnchors) a.chainFailed = true;
-  if (t.root !== 0) sink.control(ControlOp.Fail, sink.ackerFor(t.root), t.root, 0, 0, 0);
+  if (t.root !== 0) failTree(sink, t.root, task, error);
   const more = t.moreTrees;
-  if (more) for (let k = 0; k < more.length; k += 3) sink.control(ControlOp.Fail, sink.ackerFor(more[k]!), more[k]!, 0, 0, 0);
+  if (more) for (let k = 0; k < more.length; k += 3) failTree(sink, more[k]!, task, error);
+}
+
+function failTree(sink: ControlSink, root: number, task: number, error: string): void {
+  sink.noteFailure(root, task, error);
+  sink.control(ControlOp.Fail, sink.ackerFor(root), root, 0, 0, 0);
 }
 
 /** A bolt parks a tuple: each of its trees becomes PARKED at its spout task. Returns false if untracked. */

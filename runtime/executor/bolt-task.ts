@@ -302,10 +302,7 @@ export class BoltTask extends EmittingTask {
     this.counters.failed++;
     if (!this.host.acking) return;
     const error = err === undefined ? '' : (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_CHARS);
-    if (t.root !== 0) this.host.noteFailure(t.root, this.ts.taskId, error);
-    const more = t.moreTrees;
-    if (more) for (let k = 0; k < more.length; k += 3) this.host.noteFailure(more[k]!, this.ts.taskId, error);
-    failMember(t, this.host);
+    failMember(t, this.host, this.ts.taskId, error);
   }
 
   metrics(): TaskMetrics {

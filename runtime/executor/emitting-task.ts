@@ -24,11 +24,6 @@ export interface TaskHost extends ControlSink {
   scheduleTurn(): void;
   /** A spout has data again: ask the idle spouts at once. */
   wakeSpouts(): void;
-  /**
-   * Sends what failed a root along the path of its Fail record (to the root's acker, then with the
-   * Failed verdict to its spout task), so the spout learns it with the verdict.
-   */
-  noteFailure(root: number, task: number, error: string): void;
   /** Takes what failed a root (its spout task does, with the Failed verdict), if a note came. */
   takeFailureNote(root: number): FailCause | undefined;
   /** Opens or closes a bolt task's circuit breaker (`OutputCollector.dependencyLost`). */

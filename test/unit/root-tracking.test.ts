@@ -69,6 +69,8 @@ function simulate(seed: number): { roots: number; verdicts: number } {
     control: (op, _dest, root, a, b, c) => send(thread, op === ControlOp.Park || op === ControlOp.Unpark ? SPOUT : ACKER, [op, op === ControlOp.Park || op === ControlOp.Unpark ? 'spout' : 'acker', root, a, b, c]),
     ackerFor: () => ACKER,
     spoutTaskOf: () => SPOUT,
+    // Failure notes only name the cause (test/runtime/acking.test.ts follows them between threads).
+    noteFailure: () => undefined,
   });
 
   const verdicts = new Map<number, string>();
@@ -135,7 +137,7 @@ function simulate(seed: number): { roots: number; verdicts: number } {
   };
   const fail = (t: Member, thread: number) => {
     t.done = true;
-    failMember(t, sinkOf(thread));
+    failMember(t, sinkOf(thread), thread, 'fixture failure');
     for (const r of treesOfMember(t)) {
       live(r, -1);
       failedRoots.add(r);
@@ -155,7 +157,7 @@ function simulate(seed: number): { roots: number; verdicts: number } {
       for (let i = 0; i < Math.floor(rnd() * 3); i++) emitChild([c]);
       c.done = true;
       if (rnd() < 0.1) {
-        failMember(c, sinkOf(thread));
+        failMember(c, sinkOf(thread), thread, 'fixture failure');
         for (const r of treesOfMember(c)) failedRoots.add(r);
       } else ackMember(c, sinkOf(thread));
     }
