@@ -1,5 +1,5 @@
 import { LATENCY_BUCKETS_SECONDS, type HistogramSnapshot } from './latency-histogram.js';
-import type { TaskMetrics, WorkerMetricsSnapshot } from './metrics-snapshot.js';
+import type { TaskMetrics, ThreadMetrics, WorkerMetricsSnapshot } from './metrics-snapshot.js';
 import type { GroupingType, TopologySpec } from './spec.js';
 
 /**
@@ -47,11 +47,9 @@ export interface ComponentStatus {
   readonly completeP99Ms: number | null;
 }
 
-export interface ThreadStatus {
+/** A worker thread's figures of its latest report. */
+export interface ThreadStatus extends ThreadMetrics {
   readonly worker: number;
-  readonly busyRatio: number;
-  readonly heapUsedBytes: number;
-  readonly heapLimitBytes: number;
 }
 
 export interface TopologyStatusView {
