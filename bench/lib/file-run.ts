@@ -1,5 +1,6 @@
 /** One run of the whole topology on a file of flows, as the Themis benchmarks measure it. */
 import type { ThemisArgs } from '../../bolts/components/themis-args.js';
+import type { WorkerMetricsSnapshot } from '../../runtime/index.js';
 import { startThemis, type FlowInput } from '../../topology/run-themis.js';
 import { latencyCounts, percentileOfCounts, rssSampler, type ThemisRun } from './measure.js';
 
@@ -13,6 +14,8 @@ export interface FileRunOptions {
   /** For an offered-rate run: seconds left out of p50/p99 (JIT, first use of the data sources). */
   readonly warmupSecs: number;
   readonly plainLoopFlowsPerSec: number;
+  /** More figures read from the run's last metrics snapshots, added to the result. */
+  readonly extra?: (snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>) => Record<string, unknown>;
 }
 
 /**
@@ -53,6 +56,7 @@ export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun> {
     peakRssMb: rss.stop(),
     plainLoopFlowsPerSec: o.plainLoopFlowsPerSec,
     workers: o.workers,
+    ...o.extra?.(run.topology.snapshots),
   };
   await run.stop();
   return result;

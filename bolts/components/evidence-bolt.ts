@@ -1,4 +1,4 @@
-import type { BasicBolt, BasicOutputCollector, Bolt, MetricCounter, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
+import type { BasicBolt, BasicOutputCollector, Bolt, MetricCounter, MetricHistogram, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Alert } from '../evidence/alert.js';
 import { contactOf, countsAsEvidence } from '../evidence/contact.js';
 import { HeldConversations, type Held } from '../evidence/held-conversations.js';
@@ -7,6 +7,9 @@ import type { Flow } from '../flow.js';
 import { alertRecord, type AlertStatus } from '../output/alert-record.js';
 import { STREAM_ALERTS } from './streams.js';
 import { FLOW_FIELDS, type ThemisArgs } from './themis-args.js';
+
+/** How long held conversations were held, exported as `themis_evidence_hold_seconds`. */
+export const EVIDENCE_HOLD = 'evidence_hold';
 
 /** The evidence stage's input: the flow keyed by its initiator's address, which it is fields-grouped on. */
 export const EVIDENCE_FIELDS = ['source', 'flowId', 'flow'] as const;
@@ -56,6 +59,7 @@ export class EvidenceBolt implements Bolt {
   private book!: SourceBook;
   private held!: HeldConversations<Tuple>;
   private collector!: OutputCollector;
+  private holds!: MetricHistogram;
   private readonly metrics = new Map<keyof BookCounters | 'heldReleasedEarly' | 'alertsRaised', { counter: MetricCounter; reported: number }>();
   private alertsRaised = 0;
   /** After the end of a finite input: `waiting` for the input to go quiet, then `draining`. */
@@ -81,6 +85,7 @@ export class EvidenceBolt implements Bolt {
     metric('entriesRefused', 'evidence_entries_refused');
     metric('heldReleasedEarly', 'evidence_held_released_early');
     metric('alertsRaised', 'evidence_alerts_raised');
+    this.holds = context.histogram(EVIDENCE_HOLD);
   }
 
   execute(input: Tuple): void {
@@ -145,7 +150,14 @@ export class EvidenceBolt implements Bolt {
   };
 
   private release(released: readonly Held<Tuple>[]): void {
-    for (const h of released) this.emitTagged(h.handle, h.handle.values[2] as Flow);
+    if (released.length === 0) return;
+    const now = this.now();
+    for (const h of released) {
+      const flow = h.handle.values[2] as Flow;
+      flow.heldForEvidenceMs = now - h.heldAtMs;
+      this.holds.observe(flow.heldForEvidenceMs / 1000);
+      this.emitTagged(h.handle, flow);
+    }
   }
 
   private emitTagged(input: Tuple, flow: Flow): void {

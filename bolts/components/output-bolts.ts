@@ -158,8 +158,9 @@ export class OutputBolt implements Bolt {
       flows++;
       this.tally?.add(f);
       // Latency of the record that completes a conversation (or of a flow that needs no
-      // pairing); a flow released unmatched waited for its window on purpose.
-      if (f.matched || (f.protocol !== 6 && f.protocol !== 17)) this.latency?.observe((now - f.receivedAtMs) / 1000);
+      // pairing); a flow released unmatched waited for its window on purpose, and so did one the
+      // evidence stage held (its hold is in themis_evidence_hold_seconds).
+      if ((f.matched || (f.protocol !== 6 && f.protocol !== 17)) && f.heldForEvidenceMs === undefined) this.latency?.observe((now - f.receivedAtMs) / 1000);
     }
     let n = 0;
     for (const b of accepted === inputs ? batches : this.recordsOf(accepted)) n += b.records.length;
