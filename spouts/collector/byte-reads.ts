@@ -1,0 +1,30 @@
+/** Big-endian reads from a datagram's bytes; callers check bounds first. */
+
+export const TWO_32 = 4_294_967_296;
+
+export function u16(b: Uint8Array, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
+
+export function u32(b: Uint8Array, p: number): number {
+  return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+}
+
+/** An unsigned integer of 1 to 8 octets (beyond 2^53 it loses precision, as any JS number does). */
+export function readUint(b: Uint8Array, p: number, length: number): number {
+  switch (length) {
+    case 1:
+      return b[p]!;
+    case 2:
+      return u16(b, p);
+    case 4:
+      return u32(b, p);
+    case 8:
+      return u32(b, p) * TWO_32 + u32(b, p + 4);
+    default: {
+      let value = 0;
+      for (let i = 0; i < length; i++) value = value * 256 + b[p + i]!;
+      return value;
+    }
+  }
+}
