@@ -28,3 +28,15 @@ export function readUint(b: Uint8Array, p: number, length: number): number {
     }
   }
 }
+
+/**
+ * The length of the variable-length field at p (RFC 7011 §7: one octet below 255, or 255 then two
+ * octets) times 4, plus the octets of the length itself (1 or 3): one number, no allocation.
+ * -1 when the length is cut off by `end`.
+ */
+export function variableLength(b: Uint8Array, p: number, end: number): number {
+  if (p >= end) return -1;
+  const short = b[p]!;
+  if (short < 255) return (short << 2) | 1;
+  return end - p < 3 ? -1 : (u16(b, p + 1) << 2) | 3;
+}

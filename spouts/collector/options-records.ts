@@ -1,4 +1,4 @@
-import { readUint, u16 } from './byte-reads.js';
+import { readUint, variableLength } from './byte-reads.js';
 import * as F from './field-map.js';
 import type { DomainState } from './exporter-stats.js';
 import type { Template } from './templates.js';
@@ -31,13 +31,10 @@ export function decodeOptionRecords(b: Uint8Array, start: number, end: number, t
     for (let i = 0; i < plan.length; i += 2) {
       let length = plan[i + 1]!;
       if (length === F.VARIABLE_LENGTH) {
-        if (p >= end) return -1;
-        length = b[p++]!;
-        if (length === 255) {
-          if (end - p < 2) return -1;
-          length = u16(b, p);
-          p += 2;
-        }
+        const prefixed = variableLength(b, p, end);
+        if (prefixed < 0) return -1;
+        length = prefixed >>> 2;
+        p += prefixed & 3;
       }
       if (end - p < length) return -1;
       const handler = plan[i];

@@ -1,4 +1,4 @@
-import { TWO_32, readUint, u16, u32 } from './byte-reads.js';
+import { TWO_32, readUint, u32, variableLength } from './byte-reads.js';
 import * as F from './field-map.js';
 import { FLAGS_TEXT, NO_FLAGS, icmpDstPort, isIcmp, type DecodedFlow } from './flow-record.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
@@ -96,13 +96,10 @@ export function decodeFlowRecords(b: Uint8Array, start: number, end: number, t: 
     for (let i = 0; i < n; i += 2) {
       let length = plan[i + 1]!;
       if (length === F.VARIABLE_LENGTH) {
-        if (p >= end) return -1;
-        length = b[p++]!;
-        if (length === 255) {
-          if (end - p < 2) return -1;
-          length = u16(b, p);
-          p += 2;
-        }
+        const prefixed = variableLength(b, p, end);
+        if (prefixed < 0) return -1;
+        length = prefixed >>> 2;
+        p += prefixed & 3;
       }
       if (end - p < length) return -1;
       switch (plan[i]) {

@@ -65,6 +65,7 @@ export function compileTemplate(
       enterprise = u32(b, p);
       p += 4;
     }
+    if (length === VARIABLE_LENGTH && !spec.hasEnterpriseBit) return { ok: false, reason: `template ${spec.id} field ${i} has length 65535: NetFlow v9 has no variable-length fields` };
     const handler = i < spec.scopeCount ? (length === 0 ? `scope field ${i} has length 0` : H_SKIP) : handlerFor(id, enterprise, length, spec.isOptions);
     if (typeof handler === 'string') return { ok: false, reason: `template ${spec.id}: ${handler}` };
     plan[2 * i] = handler;

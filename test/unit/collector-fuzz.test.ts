@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../data_sources/tools/generate-lists.js';
 import { FlowDecoder, type DecodedFlow } from '../../spouts/collector/flow-decoder.js';
-import { VARIABLE, encodeIpfix, encodeV5, encodeV9, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
+import { IPV4_KEY_FIELDS, VARIABLE, encodeIpfix, encodeV5, encodeV9, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
 
 /**
  * Whatever arrives on the collector's port: random bytes behind a valid version, cut datagrams,
@@ -14,11 +14,7 @@ const SEED = 20_240_611;
 const NOW = 1_700_000_000_000;
 
 const FIELDS: FieldSpec[] = [
-  { id: 8, length: 4 },
-  { id: 12, length: 4 },
-  { id: 7, length: 2 },
-  { id: 11, length: 2 },
-  { id: 4, length: 1 },
+  ...IPV4_KEY_FIELDS,
   { id: 6, length: 1 },
   { id: 82, length: VARIABLE },
   { id: 2, length: 4 },

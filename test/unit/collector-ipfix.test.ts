@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { FlowDecoder, type DecodedFlow } from '../../spouts/collector/flow-decoder.js';
-import { VARIABLE, encodeIpfix, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
+import { IPV4_KEY_FIELDS, VARIABLE, encodeIpfix, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
 
 const EXPORTER = '[2001:db8::9]:4739';
 const T0 = 1_700_000_000_000;
 const EXPORT_SECS = 1_690_000_000;
 const header = (sequence: number, domainId = 5) => ({ exportSecs: EXPORT_SECS, sequence, domainId });
 
-const BASE: FieldSpec[] = [
-  { id: 8, length: 4 }, // sourceIPv4Address
-  { id: 12, length: 4 }, // destinationIPv4Address
-  { id: 7, length: 2 }, // sourceTransportPort
-  { id: 11, length: 2 }, // destinationTransportPort
-  { id: 4, length: 1 }, // protocolIdentifier
-];
+const BASE: FieldSpec[] = [...IPV4_KEY_FIELDS];
 const BASE_VALUES: FieldValue[] = ['192.0.2.10', '198.51.100.20', 40_001, 443, 6];
 
 function decodeAll(decoder: FlowDecoder, datagrams: Uint8Array[], nowMs = T0): DecodedFlow[] {

@@ -152,12 +152,14 @@ describe('NetFlow v9 decoding', () => {
     const decoder = new FlowDecoder();
     const bad: FieldSpec[] = [{ id: 8, length: 3 }, { id: 12, length: 4 }];
     const zero: FieldSpec[] = [{ id: 8, length: 4 }, { id: 99, length: 0 }];
+    const variable: FieldSpec[] = [{ id: 8, length: 4 }, { id: 99, length: 65_535 }];
     decodeAll(decoder, [
+      encodeV9(header(0), [{ kind: 'template', templates: [{ id: 258, fields: variable }] }]),
       encodeV9(header(0), [{ kind: 'template', templates: [{ id: 256, fields: bad }] }]),
       encodeV9(header(1), [{ kind: 'template', templates: [{ id: 257, fields: zero }] }]),
       encodeV9(header(2), [{ kind: 'data', templateId: 256, fields: [{ id: 1, length: 7 }], records: [[1]] }]),
     ]);
-    expect(decoder.stats()[0]).toMatchObject({ malformed: 2, templates: 0, heldRecords: 1, flows: 0 });
+    expect(decoder.stats()[0]).toMatchObject({ malformed: 3, templates: 0, heldRecords: 1, flows: 0 });
   });
 
   it('forgets a template not refreshed within its lifetime', () => {
