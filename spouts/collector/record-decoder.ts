@@ -4,6 +4,7 @@ import { FLAGS_TEXT, NO_FLAGS, icmpDstPort, isIcmp, type DecodedFlow } from './f
 import { ipv4Text, ipv6Text } from './ip-text.js';
 import type { DomainState } from './exporter-stats.js';
 import type { Template } from './templates.js';
+import { intoUptimeWindow } from './uptime-window.js';
 
 /**
  * Runs a compiled template over the records of one data set (v9 and IPFIX alike).
@@ -12,9 +13,8 @@ import type { Template } from './templates.js';
  * - absolute elements (flowStart/End Seconds, Milliseconds, Micro- and Nanoseconds) as they are;
  * - flowStart/EndDeltaMicroseconds back from the export time;
  * - flowStart/EndSysUpTime: NetFlow v9 subtracts the header's sysUptime from them and adds the
- *   header's unix_secs (the difference taken modulo 2^32 as a signed 32-bit number, so a flow
- *   that began before the exporter's uptime counter wrapped still lands before the export); IPFIX
- *   adds systemInitTimeMilliseconds, from the record or the domain's options data;
+ *   header's unix_secs; IPFIX adds systemInitTimeMilliseconds, from the record or the domain's
+ *   options data; both then brought into the window before the export (uptime-window.ts);
  * - nothing (or IPFIX uptimes without an init time): the export time.
  * When several are present the finer absolute one wins.
  */
@@ -43,9 +43,10 @@ function pickMs(absoluteMs: number, deltaUs: number, uptimeMs: number, ctx: Reco
   if (absoluteMs >= 0) return absoluteMs;
   if (deltaUs >= 0) return ctx.exportSecs * 1000 - deltaUs / 1000; // fractional ms: truncation to seconds comes after
   if (uptimeMs >= 0) {
-    if (ctx.sysUptimeMs >= 0) return ctx.exportSecs * 1000 + ((uptimeMs - ctx.sysUptimeMs) | 0);
+    const exportMs = ctx.exportSecs * 1000;
+    if (ctx.sysUptimeMs >= 0) return intoUptimeWindow(exportMs + uptimeMs - ctx.sysUptimeMs, exportMs);
     const initMs = systemInitMs >= 0 ? systemInitMs : ctx.domain.systemInitMs;
-    if (initMs >= 0) return initMs + uptimeMs;
+    if (initMs >= 0) return intoUptimeWindow(initMs + uptimeMs, exportMs);
   }
   return ctx.exportSecs * 1000;
 }

@@ -53,7 +53,7 @@ describe('IPFIX decoding', () => {
       ['microseconds (NTP)', [{ id: 154, length: 8 }, { id: 155, length: 8 }], [ntp(1_689_999_100, 0xffff_0000), ntp(1_689_999_101, 1)], 1_689_999_100, 1_689_999_101],
       ['nanoseconds (NTP)', [{ id: 156, length: 8 }, { id: 157, length: 8 }], [ntp(1_689_999_200, 0x8000_0000), ntp(1_689_999_202, 0)], 1_689_999_200, 1_689_999_202],
       ['delta microseconds before export', [{ id: 158, length: 4 }, { id: 159, length: 4 }], [10_500_000, 1], EXPORT_SECS - 11, EXPORT_SECS - 1],
-      ['sysUpTime with systemInitTimeMilliseconds', [{ id: 160, length: 8 }, { id: 22, length: 4 }, { id: 21, length: 4 }], [1_600_000_000_000, 5_000, 9_999], 1_600_000_005, 1_600_000_009],
+      ['sysUpTime with systemInitTimeMilliseconds', [{ id: 160, length: 8 }, { id: 22, length: 4 }, { id: 21, length: 4 }], [1_689_999_000_000, 5_000, 9_999], 1_689_999_005, 1_689_999_009],
       ['no time at all: the export time', [], [], EXPORT_SECS, EXPORT_SECS],
     ];
     for (const [name, timeFields, values, start, end] of cases) {
@@ -68,11 +68,28 @@ describe('IPFIX decoding', () => {
     const fields = [...BASE, { id: 22, length: 4 }, { id: 21, length: 4 }];
     const datagram = encodeIpfix(header(0), [
       { kind: 'options', templates: [{ id: 400, scope, fields: optionFields }] },
-      { kind: 'data', templateId: 400, fields: [...scope, ...optionFields], records: [[5, 1_600_000_000_000]] },
+      { kind: 'data', templateId: 400, fields: [...scope, ...optionFields], records: [[5, 1_689_990_000_000]] },
       { kind: 'template', templates: [{ id: 256, fields }] },
       { kind: 'data', templateId: 256, fields, records: [[...BASE_VALUES, 60_000, 61_500]] },
     ]);
-    expect(decodeAll(new FlowDecoder(), [datagram])[0]).toMatchObject({ start_timestamp_unix_secs: 1_600_000_060, end_timestamp_unix_secs: 1_600_000_061 });
+    expect(decodeAll(new FlowDecoder(), [datagram])[0]).toMatchObject({ start_timestamp_unix_secs: 1_689_990_060, end_timestamp_unix_secs: 1_689_990_061 });
+  });
+
+  it('reads uptime stamps modulo 2^32 ms: a negative one written unsigned, and one from before the counter wrapped', () => {
+    const fields = [...BASE, { id: 160, length: 8 }, { id: 22, length: 4 }, { id: 21, length: 4 }];
+    const exportMs = EXPORT_SECS * 1000;
+    const out = decodeAll(new FlowDecoder(), [
+      withTemplate(fields, [
+        // softflowd reading a capture: initialised at the export, the flow 28 ms and 10 ms before.
+        [...BASE_VALUES, exportMs, 2 ** 32 - 28, 2 ** 32 - 10],
+        // Up 60 days: the counter wrapped once; the flow began 2 days and ended 1 s before the export.
+        [...BASE_VALUES, exportMs - 60 * 86_400_000, 60 * 86_400_000 - 2 ** 32 - 2 * 86_400_000, 60 * 86_400_000 - 2 ** 32 - 1000],
+      ]),
+    ]);
+    expect(out.map((f) => [f.start_timestamp_unix_secs, f.end_timestamp_unix_secs])).toEqual([
+      [EXPORT_SECS - 1, EXPORT_SECS - 1],
+      [EXPORT_SECS - 2 * 86_400, EXPORT_SECS - 1],
+    ]);
   });
 
   it('skips variable-length fields in both length forms and enterprise fields, keeping the fields after them', () => {

@@ -52,6 +52,25 @@ describe('NetFlow v9 decoding', () => {
     ]);
   });
 
+  it('places flows up to 49 days before the export, whether the counter wrapped or the exporter wrote a negative offset', () => {
+    const fields = V4_FIELDS.slice(0, 11);
+    const record = (first: number, last: number): FieldValue[] => [...V4_RECORD.slice(0, 9), first, last];
+    const thirtyDaysMs = 30 * 86_400_000;
+    const out = decodeAll(new FlowDecoder(), [
+      encodeV9({ sysUptimeMs: 3_000_000_000, unixSecs: 1_650_000_000, sequence: 0, sourceId: 1 }, [
+        { kind: 'template', templates: [{ id: 256, fields }] },
+        // 30 days before: farther than a signed 32-bit difference reaches.
+        { kind: 'data', templateId: 256, fields, records: [record(3_000_000_000 - thirtyDaysMs, 3_000_000_000 - 1000)] },
+      ]),
+      // softflowd reading a capture: uptime 0 at export, the flow 10 ms before, written unsigned.
+      encodeV9({ sysUptimeMs: 0, unixSecs: 1_650_000_000, sequence: 1, sourceId: 1 }, [{ kind: 'data', templateId: 256, fields, records: [record(2 ** 32 - 10, 2 ** 32 - 10)] }]),
+    ]);
+    expect(out.map((f) => [f.start_timestamp_unix_secs, f.end_timestamp_unix_secs])).toEqual([
+      [1_650_000_000 - 30 * 86_400, 1_649_999_999],
+      [1_649_999_999, 1_649_999_999],
+    ]);
+  });
+
   it('decodes IPv6 addresses into compressed lowercase text', () => {
     const fields: FieldSpec[] = [
       { id: 27, length: 16 },
