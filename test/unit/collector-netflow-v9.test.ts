@@ -92,8 +92,10 @@ describe('NetFlow v9 decoding', () => {
 
   it('holds data that comes before its template and releases it, with its own header times, when the template arrives', () => {
     const decoder = new FlowDecoder();
-    const early = encodeV9({ ...header(0), unixSecs: 1_650_000_000 }, [v4Data([V4_RECORD, V4_RECORD])]);
+    // A Buffer, as node:dgram gives, overwritten after decode as a reused receive buffer would be.
+    const early = Buffer.from(encodeV9({ ...header(0), unixSecs: 1_650_000_000 }, [v4Data([V4_RECORD, V4_RECORD])]));
     expect(decodeAll(decoder, [early])).toEqual([]);
+    early.fill(0);
     expect(decoder.stats()[0]).toMatchObject({ heldRecords: 1, templateMisses: 0, flows: 0 });
     const out: DecodedFlow[] = [];
     const appended = decoder.decode(encodeV9({ ...header(1), unixSecs: 1_650_000_100 }, [V4_TEMPLATE]), EXPORTER, T0 + 1000, out);
