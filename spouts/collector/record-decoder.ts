@@ -1,4 +1,4 @@
-import { TWO_32, readUint, u32, variableLength } from './byte-reads.js';
+import { TWO_32, fieldSize, readUint, u32 } from './byte-reads.js';
 import * as F from './field-map.js';
 import { FLAGS_TEXT, NO_FLAGS, icmpDstPort, isIcmp, type DecodedFlow } from './flow-record.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
@@ -95,14 +95,10 @@ export function decodeFlowRecords(b: Uint8Array, start: number, end: number, t: 
     let revFlags = -1;
     let sampling = -1;
     for (let i = 0; i < n; i += 2) {
-      let length = plan[i + 1]!;
-      if (length === F.VARIABLE_LENGTH) {
-        const prefixed = variableLength(b, p, end);
-        if (prefixed < 0) return -1;
-        length = prefixed >>> 2;
-        p += prefixed & 3;
-      }
-      if (end - p < length) return -1;
+      const size = fieldSize(b, p, end, plan[i + 1]!);
+      if (size < 0) return -1;
+      const length = size >>> 2;
+      p += size & 3;
       switch (plan[i]) {
         case F.H_SKIP:
           break;
