@@ -18,8 +18,8 @@ import { intoUptimeWindow } from './uptime-window.js';
  * (uptime-window.ts) so that an uptime wrap between the two still gives a time before it. Sequence
  * numbers and the sampling interval are kept per engine (type and id).
  */
-export const V5_HEADER_LENGTH = 24;
-export const V5_RECORD_LENGTH = 48;
+const V5_HEADER_LENGTH = 24;
+const V5_RECORD_LENGTH = 48;
 
 /** Decodes one v5 datagram; returns the reason when it is malformed (nothing of it is kept then). */
 export function decodeV5(b: Uint8Array, scope: DatagramScope): string | undefined {

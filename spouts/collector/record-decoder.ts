@@ -16,7 +16,7 @@ import { intoUptimeWindow } from './uptime-window.js';
  *   header's unix_secs; IPFIX adds systemInitTimeMilliseconds, from the record or the domain's
  *   options data; both then brought into the window before the export (uptime-window.ts);
  * - nothing (or IPFIX uptimes without an init time): the export time.
- * When several are present the finer absolute one wins.
+ * An absolute time wins over a relative one, and milliseconds or finer over seconds.
  */
 
 export interface RecordContext {

@@ -28,8 +28,6 @@ export interface Template {
   readonly plan: Int32Array;
   /** Octets of the shortest record (a variable-length field takes at least its 1-octet length). */
   readonly minRecordLength: number;
-  /** Whether any field is read (a template of skipped fields only yields no flows). */
-  readonly hasReadFields: boolean;
   lastSeenMs: number;
 }
 
@@ -52,7 +50,6 @@ export function compileTemplate(
 ): CompileResult {
   const plan = new Int32Array(spec.fieldCount * 2);
   let minRecordLength = 0;
-  let hasReadFields = false;
   for (let i = 0; i < spec.fieldCount; i++) {
     if (end - p < 4) return { ok: false, reason: `template ${spec.id} declares ${spec.fieldCount} fields but its set ends after ${i}` };
     let id = u16(b, p);
@@ -70,7 +67,6 @@ export function compileTemplate(
     if (typeof handler === 'string') return { ok: false, reason: `template ${spec.id}: ${handler}` };
     plan[2 * i] = handler;
     plan[2 * i + 1] = length;
-    if (handler !== H_SKIP) hasReadFields = true;
     minRecordLength += length === VARIABLE_LENGTH ? 1 : length;
   }
   if (minRecordLength > MAX_RECORD_LENGTH) {
@@ -82,7 +78,6 @@ export function compileTemplate(
     isOptions: spec.isOptions,
     plan,
     minRecordLength,
-    hasReadFields,
     lastSeenMs: spec.nowMs,
   };
   return { ok: true, template, end: p };
