@@ -175,7 +175,11 @@ describe('IPFIX decoding', () => {
     expect(decoder.stats()[0]).toMatchObject({ templates: 2, heldRecords: 0 });
     expect(decodeAll(decoder, [encodeIpfix(header(3), [data(256)])])).toEqual([]);
     expect(decoder.stats()[0]).toMatchObject({ heldRecords: 1 });
-    decodeAll(decoder, [encodeIpfix(header(3), [{ kind: 'withdraw', ids: [2] }])]);
+    const options: SetSpec = { kind: 'options', templates: [{ id: 400, scope: [{ id: 149, length: 4 }], fields: [{ id: 34, length: 4 }] }] };
+    decodeAll(decoder, [encodeIpfix(header(3), [options, { kind: 'withdraw', ids: [2] }])]);
+    // Withdrawing all templates (id 2) leaves the options template; id 3 in an options set takes it.
+    expect(decoder.stats()[0]).toMatchObject({ templates: 1, malformed: 0 });
+    decodeAll(decoder, [encodeIpfix(header(3), [{ kind: 'withdraw', ids: [3], isOptions: true }])]);
     expect(decoder.stats()[0]).toMatchObject({ templates: 0, malformed: 0 });
   });
 
