@@ -48,6 +48,10 @@ export function compileTemplate(
   end: number,
   spec: { domainId: number; id: number; fieldCount: number; scopeCount: number; isOptions: boolean; hasEnterpriseBit: boolean; nowMs: number },
 ): CompileResult {
+  // Checked before allocating: a forged count (up to 65,535) must not cost a large plan.
+  if (spec.fieldCount * 4 > end - p) {
+    return { ok: false, reason: `template ${spec.id} declares ${spec.fieldCount} fields, its set has room for ${Math.floor((end - p) / 4)}` };
+  }
   const plan = new Int32Array(spec.fieldCount * 2);
   let minRecordLength = 0;
   for (let i = 0; i < spec.fieldCount; i++) {
