@@ -122,6 +122,7 @@ export interface ConvertedInput {
 export interface ConvertOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdin: Readable;
+  readonly log: (message: string) => void;
   /** Printed as they happen: a file nfdump could not read, text that is not JSON. */
   readonly onSourceError: (message: string) => void;
   readonly signal: AbortSignal;
@@ -141,6 +142,7 @@ export async function convertToSpool(plan: Exclude<FileInputPlan, { format: 'jso
   process.once('exit', remove);
   const spoolPath = join(dir, 'flows.jsonl');
   const name = plan.path === '-' ? 'stdin' : plan.path;
+  o.log(`themis: converting ${name} (${plan.format}) into JSON lines in ${spoolPath} before scoring`);
   const source: AsyncIterable<SourceItem> =
     plan.format === 'nfcapd'
       ? nfcapdSource(plan.files, nfdump, ids)

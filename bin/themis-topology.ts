@@ -180,8 +180,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   };
   let converted: ConvertedInput | null = null;
   if (plan !== undefined && plan.format !== 'jsonl') {
-    log(`themis: converting ${plan.path === '-' ? 'stdin' : plan.path} (${plan.format}) into JSON lines before scoring`);
-    const result = await convert(plan);
+    const result = await convert(plan, log);
     if (typeof result === 'number') return result;
     converted = result;
     log(converted.note);
@@ -236,7 +235,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
  * conversion: nothing is scored, the spool is removed, and the exit code is 3 (stopped by a
  * signal with flows read and not finished). nfdump missing is a start problem (exit 2).
  */
-async function convert(plan: Exclude<FileInputPlan, { format: 'jsonl' }>): Promise<ConvertedInput | number> {
+async function convert(plan: Exclude<FileInputPlan, { format: 'jsonl' }>, log: (message: string) => void): Promise<ConvertedInput | number> {
   const stop = new AbortController();
   let stoppedBy: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -249,6 +248,7 @@ async function convert(plan: Exclude<FileInputPlan, { format: 'jsonl' }>): Promi
     const converted = await convertToSpool(plan, {
       env: process.env,
       stdin: process.stdin,
+      log,
       onSourceError: (message) => process.stderr.write(`themis-topology: error: ${message}\n`),
       signal: stop.signal,
     });
