@@ -9,7 +9,7 @@
  * takes its conversations' lines, and a failed line is read back by its offset and replayed, which
  * a stream from nfdump could not give without keeping every flow in flight in memory or running
  * nfdump once per thread. The cost is a pass over the data before scoring starts and the spool's
- * disk space (about 250 bytes a flow), in a directory under $TMPDIR removed at exit.
+ * disk space (about 230 bytes a flow), in a directory under $TMPDIR removed at exit.
  *
  * A record that does not convert (or whose flow parseFlowLine refuses) is written to the spool as
  * an unconverted-record line with its reason and origin (`<file> record <n>`), which json-to-tuple
@@ -26,7 +26,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { unconvertedLine } from '../bolts/parse/unconverted-record.js';
-import { ingestToLines, type IngestSummary } from '../spouts/ingest/ingest.js';
+import { ingestToLines, LINES_HIGH_WATER_MARK, type IngestSummary } from '../spouts/ingest/ingest.js';
 import { checkFileFormat, detectInputFormat, INPUT_FORMATS, readFileHead, type InputFormat } from '../spouts/ingest/input-format.js';
 import { listNfcapdFiles, nfcapdSource, nfdumpJsonSource, nfdumpVersion, type IdCounter, type NfdumpCommand, type SourceItem } from '../spouts/ingest/sources.js';
 import { parseFirstId, parseUtcOffset } from './nfdump-options.js';
@@ -147,7 +147,7 @@ export async function convertToSpool(plan: Exclude<FileInputPlan, { format: 'jso
     plan.format === 'nfcapd'
       ? nfcapdSource(plan.files, nfdump, ids)
       : nfdumpJsonSource(plan.path === '-' ? o.stdin : createReadStream(plan.path), name, ids, { utcOffsetMinutes: plan.utcOffsetMinutes });
-  const spool = createWriteStream(spoolPath);
+  const spool = createWriteStream(spoolPath, { highWaterMark: LINES_HIGH_WATER_MARK });
   let summary: IngestSummary;
   try {
     summary = await ingestToLines(source, spool, {

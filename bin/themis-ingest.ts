@@ -48,6 +48,7 @@ import {
   DEFAULT_MAX_BATCHES_IN_FLIGHT,
   ingest,
   ingestToLines,
+  LINES_HIGH_WATER_MARK,
   type IngestOptions,
   type IngestProgress,
   type IngestSummary,
@@ -242,8 +243,8 @@ async function runIngest(
   options: CommonConfig & { sendInvalid: boolean },
   io: CliIo,
 ): Promise<IngestSummary | undefined> {
-  const progress = new ProgressLine(io);
   const destination = options.destination;
+  const progress = new ProgressLine(io, destination.kind === 'kafka' ? 'sent' : 'written');
   let printedInvalid = 0;
   const pumpOptions = {
     batchSize: options.batchSize,
@@ -298,7 +299,7 @@ async function writeLines(
   io: CliIo,
 ): Promise<IngestSummary> {
   if (destination.fd === null) return ingestToLines(source, io.stdout ?? process.stdout, options);
-  const output = createWriteStream('', { fd: destination.fd });
+  const output = createWriteStream('', { fd: destination.fd, highWaterMark: LINES_HIGH_WATER_MARK });
   try {
     return await ingestToLines(source, output, options);
   } finally {
@@ -323,11 +324,14 @@ function printSummary(summary: IngestSummary, options: CommonConfig & { sendInva
 class ProgressLine {
   private isShown = false;
 
-  constructor(private readonly io: CliIo) {}
+  constructor(
+    private readonly io: CliIo,
+    private readonly verb: 'sent' | 'written',
+  ) {}
 
   show(progress: IngestProgress): void {
     const text =
-      `read ${progress.read.toLocaleString('en-US')}  sent ${progress.sent.toLocaleString('en-US')}  ` +
+      `read ${progress.read.toLocaleString('en-US')}  ${this.verb} ${progress.sent.toLocaleString('en-US')}  ` +
       `invalid ${progress.invalid.toLocaleString('en-US')}  ${Math.round(progress.flowsPerSec).toLocaleString('en-US')} flows/s  ` +
       `${(progress.elapsedMs / 1000).toFixed(1)} s`;
     if (this.io.isErrTty) {

@@ -31,6 +31,8 @@ import type { SourceItem } from './sources.js';
 export const DEFAULT_INGEST_TOPIC = 'netflow-json';
 export const DEFAULT_BATCH_SIZE = 1_000;
 export const DEFAULT_MAX_BATCHES_IN_FLIGHT = 4;
+/** Buffer of a file stream given to ingestToLines, bytes: about 16 batches of 1,000 flows. */
+export const LINES_HIGH_WATER_MARK = 4 << 20;
 
 export interface InvalidRecord {
   /** `file:line` for JSON lines, `file record N` for nfdump records. */
@@ -277,7 +279,10 @@ class BatchSender implements FlowSink {
 
 /**
  * Writes each batch as one string of lines and waits for the stream to drain when it asks to:
- * memory stays at one batch however slow the disk or the reader of a pipe.
+ * memory stays bounded by the stream's highWaterMark and one batch, however slow the disk or the
+ * reader of a pipe. Give a file stream a highWaterMark of a few batches (LINES_HIGH_WATER_MARK):
+ * with the default 16 KiB every batch waits for its write, and reading stops meanwhile (115,000
+ * nfdump records: 3.2 s against 2.0 s).
  */
 class LineWriter implements FlowSink {
   readonly isKeyed = false;
