@@ -34,8 +34,9 @@
  *
  * Progress goes to stderr: a one-line bar redrawn in place on a terminal, a line every 5 s
  * otherwise; the summary goes to stdout. Exit codes: 0 every record read was handled (invalid ones
- * reported), 1 Kafka failed, nfdump is missing, or an input could not be read completely, 2 bad
- * options or arguments (nothing sent). Ctrl-C stops reading, sends what was read, and prints the
+ * reported), 1 Kafka or the --output file failed, nfdump is missing, or an input could not be read
+ * completely, 2 bad options or arguments, or a file in another format than the command reads
+ * (nothing sent or written). Ctrl-C stops reading, sends what was read, and prints the
  * summary.
  */
 import { createReadStream, createWriteStream, openSync, statSync } from 'node:fs';
@@ -125,7 +126,7 @@ interface CommonConfig {
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('themis-ingest')
-    .description('send NetFlow records to the Themis input topic')
+    .description('send NetFlow records to the Themis input topic, or write them as JSON lines (--output)')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) });
 
@@ -357,11 +358,8 @@ function rejectOptions(command: string, problems: string[], io: CliIo): void {
 /** Checks the flags both commands share; adds one message per problem and returns undefined if any. */
 function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: string[]): CommonConfig | undefined {
   const before = problems.length;
-  const batchSize = flags.batch === undefined ? DEFAULT_BATCH_SIZE : parseWholeNumber(flags.batch);
-  if (batchSize === undefined || batchSize < 1 || batchSize > 100_000) {
-    problems.push(`--batch (${flags.batch}) must be a whole number of messages from 1 to 100000`);
-  }
   if (flags.output !== undefined) {
+    const batchSize = parseBatch(flags.batch, problems);
     const kafkaOnly = (['--brokers', '--topic', '--in-flight'] as const).filter((_, i) => [flags.brokers, flags.topic, flags.inFlight][i] !== undefined);
     if (kafkaOnly.length > 0) {
       problems.push(`--output writes the flows to ${flags.output === '-' ? 'stdout' : 'a file'} instead of Kafka: give it or ${kafkaOnly.join(', ')}, not both`);
@@ -386,12 +384,20 @@ function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: strin
   if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
     problems.push(`--topic "${topic}" is not a legal Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
   }
+  const batchSize = parseBatch(flags.batch, problems);
   const maxBatchesInFlight = flags.inFlight === undefined ? DEFAULT_MAX_BATCHES_IN_FLIGHT : parseWholeNumber(flags.inFlight);
   if (maxBatchesInFlight === undefined || maxBatchesInFlight < 1 || maxBatchesInFlight > 64) {
     problems.push(`--in-flight (${flags.inFlight}) must be a whole number of batches from 1 to 64`);
   }
   if (problems.length > before || batchSize === undefined || maxBatchesInFlight === undefined) return undefined;
   return Object.freeze({ batchSize, destination: { kind: 'kafka' as const, brokers: Object.freeze(brokers), topic, maxBatchesInFlight } });
+}
+
+function parseBatch(text: string | undefined, problems: string[]): number | undefined {
+  const batchSize = text === undefined ? DEFAULT_BATCH_SIZE : parseWholeNumber(text);
+  if (batchSize !== undefined && batchSize >= 1 && batchSize <= 100_000) return batchSize;
+  problems.push(`--batch (${text}) must be a whole number of messages from 1 to 100000`);
+  return undefined;
 }
 
 /**
