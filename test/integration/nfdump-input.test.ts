@@ -128,6 +128,33 @@ describe('themis-topology submit --input <nfdump data>', () => {
     expect(probeIds[1]).toBeGreaterThan(5);
   }, 60_000);
 
+  it('scores the files nfdump can read and exits 1 naming the one it cannot', async () => {
+    const dir = join(workDir, 'dir-cut');
+    mkdirSync(dir);
+    copyFileSync(nfcapdFile, join(dir, 'nfcapd.201701100735'));
+    // An nfcapd header (so not refused as another format) cut off after 200 bytes.
+    const cut = join(dir, 'nfcapd.201701100740');
+    writeFileSync(cut, readFileSync(nfcapdFile).subarray(0, 200));
+
+    const r = await runCli('themis-topology', submitArgs('cut', outDir('cut'), '--input', dir, '--first-id', '1'));
+
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`themis-topology: error: ${cut}: nfdump reported a problem`);
+    expect(r.stderr).toMatch(/\(nfcapd, 2 files\): 5 records read, 5 flows converted, 0 not converted [^;]*, 1 input error\(s\); ids 1 to 5/);
+    expect(r.stderr).toContain('the input could not be read completely (1 error(s) above)');
+    expect(accountedIds(outDir('cut'))).toEqual(range(1, 5));
+  }, 60_000);
+
+  it('converts nfdump JSON from standard input when --input-format says so', async () => {
+    const r = await runCli('themis-topology', submitArgs('stdin', outDir('stdin'), '--input', '-', '--input-format', 'nfdump-json', '--first-id', '500'), {
+      input: readFileSync(NFDUMP_JSON, 'utf8'),
+    });
+
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`input stdin (nfdump JSON): ${NFDUMP_JSON_RECORDS} records read, ${NFDUMP_JSON_RECORDS} flows converted`);
+    expect(accountedIds(outDir('stdin'))).toEqual(range(500, NFDUMP_JSON_RECORDS));
+  }, 60_000);
+
   it('detects raw nfdump JSON and scores it as with --input-format nfdump-json', async () => {
     const detected = await runCli('themis-topology', submitArgs('detected', outDir('detected'), '--input', NFDUMP_JSON, '--first-id', '500'));
     const given = await runCli('themis-topology', submitArgs('given', outDir('given'), '--input', NFDUMP_JSON, '--input-format', 'nfdump-json', '--first-id', '500'));
