@@ -220,6 +220,13 @@ describe('a file given as the wrong format', () => {
     );
   }, 60_000);
 
+  it('is refused by themis-topology in one line saying how to install nfdump when it is missing', async () => {
+    const r = await runCli('themis-topology', submitArgs('nonfdump', outDir('nonfdump'), '--input', nfcapdFile), { env: { PATH: join(workDir, 'no-bin') } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(`themis-topology: --input ${nfcapdFile}: nfdump is not installed (command "nfdump" not found); install it with: apt-get install nfdump`);
+    expect(readdirSync(outDir('nonfdump'))).toEqual([]);
+  }, 30_000);
+
   it('is refused by themis-ingest in one line naming the command that reads it', async () => {
     const out = join(workDir, 'ingest-out.jsonl');
     expect(await refused('themis-ingest', ['json', NFDUMP_JSON, '--output', out], null)).toBe(
