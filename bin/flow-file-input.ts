@@ -20,7 +20,7 @@
  * A file given as a format it plainly is not (input-format.ts) is refused with one line naming the
  * right --input-format, before anything is read or started (exit 2).
  */
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -58,7 +58,7 @@ export async function planFileInput(flags: FileInputFlags, nowMs: number, proble
     problems.push(`--input ${path}: no such file or directory`);
     return undefined;
   }
-  const format = given === undefined ? formatOf(path, info?.isDirectory() === true) : (given as InputFormat);
+  const format = given === undefined ? formatOf(path, info) : (given as InputFormat);
   if (path === '-' && format === 'nfcapd') problems.push('--input -: nfcapd data must be a file or a directory (nfdump reads files, not standard input)');
   if (info?.isDirectory() === true && format !== 'nfcapd') {
     problems.push(`--input ${path}: a directory is read as nfcapd files; give --input-format nfcapd or leave it out`);
@@ -93,10 +93,14 @@ export async function planFileInput(flags: FileInputFlags, nowMs: number, proble
   return { format, path, files: listed.files, firstId };
 }
 
-/** The format of an input given without --input-format: a directory holds nfcapd files; stdin is JSON lines. */
-function formatOf(path: string, isDirectory: boolean): InputFormat {
-  if (isDirectory) return 'nfcapd';
-  if (path === '-') return 'jsonl';
+/**
+ * The format of an input given without --input-format: a directory holds nfcapd files; standard
+ * input (which cannot be read twice) is JSON lines, and so is anything else but a regular file
+ * (never opened here: opening a FIFO would wait for its writer).
+ */
+function formatOf(path: string, info: Stats | undefined): InputFormat {
+  if (info?.isDirectory() === true) return 'nfcapd';
+  if (info?.isFile() !== true) return 'jsonl';
   let head: Buffer;
   try {
     head = readFileHead(path);
