@@ -5,6 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { dbCommand } from './commands/db.js';
+import { convertToSpool, planFileInput, type ConvertedInput, type FileInputPlan } from './flow-file-input.js';
+import { IngestError } from '../spouts/ingest/errors.js';
 import { checkDataFiles, checkOutputDir } from '../bolts/components/preflight.js';
 import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
 import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
@@ -38,6 +40,9 @@ class UsageError extends Error {
 
 let verbose = false;
 
+/** Stopped by a signal with flows read and not finished (as superviseRun). */
+const EXIT_STOPPED = 3;
+
 function intOption(name: string, min: number, max: number) {
   return (text: string): number => {
     if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new InvalidArgumentError(`${name} must be an integer ${min}-${max}, got ${JSON.stringify(text)}`);
@@ -68,6 +73,9 @@ function readJsonFile(path: string, what: string): unknown {
 
 interface SubmitOptions {
   input?: string;
+  inputFormat?: string;
+  firstId?: string;
+  nfdumpUtcOffset?: string;
   outputDir: string;
   append?: boolean;
   dataDir?: string;
@@ -117,6 +125,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
 
   const kafkaBrokers = (opts.kafka ?? process.env['THEMIS_KAFKA_BROKERS'])?.split(',').map((s) => s.trim()).filter(Boolean);
   let input: FlowInput;
+  let plan: FileInputPlan | undefined;
   const maxRetries = opts.maxRetries;
   if (opts.input === undefined && kafkaBrokers && kafkaBrokers.length > 0) {
     input = {
@@ -133,8 +142,13 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     };
   } else {
     const path = opts.input ?? resolve(root, 'data_sources', 'sample-flows.jsonl');
-    if (path !== '-' && (!existsSync(path) || !statSync(path).isFile())) problems.push(`--input ${path}: no such file`);
+    plan = await planFileInput({ ...opts, input: path }, Date.now(), problems);
     input = { kind: 'file', path: path === '-' ? path : resolve(path), maxRetries };
+  }
+  if (input.kind === 'kafka') {
+    for (const [flag, value] of [['--input-format', opts.inputFormat], ['--first-id', opts.firstId], ['--nfdump-utc-offset', opts.nfdumpUtcOffset]] as const) {
+      if (value !== undefined) problems.push(`${flag} applies to --input, and the flows come from Kafka topic ${input.topic}`);
+    }
   }
 
   const causes: unknown[] = [];
@@ -161,12 +175,20 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
       : {}),
   };
   const args: ThemisArgs = { config, dataDir, outputDir: resolve(opts.outputDir), instance: parsed.value.name, services };
-  // Standard input goes through a FIFO, made only once the options are valid.
-  const stdin = input.kind === 'file' && input.path === '-' ? new StdinFifo() : null;
-  if (stdin) input = { kind: 'file', path: stdin.path, label: 'stdin', maxRetries };
   const log = (msg: string) => {
     if (!opts.quiet) process.stderr.write(`${msg}\n`);
   };
+  let converted: ConvertedInput | null = null;
+  if (plan !== undefined && plan.format !== 'jsonl') {
+    const result = await convert(plan, log);
+    if (typeof result === 'number') return result;
+    converted = result;
+    log(converted.note);
+    input = { kind: 'file', path: converted.spoolPath, label: converted.label, maxRetries };
+  }
+  // Standard input goes through a FIFO, made only once the options are valid.
+  const stdin = converted === null && input.kind === 'file' && input.path === '-' ? new StdinFifo() : null;
+  if (stdin) input = { kind: 'file', path: stdin.path, label: 'stdin', maxRetries };
   log(
     `themis: instance ${parsed.value.name}: executors ${parsed.value.executors}, tasks ${parsed.value.tasks}, max pending ${parsed.value.maxPending}, extra match ${parsed.value.extraMatch}, ${opts.workers} worker threads`,
   );
@@ -190,14 +212,59 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     log(`themis: metrics on ${base}/metrics`);
     log(`themis: live page on ${base}/`);
   }
-  return superviseRun(run, {
+  const code = await superviseRun(run, {
     input,
     stdin,
     startedAtMs: started,
     stopTimeoutSecs: config.windows.messageTimeoutSecs,
-    outputsNote: services.kafka ? null : `themis: outputs in ${args.outputDir}: ${outputTopics(config).map((t) => `${t}.jsonl`).join(', ')}`,
+    outputsNote: [converted?.note, services.kafka ? undefined : `themis: outputs in ${args.outputDir}: ${outputTopics(config).map((t) => `${t}.jsonl`).join(', ')}`]
+      .filter((note) => note !== undefined)
+      .join('\n') || null,
     log,
   });
+  converted?.remove();
+  if (code === 0 && converted !== null && converted.summary.sourceErrors.length > 0) {
+    process.stderr.write(`themis-topology: the input could not be read completely (${converted.summary.sourceErrors.length} error(s) above)\n`);
+    return 1;
+  }
+  return code;
+}
+
+/**
+ * Converts nfdump data into the spool before the topology starts. Ctrl-C or SIGTERM stops the
+ * conversion: nothing is scored, the spool is removed, and the exit code is 3 (stopped by a
+ * signal with flows read and not finished). nfdump missing is a start problem (exit 2).
+ */
+async function convert(plan: Exclude<FileInputPlan, { format: 'jsonl' }>, log: (message: string) => void): Promise<ConvertedInput | number> {
+  const stop = new AbortController();
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    stoppedBy = sig;
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const converted = await convertToSpool(plan, {
+      env: process.env,
+      stdin: process.stdin,
+      log,
+      onSourceError: (message) => process.stderr.write(`themis-topology: error: ${message}\n`),
+      signal: stop.signal,
+    });
+    if (stoppedBy !== null) {
+      converted.remove();
+      process.stderr.write(`themis-topology: stopped by ${stoppedBy} while converting the input: no flow was scored\n`);
+      return EXIT_STOPPED;
+    }
+    return converted;
+  } catch (err) {
+    if (err instanceof IngestError && err.code === 'THEMIS_NFDUMP_MISSING') throw new UsageError(`--input ${plan.path}: ${err.message}`, [err]);
+    throw new Error(`cannot convert --input ${plan.path} into JSON lines: ${(err as Error).message}`, { cause: err });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 export function createProgram(): Command {
@@ -210,7 +277,13 @@ export function createProgram(): Command {
     .argument('<maxPending>', 'max spout pending: incomplete flows per spout task')
     .argument('<extraMatch>', 'extra executors and tasks for match-flows')
     .argument('<name>', 'instance name, the label of every metric')
-    .option('--input <file|->', 'JSON lines of flows (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)')
+    .option(
+      '--input <path|->',
+      'flows: JSON lines, nfdump JSON, an nfcapd file, or a directory of nfcapd files (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)',
+    )
+    .option('--input-format <format>', 'nfcapd, nfdump-json or jsonl (default: detected from the file; a directory is nfcapd, stdin jsonl)')
+    .option('--first-id <n>', 'nfcapd and nfdump JSON input: id of the first flow (default: epoch milliseconds at start × 1000)')
+    .option('--nfdump-utc-offset <offset>', 'nfdump JSON input: zone the export printed its times in, as +hh:mm or -hh:mm (default +00:00)')
     .option('--output-dir <dir>', 'where the embedded outputs are written', './out')
     .option('--append', 'add to the output files of earlier runs instead of starting them empty')
     .option('--data-dir <dir>', 'the data sources (default: data_sources/ of the package)')

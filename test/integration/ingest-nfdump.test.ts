@@ -1,6 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +9,8 @@ import { conversationKey } from '../../bolts/match/conversation-key.js';
 import type { Flow } from '../../bolts/flow.js';
 import { useTestBroker } from '../helpers/kafka.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
+import { captureToNfcapd, killChildren, requireNfdumpTools, start } from '../helpers/nfcapd-capture.js';
 import {
-  buildPcap,
   ipPacketBytes,
   TCP_ACK,
   TCP_FIN,
@@ -32,54 +30,8 @@ const BROKERS = broker.brokers;
 const FIRST_ID = 5_000_000;
 /** 2017-01-10T07:39:17.5Z: the thesis example time (reference §4.2), half a second in. */
 const CAPTURE_START_US = 1_484_033_957_500_000;
-const INSTALL_HINT = 'install them with: apt-get update && apt-get install -y nfdump softflowd';
 
 let workDir: string;
-const children: ChildProcess[] = [];
-
-function requireTool(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { stdio: 'ignore' });
-  if (result.error !== undefined) {
-    throw new Error(`${command} is not installed (${result.error.message}); this test needs nfdump and softflowd: ${INSTALL_HINT}`);
-  }
-}
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(command: string, args: string[], cwd = workDir): { child: ChildProcess; finished: Promise<Finished>; output: () => string } {
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const finished = new Promise<Finished>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, finished, output: () => stdout + stderr };
-}
-
-async function waitFor(description: string, isDone: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!isDone()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 /** One packet of the capture, `gapMs` after the previous one. */
 interface Step {
@@ -217,62 +169,26 @@ function describeFlow(flow: Flow): ExpectedFlow {
   };
 }
 
+const idOf = (line: string): number => (JSON.parse(line) as { id: number }).id;
+
 const byEndpoints = (a: ExpectedFlow, b: ExpectedFlow): number =>
   `${a.protocol} ${a.src} ${a.srcPort} ${a.dst} ${a.dstPort}`.localeCompare(`${b.protocol} ${b.src} ${b.srcPort} ${b.dst} ${b.dstPort}`);
-
-/** Writes the capture, runs softflowd into a fresh nfcapd, and returns the file nfcapd closed. */
-async function captureToNfcapd(): Promise<{ file: string; records: number }> {
-  const pcap = join(workDir, 'capture.pcap');
-  await writeFile(pcap, buildPcap(PACKETS));
-  const flowDir = join(workDir, 'flows');
-  await rm(flowDir, { recursive: true, force: true });
-  await mkdir(flowDir);
-  const port = await freeUdpPort();
-
-  const collector = start('nfcapd', ['-w', flowDir, '-p', String(port), '-b', '127.0.0.1']);
-  await waitFor('nfcapd to start', () => collector.output().includes('Startup nfcapd'));
-
-  // -a dates flows by the capture's own clock; without it softflowd's v9 uptime wraps and nfdump
-  // shows times about 49.7 days off. With -r, -c must not be given: softflowd 1.1.0 then blocks
-  // in accept() on the control socket instead of reading the file.
-  const exporter = await start('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', '9', '-a', '-d']).finished;
-  expect(exporter.code, `softflowd failed: ${exporter.stdout}${exporter.stderr}`).toBe(0);
-  const exported = /Flows exported: \d+ \((\d+) records\)/.exec(exporter.stdout);
-  expect(exported, `softflowd printed no export count: ${exporter.stdout}`).not.toBeNull();
-  const records = Number(exported![1]);
-
-  // nfcapd writes and renames its file when it stops; give it a moment to read the datagrams.
-  await waitFor('nfcapd to see the exporter', () => collector.output().includes('New v9 exporter'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  collector.child.kill('SIGTERM');
-  const stopped = await collector.finished;
-  const received = /Flows: (\d+)/.exec(stopped.stdout + stopped.stderr);
-  expect(Number(received?.[1]), `nfcapd did not store every exported record: ${stopped.stdout}${stopped.stderr}`).toBe(records);
-
-  const files = (await readdir(flowDir)).filter((name) => name.startsWith('nfcapd.') && !name.startsWith('nfcapd.current.'));
-  expect(files, 'nfcapd should have written one closed file').toHaveLength(1);
-  return { file: join(flowDir, files[0]!), records };
-}
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'themis-ingest-nfdump-'));
 });
 
 // A missing tool fails every test by name (as a missing broker does, in useTestBroker).
-beforeEach(() => {
-  requireTool('nfdump', ['-V']);
-  requireTool('nfcapd', ['-V']);
-  requireTool('softflowd', ['-h']);
-});
+beforeEach(() => requireNfdumpTools());
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killChildren();
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
 describe('themis-ingest nfdump', () => {
   it("ingests nfdump's own JSON for a capture file made in the test", async () => {
-    const { file, records } = await captureToNfcapd();
+    const { file, records } = await captureToNfcapd(workDir, PACKETS);
     const expected = expectedFlows().sort(byEndpoints);
     expect(records).toBe(expected.length);
     const topic = broker.topic('themis-it-ingest-nfdump');
@@ -332,6 +248,14 @@ describe('themis-ingest nfdump', () => {
     const probe = flows.find(({ flow }) => flow.srcIp.text === SCANNER)!;
     expect(conversations.get(conversationKey(probe.flow).key)).toHaveLength(1);
     expect(probe.flow.flags).toBe('....S.');
+
+    // --output - writes what was sent, line for line, in the file's order (ids ascending), and the
+    // summary goes to stderr so that stdout holds only flows.
+    const written = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--output', '-', '--first-id', String(FIRST_ID)], ROOT).finished;
+    expect(written.code, written.stderr).toBe(0);
+    const lines = written.stdout.split('\n').filter((line) => line.length > 0);
+    expect(lines).toEqual(messages.map((message) => message.value).sort((a, b) => idOf(a) - idOf(b)));
+    expect(written.stderr).toContain(`read: ${records}, written: ${records}, invalid: 0`);
   });
 
   it('fails with exit 1 and names the file when nfdump cannot read it', async () => {
