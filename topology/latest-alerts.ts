@@ -7,7 +7,7 @@ import { alertKey, type AlertBrief, type AlertTallyReport } from '../bolts/outpu
  * pushes out the key that came first. Memory is MAX_ALERTS briefs, whatever the stage writes.
  */
 
-const MAX_ALERTS = 20;
+export const MAX_ALERTS = 20;
 
 export interface LatestAlertsState {
   /** Newest key first. */
@@ -21,8 +21,6 @@ export class LatestAlerts {
   private readonly byKey = new Map<string, AlertBrief>();
   private leftOut = 0;
 
-  constructor(private readonly max = MAX_ALERTS) {}
-
   addReport(report: AlertTallyReport): void {
     this.leftOut += report.overflow;
     for (const a of report.alerts) this.add(a);
@@ -31,7 +29,7 @@ export class LatestAlerts {
   add(alert: AlertBrief): void {
     const key = alertKey(alert);
     this.byKey.set(key, alert);
-    if (this.byKey.size > this.max) this.byKey.delete(this.byKey.keys().next().value!);
+    if (this.byKey.size > MAX_ALERTS) this.byKey.delete(this.byKey.keys().next().value!);
   }
 
   state(): LatestAlertsState {

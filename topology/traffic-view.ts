@@ -17,13 +17,13 @@ import { PERSIST_ALERTS, PERSIST_SCORED } from './themis-topology.js';
  * - alerts (evidence stage on): the alerts output tasks' interval reports into LatestAlerts.
  */
 
-const RATE_POINTS = 300;
-const BUCKET_SECS = 10;
-const WINDOW_BUCKETS = 30;
-const BUCKET_SOURCES = 500;
-const CONVERSATION_SOURCES = 200;
-const CONVERSATIONS_PER_SOURCE = 10;
-const TOP_SOURCES = 15;
+export const RATE_POINTS = 300;
+export const BUCKET_SECS = 10;
+export const WINDOW_BUCKETS = 30;
+export const BUCKET_SOURCES = 500;
+export const CONVERSATION_SOURCES = 200;
+export const CONVERSATIONS_PER_SOURCE = 10;
+export const TOP_SOURCES = 15;
 
 export interface RatePoint {
   readonly atMs: number;

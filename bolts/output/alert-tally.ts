@@ -8,7 +8,7 @@ import type { AlertStatus } from './alert-record.js';
  * past that is counted in `overflow` only) and MAX_LISTED targets and ports each.
  */
 
-const MAX_ALERTS = 50;
+export const MAX_ALERTS = 50;
 const MAX_LISTED = 5;
 
 /** An alert as the page lists it: the `themis-alerts` record, its lists shortened. */
