@@ -77,4 +77,29 @@ describe('metrics on /metrics', () => {
 
     expect(await promtoolCheckMetrics(text)).toBe('');
   });
+
+  it('serves a component’s gauge with its samples’ own labels, and leaves out, as an error, a gauge that uses a label the engine sets', async () => {
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('PacedSpout', { pauseMs: 1 }));
+    b.setBolt('gauged', basicBolt(fixture('GaugeBolt'))).shuffleGrouping('spout');
+    const spec = await b.build({ name: 'test', workers: 1, ackers: 1, metricsIntervalMs: 100 });
+    topo = await RunningTopology.start(spec);
+    const registry = new Registry();
+    registerTopologyMetrics(registry, topo, 'gauge-test');
+    server = await serveMetrics(registry, 0);
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/metrics`;
+
+    const seen = (samples: Sample[], parity: string) => select(samples, 'themis_seen_tuples', { instance: 'gauge-test', component: 'gauged', parity })[0]?.value ?? 0;
+    const { text, samples } = await scrapeUntil(url, (s) => seen(s, 'even') >= 20 && seen(s, 'odd') >= 20);
+    const executed = select(samples, 'themis_executed_tuples_total', { component: 'gauged' })[0]!.value;
+    // Both read from the same report: the gauge's samples add up to the tuples executed.
+    expect(seen(samples, 'even') + seen(samples, 'odd')).toBe(executed);
+    expect(Math.abs(seen(samples, 'even') - seen(samples, 'odd'))).toBeLessThanOrEqual(1);
+    expect(select(samples, 'themis_seen_tuples')[0]!.labels).toEqual({ instance: 'gauge-test', component: 'gauged', task: expect.any(String), parity: expect.any(String) });
+    expect(select(samples, 'themis_misnamed_tuples')).toEqual([]);
+    expect(select(samples, 'themis_component_errors_total', { component: 'gauged' })[0]!.value).toBeGreaterThan(0);
+    expect(text).toContain('# TYPE themis_seen_tuples gauge');
+    expect(await promtoolCheckMetrics(text)).toBe('');
+  });
 });
