@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { ThemisRun as RunningThemis } from '../../topology/run-themis.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * The live page's cost on a run (issue 16: at most 3 % apart): the same file-to-file run with the
@@ -10,9 +11,6 @@ import type { ThemisRun as RunningThemis } from '../../topology/run-themis.js';
  * serve /metrics on an ephemeral port; only the page differs. The browser is started once, before
  * the first round, and is idle during the closed runs.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export interface PageRun {
   readonly round: number;
@@ -43,7 +41,7 @@ export type RunWithHook = (onStarted: PageHook) => Promise<{ flowsPerSec: number
 export type PageHook = (run: RunningThemis) => Promise<() => Promise<number>>;
 
 export async function measurePageCost(rounds: number, runFile: RunWithHook, log: (line: string) => void): Promise<PageCost> {
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const runs: PageRun[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {

@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../bench/lib/chromium.js';
 import { metricsUrlIn } from '../../bench/lib/metrics-endpoint.js';
 import { generateFlows } from '../../bench/lib/flow-generator.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
@@ -25,13 +27,16 @@ const PARTITIONS = 2;
 const WAIT_MS = 120_000;
 const CONSUMER_LAG = 'themis_kafka_consumer_lag_messages';
 const COMMITTED_LAG = 'themis_kafka_committed_lag_messages';
+const SCREENSHOT = new URL('../../test-results/ui-page-kafka.png', import.meta.url).pathname;
 
 describe('Kafka consumer lag per partition', () => {
   const broker = useTestBroker('themis-test-kafka-lag');
   let topology: BackgroundCli | undefined;
   let dir: string | undefined;
+  let browser: Browser | undefined;
 
   afterAll(async () => {
+    await browser?.close();
     if (topology && topology.child.exitCode === null && topology.child.signalCode === null) await topology.stop('SIGKILL');
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -72,6 +77,9 @@ describe('Kafka consumer lag per partition', () => {
     };
     await eventually('the topology prints its metrics address', () => (alive(), metricsUrlIn(running.stderr()) !== null), WAIT_MS);
     const metricsUrl = metricsUrlIn(running.stderr())!;
+    browser = await launchChromium();
+    const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+    await page.goto(metricsUrl.replace(/\/metrics$/, '/'));
     const pageState = async () => (await (await fetch(metricsUrl.replace(/\/metrics$/, '/state'))).json()) as { kafka: PartitionLag[] | null };
 
     let samples: Sample[] = [];
@@ -120,6 +128,16 @@ describe('Kafka consumer lag per partition', () => {
       return rows.length === PARTITIONS && rows.every((r) => r.topic === topics.input && r.consumerLag === 0 && r.committedLag === 0);
     }, WAIT_MS, 200);
     expect((await pageState()).kafka!.map((r) => r.partition)).toEqual([0, 1]);
+    // And as a person sees it: a row per partition, both lags 0 within a refresh or two.
+    await page.waitForFunction(
+      `[...document.querySelectorAll('#kafka-lag tbody tr')].length === ${PARTITIONS} && [...document.querySelectorAll('#kafka-lag td[data-field]')].every((td) => td.dataset.value === '0')`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    expect(await page.locator('#kafka-lag-section').isVisible()).toBe(true);
+    expect(await page.locator('#kafka-lag tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-partition')))).toEqual(['0', '1']);
+    mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     const stopped = await running.stop('SIGTERM', WAIT_MS);
     expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr.slice(-3000)).toEqual({ code: 0, signal: null });

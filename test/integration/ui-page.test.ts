@@ -2,8 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../bench/lib/chromium.js';
 import { generateFlows } from '../../bench/lib/flow-generator.js';
 import { spawnCli } from '../helpers/cli.js';
 import { parseSamples, scrape } from '../helpers/prometheus.js';
@@ -13,8 +14,6 @@ import { parseSamples, scrape } from '../helpers/prometheus.js';
  * topology that reads generated flows from standard input kept open while the test looks.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT = new URL('../../test-results/ui-page.png', import.meta.url).pathname;
 const ALERTS_SCREENSHOT = new URL('../../test-results/ui-page-alerts.png', import.meta.url).pathname;
 
@@ -67,7 +66,7 @@ async function openPage(instance: string, config?: object): Promise<PageRun> {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no live page announced\n${stderr.slice(-2000)}`);
     base = /live page on (http:\/\/\S+)\//.exec(stderr)?.[1] ?? null;
   }
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   cleanups.push(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
   await page.goto(`${base}/`);
