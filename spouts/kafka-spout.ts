@@ -802,7 +802,9 @@ export class KafkaSpout implements Spout {
       if (this.isLagRefreshFailing) this.context.log.info('reading the high watermarks works again', { topic: this.topic });
       this.isLagRefreshFailing = false;
     } catch (cause) {
-      // Logged once per run of failures: the consumer reports the broker's absence itself.
+      // Logged once per run of failures (the consumer reports the broker's absence itself), and not
+      // at all when close() disconnected the admin client under the request.
+      if (this.isClosing) return;
       if (!this.isLagRefreshFailing) this.context.log.warn('reading the high watermarks for the lag gauges failed; they keep their last values', { topic: this.topic, error: describeKafkaError(cause) });
       this.isLagRefreshFailing = true;
     } finally {
