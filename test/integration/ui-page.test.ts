@@ -167,7 +167,9 @@ describe('the live page', () => {
     // 20 more: the same alert is updated, its row replaced where it stands, not added again.
     child.stdin!.write(probeLines(20, 40));
     await expect.poll(attemptsShown, { timeout: 60_000, interval: 250 }).toBe(40);
-    expect(await page.locator('#alerts tbody tr').count()).toBe(1);
+    // One row per type and source: the port scan, and the random-walk scan (TRW) the same probes raise.
+    const keys = await page.locator('#alerts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-alert')));
+    expect([...keys].sort()).toEqual([`PORT_SCAN ${SCANNER}`, `RANDOM_WALK_SCAN ${SCANNER}`]);
     expect(await row.getAttribute('data-status')).not.toBe('closed');
     expect(await page.locator('#alerts-empty').isHidden()).toBe(true);
     await screenshot(page, ALERTS_SCREENSHOT);
