@@ -1,6 +1,7 @@
 import type { BasicBolt, Bolt, Logger, MetricCounter, MetricHistogram, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Flow } from '../flow.js';
 import { ALERTS_FILE_TOPIC } from '../output/alert-record.js';
+import { AlertTally } from '../output/alert-tally.js';
 import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
 import { SourceTally } from '../output/source-tally.js';
@@ -14,6 +15,8 @@ import type { ThemisArgs } from './themis-args.js';
 export const SCORED_LATENCY = 'scored_latency';
 /** The scored output's reading for the live page: a SourceTallyReport per task and interval. */
 export const SCORED_SOURCES_READING = 'scored_sources';
+/** The alerts output's reading for the live page: an AlertTallyReport per task and interval. */
+export const LATEST_ALERTS_READING = 'latest_alerts';
 
 type OutputKind = 'scored' | 'scan' | 'ignored' | 'alerts';
 
@@ -48,6 +51,8 @@ export class OutputBolt implements Bolt {
   private flowsWritten: MetricCounter | null = null;
   /** Scored output: the interval's worst sources, for the live page. */
   private tally: SourceTally | null = null;
+  /** Alerts output: the interval's alert records, for the live page. */
+  private alertTally: AlertTally | null = null;
   /** Inputs a dependency refused as bad data (sent to ignored-flows, or, on the ignored output itself, dropped and logged). */
   private refused!: MetricCounter;
   /** Scored records PostgreSQL refused because another flow's row holds their id (the exporter repeated an id). */
@@ -72,6 +77,8 @@ export class OutputBolt implements Bolt {
     if (this.args.kind === 'alerts') {
       const writer = await this.resources.alertWriter();
       if (writer) this.persist = (inputs) => writer.writeBatch(inputs.map((t) => t.values[1] as string));
+      const alerts = (this.alertTally = new AlertTally());
+      context.reading(LATEST_ALERTS_READING, () => alerts.take());
     }
     if (this.args.kind === 'scored') {
       const writer = await this.resources.scoredFlowWriter();
@@ -152,6 +159,7 @@ export class OutputBolt implements Bolt {
     const accepted = refused.size === 0 ? inputs : inputs.filter((t) => !refused.has(t));
     const now = Date.now();
     let flows = 0;
+    if (this.alertTally) for (const t of accepted) this.alertTally.add(t.values[1] as string);
     for (const t of accepted) {
       if (this.args.kind !== 'scored') continue;
       const f = t.values[1] as Flow;
