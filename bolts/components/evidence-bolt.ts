@@ -117,13 +117,13 @@ export class EvidenceBolt implements Bolt {
       this.release(this.held.due(this.book.watermarkSecs));
       if (this.ending === 'waiting') this.waitForQuiet();
     }
-    this.report();
   }
 
   onInputEnd(): void {
     this.book.freezeClock();
     // The alerts as they stand: the run may end before the drain if nothing is held.
     this.writeAlerts();
+    this.report();
     this.ending = 'waiting';
     this.waitForQuiet();
   }
@@ -146,7 +146,10 @@ export class EvidenceBolt implements Bolt {
     if (this.ending !== 'draining') return;
     this.release(this.held.drain(DRAIN_SLICE));
     if (this.held.size > 0) setImmediate(this.drainSlice);
-    else this.writeAlerts();
+    else {
+      this.writeAlerts();
+      this.report();
+    }
   };
 
   private release(released: readonly Held<Tuple>[]): void {
@@ -177,7 +180,7 @@ export class EvidenceBolt implements Bolt {
     this.collector.emit([r.key, r.value], null, STREAM_ALERTS);
   }
 
-  /** Moves the task's counters to what the book and table have counted. */
+  /** Moves the task's counters to what the book and table have counted: on each tick and at the end of the drain. */
   private report(): void {
     const now: Record<string, number> = { ...this.book.counters, heldReleasedEarly: this.held.overflowed, alertsRaised: this.alertsRaised };
     for (const [key, m] of this.metrics) {

@@ -15,8 +15,11 @@ import { RandomWalkState, walkSteps, type WalkSteps } from './random-walk.js';
  * detectors; `sweep` (the bolt's tick) drops what the watermark has passed by a detector's window,
  * closes each alert whose last contact is a window behind it, and forgets a source left with
  * nothing. Bounds: `maxEntriesPerSource` distinct entries per source (its EntryBudget, refusals
- * counted) and `maxSources` sources (the least recently seen is forgotten, alerts and all; its
- * open alerts are written closed). Expiry compares event times only, so a replay in the same order
+ * counted) and `maxSources` sources (one not seen lately is forgotten, alerts and all; its open
+ * alerts are written closed). "Lately" is the clock algorithm's second chance: a contact only
+ * marks its source, and eviction moves marked sources to the back, unmarked, and forgets the first
+ * unmarked one; moving every source on every contact (a Map delete and set per flow) cost more than
+ * all the detectors together. Expiry compares event times only, so a replay in the same order
  * finds the same alerts.
  */
 export interface BookCounters {
@@ -33,11 +36,13 @@ interface SourceState {
   readonly walk: RandomWalkState;
   readonly guessing: GuessingState;
   readonly alerts: Map<AlertType, Alert>;
+  /** Seen since eviction last passed it (the second chance of the clock algorithm). */
+  isReferenced: boolean;
 }
 
 export class SourceBook {
   private readonly clock: EventClock;
-  /** Least recently seen first: a contact moves its source to the end. */
+  /** In the order eviction passes them (see isReferenced). */
   private readonly sources = new Map<string, SourceState>();
   private readonly steps: WalkSteps;
   private closed: Alert[] = [];
@@ -178,8 +183,7 @@ export class SourceBook {
   private touch(source: string): SourceState {
     let s = this.sources.get(source);
     if (s !== undefined) {
-      this.sources.delete(source);
-      this.sources.set(source, s);
+      s.isReferenced = true;
       return s;
     }
     if (this.sources.size >= this.rule.maxSources) this.evictOldest();
@@ -190,14 +194,21 @@ export class SourceBook {
       walk: new RandomWalkState(),
       guessing: new GuessingState(),
       alerts: new Map(),
+      isReferenced: true,
     };
     this.sources.set(source, s);
     return s;
   }
 
+  /** Forgets the first source not seen since eviction last passed it; every marked source before it goes to the back, unmarked. */
   private evictOldest(): void {
     for (const [source, s] of this.sources) {
       this.sources.delete(source);
+      if (s.isReferenced) {
+        s.isReferenced = false;
+        this.sources.set(source, s);
+        continue;
+      }
       for (const alert of s.alerts.values()) this.closed.push(alert);
       this.counters.sourcesEvicted++;
       return;
