@@ -5,6 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { dbCommand } from './commands/db.js';
+import { formatListenAddress } from '../spouts/collector/listen-address.js';
+import { addCollectorOptions, checkListenAddress, parseCollectorFlags, type CollectorFlags } from './collector-options.js';
 import { checkDataFiles, checkOutputDir } from '../bolts/components/preflight.js';
 import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
 import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
@@ -66,7 +68,13 @@ function readJsonFile(path: string, what: string): unknown {
   }
 }
 
-interface SubmitOptions {
+function describeInput(input: FlowInput): string {
+  if (input.kind === 'file') return input.label ?? input.path;
+  if (input.kind === 'collector') return `NetFlow v5/v9 and IPFIX on UDP ${formatListenAddress(input.listen)}, flow ids from ${input.firstId}`;
+  return `kafka ${input.brokers.join(',')} topic ${input.topic}`;
+}
+
+interface SubmitOptions extends CollectorFlags {
   input?: string;
   outputDir: string;
   append?: boolean;
@@ -116,9 +124,19 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   if (!isDirectory(dataDir)) problems.push(`--data-dir ${dataDir}: not a directory`);
 
   const kafkaBrokers = (opts.kafka ?? process.env['THEMIS_KAFKA_BROKERS'])?.split(',').map((s) => s.trim()).filter(Boolean);
-  let input: FlowInput;
+  let input: FlowInput | undefined;
   const maxRetries = opts.maxRetries;
-  if (opts.input === undefined && kafkaBrokers && kafkaBrokers.length > 0) {
+  const isCollecting = opts.listen !== undefined;
+  if (!isCollecting && (opts.recvBufferBytes ?? opts.bufferDatagrams ?? opts.firstId ?? opts.scaleBySampling) !== undefined) {
+    problems.push('--recv-buffer-bytes, --buffer-datagrams, --first-id and --scale-by-sampling apply only to --listen');
+  }
+  if (isCollecting) {
+    if (opts.input !== undefined) problems.push(`give --listen or --input, not both (got --listen ${opts.listen} and --input ${opts.input})`);
+    const collector = parseCollectorFlags(opts, Date.now(), problems);
+    const inUse = collector === undefined ? null : await checkListenAddress(collector.listen);
+    if (inUse !== null) problems.push(inUse);
+    if (collector !== undefined) input = { kind: 'collector', maxRetries, ...collector };
+  } else if (opts.input === undefined && kafkaBrokers && kafkaBrokers.length > 0) {
     input = {
       kind: 'kafka',
       brokers: kafkaBrokers,
@@ -150,7 +168,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
       if (p.cause !== undefined) causes.push(p.cause);
     }
   }
-  if (problems.length > 0 || !config || !('value' in parsed)) {
+  if (problems.length > 0 || !config || !('value' in parsed) || input === undefined) {
     throw new UsageError(problems.join('\n'), causes);
   }
   const services: ThemisServices = {
@@ -170,7 +188,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   log(
     `themis: instance ${parsed.value.name}: executors ${parsed.value.executors}, tasks ${parsed.value.tasks}, max pending ${parsed.value.maxPending}, extra match ${parsed.value.extraMatch}, ${opts.workers} worker threads`,
   );
-  log(`themis: input ${input.kind === 'file' ? (input.label ?? input.path) : `kafka ${input.brokers.join(',')} topic ${input.topic}`}; output ${services.kafka ? 'kafka topics' : args.outputDir}`);
+  log(`themis: input ${describeInput(input)}; output ${services.kafka ? 'kafka topics' : args.outputDir}`);
 
   const started = Date.now();
   const run = await startThemis({
@@ -202,7 +220,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
 
 export function createProgram(): Command {
   const program = new Command('themis-topology').description('Themis: NetFlow scoring and tagging on a Storm-style topology engine').showHelpAfterError();
-  program
+  const submitCommand = program
     .command('submit')
     .description('run the Themis topology: submit <executors> <tasks> <maxPending> <extraMatch> <name>')
     .argument('<executors>', 'executors (threads of work) per bolt')
@@ -241,8 +259,8 @@ export function createProgram(): Command {
     )
     .option('--max-retries <n>', 'replays of a failing flow before it goes to ignored-flows', intOption('--max-retries', 1, 1000), 5)
     .option('--quiet', 'no progress output')
-    .option('--verbose', 'with a refused file or option, also print the error behind each problem with its stack trace')
-    .action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
+    .option('--verbose', 'with a refused file or option, also print the error behind each problem with its stack trace');
+  addCollectorOptions(submitCommand, 'collect NetFlow v5/v9 and IPFIX from exporters on this UDP address (IPv6: [::]:2055) instead of reading --input or Kafka').action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
       verbose = opts.verbose === true;
       process.exitCode = await submit([executors, tasks, maxPending, extraMatch, name], opts);
     });

@@ -147,6 +147,11 @@ export async function ingest(source: AsyncIterable<SourceItem>, options: IngestO
         summary.isInterrupted = true;
         break;
       }
+      if (item.kind === 'flush') {
+        if (batch.length > 0) await sender.send(batch);
+        batch = [];
+        continue;
+      }
       if (item.kind === 'source-error') {
         const message = `${item.source}: ${item.message}`;
         summary.sourceErrors.push(message);

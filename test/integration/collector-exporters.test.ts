@@ -1,0 +1,128 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectorSource } from '../../spouts/collector/collector-source.js';
+import { FlowDecoder } from '../../spouts/collector/flow-decoder.js';
+import { UdpListener } from '../../spouts/collector/udp-listener.js';
+import type { InputFlowRecord } from '../../spouts/ingest/nfdump-json.js';
+import { comparable, killAll, nfdumpFlows, requireTool, softflowdExport, startNfcapd, startProcess, waitFor, freeUdpPort } from '../helpers/exporter-tools.js';
+import { CAPTURE_PACKETS, IPV4_FLOWS, ALL_FLOWS } from '../helpers/exporter-capture.js';
+import { buildPcap } from '../helpers/pcap-writer.js';
+
+// Real exporters into the collector's code (listener, decoder, id assignment: collectorSource, as
+// themis-collect runs it), compared field by field with what nfcapd 1.7.1 stores from the same
+// export and `nfdump -o json` prints, converted by themis-ingest's convertNfdumpRecord. softflowd
+// 1.1.0 reads a capture written here; its export is deterministic with -a, so it is run once
+// towards each collector. Needs the Debian packages softflowd and nfdump.
+
+let workDir: string;
+let pcap: string;
+
+beforeAll(async () => {
+  requireTool('softflowd', ['-h']);
+  requireTool('nfcapd', ['-V']);
+  requireTool('nfreplay', ['-V']);
+  workDir = await mkdtemp(join(tmpdir(), 'themis-collector-exporters-'));
+  pcap = join(workDir, 'capture.pcap');
+  await writeFile(pcap, buildPcap(CAPTURE_PACKETS));
+});
+
+afterAll(async () => {
+  killAll();
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+});
+
+interface Collected {
+  flows: InputFlowRecord[];
+  decoder: FlowDecoder;
+  listener: UdpListener;
+}
+
+/**
+ * Listens on a free loopback port, lets `send` export to it, waits until the decoder has seen
+ * `expected` flows (bounded), then stops the listener and takes every line the source gives.
+ */
+async function collect(send: (port: number) => Promise<number>): Promise<Collected & { exported: number }> {
+  const listener = await UdpListener.open({ address: { host: '127.0.0.1', port: 0, family: 'udp4' } });
+  const decoder = new FlowDecoder();
+  const flows: InputFlowRecord[] = [];
+  const source = collectorSource(listener, decoder, { next: 1 }, 10);
+  const reading = (async () => {
+    for await (const item of source) if (item.kind === 'line') flows.push(JSON.parse(item.text) as InputFlowRecord);
+  })();
+  let exported: number;
+  try {
+    exported = await send(listener.address.port);
+    await waitFor(`${exported} flows decoded`, () => decoder.stats().reduce((n, e) => n + e.flows, 0) >= exported);
+  } finally {
+    await listener.close();
+    await reading;
+  }
+  return { flows, decoder, listener, exported };
+}
+
+/** The same export into nfcapd, printed by nfdump. */
+async function nfcapdOf(name: string, send: (port: number) => Promise<number>): Promise<{ flows: InputFlowRecord[]; file: string }> {
+  const port = await freeUdpPort();
+  const nfcapd = await startNfcapd(join(workDir, name), port);
+  const exported = await send(port);
+  const file = await nfcapd.stop(exported);
+  return { flows: await nfdumpFlows(file), file };
+}
+
+const flowKey = (f: Pick<InputFlowRecord, 'protocol' | 'src_ip' | 'src_port' | 'dst_ip' | 'dst_port'>) => `${f.protocol} ${f.src_ip} ${f.src_port} ${f.dst_ip} ${f.dst_port}`;
+
+describe('the collector with softflowd as the exporter', () => {
+  const cases: ReadonlyArray<{ name: string; version: 5 | 9 | 10; extra: string[]; flows: readonly string[] }> = [
+    // NetFlow v5 carries IPv4 only: softflowd leaves the IPv6 flows out.
+    { name: 'NetFlow v5', version: 5, extra: [], flows: IPV4_FLOWS },
+    { name: 'NetFlow v9', version: 9, extra: [], flows: ALL_FLOWS },
+    { name: 'IPFIX', version: 10, extra: [], flows: ALL_FLOWS },
+    // RFC 5103 biflows: one record per conversation with reverse counters, turned into both directions.
+    { name: 'IPFIX biflows (-b)', version: 10, extra: ['-b'], flows: ALL_FLOWS },
+  ];
+  for (const c of cases) {
+    it(`decodes ${c.name} as nfcapd and nfdump do, field by field`, async () => {
+      const export_ = (port: number) => softflowdExport(pcap, port, c.version, c.extra);
+      const ours = await collect(export_);
+      const theirs = await nfcapdOf(`nfcapd-v${c.version}${c.extra.join('')}`, export_);
+
+      expect(ours.flows).toHaveLength(ours.exported);
+      // Every flow of the capture that the version can carry, no other.
+      expect(new Set(ours.flows.map(flowKey))).toEqual(new Set(c.flows));
+      expect(comparable(ours.flows)).toEqual(comparable(theirs.flows));
+      // Ids are counted up from --first-id, one per flow.
+      expect(ours.flows.map((f) => f.id).sort((a, b) => a - b)).toEqual(ours.flows.map((_, i) => i + 1));
+      const [stats] = ours.decoder.stats();
+      expect(stats).toMatchObject({ version: c.version, malformed: 0, templateMisses: 0, sequenceGaps: 0 });
+      expect(ours.listener.dropped).toBe(0);
+    }, 60_000);
+  }
+});
+
+describe('the collector with nfreplay as the exporter', () => {
+  let nfcapdFile: string;
+  let stored: InputFlowRecord[];
+
+  beforeAll(async () => {
+    // An nfcapd file of the capture (from softflowd's v9 export), which nfreplay then sends again.
+    const made = await nfcapdOf('nfcapd-replay-source', (port) => softflowdExport(pcap, port, 9));
+    nfcapdFile = made.file;
+    stored = made.flows;
+  }, 60_000);
+
+  for (const version of [5, 9] as const) {
+    it(`decodes nfreplay -v ${version} of an nfcapd file as nfdump reads that file`, async () => {
+      const expected = version === 5 ? stored.filter((f) => !f.src_ip.includes(':')) : stored;
+      const ours = await collect(async (port) => {
+        const run = await startProcess('nfreplay', ['-r', nfcapdFile, '-H', '127.0.0.1', '-p', String(port), '-v', String(version)]).finished;
+        if (run.code !== 0) throw new Error(`nfreplay failed (${run.code}): ${run.stdout}${run.stderr}`);
+        return expected.length;
+      });
+      expect(expected.length).toBeGreaterThan(10);
+      expect(comparable(ours.flows)).toEqual(comparable(expected));
+      expect(ours.decoder.stats()[0]).toMatchObject({ version, malformed: 0 });
+    }, 60_000);
+  }
+});
