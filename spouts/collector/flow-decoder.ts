@@ -2,7 +2,9 @@ import { u16 } from './byte-reads.js';
 import type { DatagramScope } from './data-sets.js';
 import { ExporterState, type ExporterBounds, type ExporterStats } from './exporter-stats.js';
 import type { DecodedFlow } from './flow-record.js';
+import { decodeIpfix } from './ipfix.js';
 import { decodeV5 } from './netflow-v5.js';
+import { decodeV9 } from './netflow-v9.js';
 
 export type { DecodedFlow } from './flow-record.js';
 export type { ExporterStats } from './exporter-stats.js';
@@ -83,7 +85,13 @@ export class FlowDecoder {
     const version = datagram.length >= 2 ? u16(datagram, 0) : -1;
     let problem: string | undefined;
     try {
-      if (version === 5) {
+      if (version === 10) {
+        state.version = 10;
+        problem = decodeIpfix(datagram, scope);
+      } else if (version === 9) {
+        state.version = 9;
+        problem = decodeV9(datagram, scope);
+      } else if (version === 5) {
         state.version = 5;
         problem = decodeV5(datagram, scope);
       } else {

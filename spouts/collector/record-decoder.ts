@@ -41,7 +41,7 @@ function ntpMs(b: Uint8Array, p: number): number {
 
 function pickMs(absoluteMs: number, deltaUs: number, uptimeMs: number, ctx: RecordContext, systemInitMs: number): number {
   if (absoluteMs >= 0) return absoluteMs;
-  if (deltaUs >= 0) return ctx.exportSecs * 1000 - Math.floor(deltaUs / 1000);
+  if (deltaUs >= 0) return ctx.exportSecs * 1000 - deltaUs / 1000; // fractional ms: truncation to seconds comes after
   if (uptimeMs >= 0) {
     if (ctx.sysUptimeMs >= 0) return ctx.exportSecs * 1000 + ((uptimeMs - ctx.sysUptimeMs) | 0);
     const initMs = systemInitMs >= 0 ? systemInitMs : ctx.domain.systemInitMs;
