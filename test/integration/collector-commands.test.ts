@@ -10,7 +10,7 @@ import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { startCli, type BackgroundCli } from '../helpers/background-cli.js';
 import { runCli } from '../helpers/cli.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
-import { ALL_FLOWS, CAPTURE_PACKETS, IPV4_FLOWS } from '../helpers/exporter-capture.js';
+import { ALL_FLOWS, CAPTURE_PACKETS } from '../helpers/exporter-capture.js';
 import { comparable, freeUdpPort, killAll, nfdumpFlows, requireTool, softflowdExport, startNfcapd, waitFor } from '../helpers/exporter-tools.js';
 import { useTestBroker } from '../helpers/kafka.js';
 import { buildPcap } from '../helpers/pcap-writer.js';
@@ -21,10 +21,8 @@ import { parseSamples, scrape, select } from '../helpers/prometheus.js';
 // Needs softflowd and nfdump (Debian) and the broker of `npm run kafka:up`.
 
 const broker = useTestBroker('themis-test-collector-commands');
-/** The version softflowd exports in these tests. */
-const VERSION: 5 | 9 | 10 = 5;
-/** The flows of the capture that version carries (v5: IPv4 only). */
-const FLOWS = VERSION === 5 ? IPV4_FLOWS : ALL_FLOWS;
+/** The version softflowd exports in these tests: IPFIX, which carries every flow of the capture. */
+const VERSION = 10;
 let workDir: string;
 let pcap: string;
 const running: BackgroundCli[] = [];
@@ -109,7 +107,7 @@ describe('themis-collect', () => {
       // Keyed as themis-ingest keys: both directions of a conversation share a key, hence a partition.
       expect(message.key?.toString('utf16le')).toBe(conversationKey(flow).key);
     }
-    expect(keys).toEqual(new Set(FLOWS));
+    expect(keys).toEqual(new Set(ALL_FLOWS));
   }, 90_000);
 
   it('refuses bad options at once with exit 2, naming each problem', async () => {

@@ -73,25 +73,27 @@ async function nfcapdOf(name: string, send: (port: number) => Promise<number>): 
 
 const flowKey = (f: Pick<InputFlowRecord, 'protocol' | 'src_ip' | 'src_port' | 'dst_ip' | 'dst_port'>) => `${f.protocol} ${f.src_ip} ${f.src_port} ${f.dst_ip} ${f.dst_port}`;
 
+/** nfdump's reading of softflowd's v9 ICMPv6 records: softflowd puts the type and code in the source port, which nfdump does not read for ICMP (test/fixtures/nfdump/README.md); the collector does, so its flows carry the capture's type. */
+const asNfdumpReadsV9 = (f: InputFlowRecord): InputFlowRecord => (f.protocol === 58 ? { ...f, dst_port: 0 } : f);
+const withoutFlags = ({ flags: _flags, ...f }: Omit<InputFlowRecord, 'id'>) => f;
+
 describe('the collector with softflowd as the exporter', () => {
-  const cases: ReadonlyArray<{ name: string; version: 5 | 9 | 10; extra: string[]; flows: readonly string[] }> = [
+  const cases: ReadonlyArray<{ name: string; version: 5 | 9 | 10; flows: readonly string[] }> = [
     // NetFlow v5 carries IPv4 only: softflowd leaves the IPv6 flows out.
-    { name: 'NetFlow v5', version: 5, extra: [], flows: IPV4_FLOWS },
-    { name: 'NetFlow v9', version: 9, extra: [], flows: ALL_FLOWS },
-    { name: 'IPFIX', version: 10, extra: [], flows: ALL_FLOWS },
-    // RFC 5103 biflows: one record per conversation with reverse counters, turned into both directions.
-    { name: 'IPFIX biflows (-b)', version: 10, extra: ['-b'], flows: ALL_FLOWS },
+    { name: 'NetFlow v5', version: 5, flows: IPV4_FLOWS },
+    { name: 'NetFlow v9', version: 9, flows: ALL_FLOWS },
+    { name: 'IPFIX', version: 10, flows: ALL_FLOWS },
   ];
   for (const c of cases) {
     it(`decodes ${c.name} as nfcapd and nfdump do, field by field`, async () => {
-      const export_ = (port: number) => softflowdExport(pcap, port, c.version, c.extra);
+      const export_ = (port: number) => softflowdExport(pcap, port, c.version);
       const ours = await collect(export_);
-      const theirs = await nfcapdOf(`nfcapd-v${c.version}${c.extra.join('')}`, export_);
+      const theirs = await nfcapdOf(`nfcapd-v${c.version}`, export_);
 
       expect(ours.flows).toHaveLength(ours.exported);
       // Every flow of the capture that the version can carry, no other.
       expect(new Set(ours.flows.map(flowKey))).toEqual(new Set(c.flows));
-      expect(comparable(ours.flows)).toEqual(comparable(theirs.flows));
+      expect(comparable(c.version === 9 ? ours.flows.map(asNfdumpReadsV9) : ours.flows)).toEqual(comparable(theirs.flows));
       // Ids are counted up from --first-id, one per flow.
       expect(ours.flows.map((f) => f.id).sort((a, b) => a - b)).toEqual(ours.flows.map((_, i) => i + 1));
       const [stats] = ours.decoder.stats();
@@ -99,6 +101,22 @@ describe('the collector with softflowd as the exporter', () => {
       expect(ours.listener.dropped).toBe(0);
     }, 60_000);
   }
+
+  it('turns IPFIX biflows (RFC 5103, softflowd -b) into both directions as nfdump does, each direction with its own TCP flags', async () => {
+    const export_ = (port: number) => softflowdExport(pcap, port, 10, ['-b']);
+    const ours = await collect(export_);
+    const theirs = await nfcapdOf('nfcapd-v10-biflows', export_);
+    // Fewer records than flows: a conversation's two directions travel in one record.
+    expect(ours.exported).toBeLessThan(ours.flows.length);
+    // nfdump keeps one flag set for both halves of a biflow (nfdump-json.ts); otherwise equal.
+    expect(comparable(ours.flows).map(withoutFlags)).toEqual(comparable(theirs.flows).map(withoutFlags));
+    // The collector reads reverseTcpControlBits: each TCP direction has the flags the same capture gives exported one way.
+    const oneWay = new Map((await collect((port) => softflowdExport(pcap, port, 10))).flows.map((f) => [flowKey(f), f.flags]));
+    const tcp = ours.flows.filter((f) => f.protocol === 6 && f.packets > 0);
+    expect(tcp.length).toBeGreaterThan(5);
+    for (const f of tcp) expect(f.flags, flowKey(f)).toBe(oneWay.get(flowKey(f)));
+    expect(ours.decoder.stats()[0]).toMatchObject({ version: 10, malformed: 0, templateMisses: 0 });
+  }, 60_000);
 });
 
 describe('the collector with nfreplay as the exporter', () => {
@@ -120,7 +138,7 @@ describe('the collector with nfreplay as the exporter', () => {
         if (run.code !== 0) throw new Error(`nfreplay failed (${run.code}): ${run.stdout}${run.stderr}`);
         return expected.length;
       });
-      expect(expected.length).toBeGreaterThan(10);
+      expect(expected.length).toBeGreaterThan(5);
       expect(comparable(ours.flows)).toEqual(comparable(expected));
       expect(ours.decoder.stats()[0]).toMatchObject({ version, malformed: 0 });
     }, 60_000);
