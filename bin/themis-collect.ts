@@ -138,7 +138,7 @@ async function collect(config: CollectConfig, io: CollectIo): Promise<number> {
     listener = await UdpListener.open({
       address: collector.listen,
       maxBufferedDatagrams: collector.maxBufferedDatagrams,
-      ...(collector.recvBufferSize !== undefined ? { recvBufferSize: collector.recvBufferSize } : {}),
+      recvBufferSize: collector.recvBufferSize,
     });
   } catch (err) {
     if (!(err instanceof ListenError)) throw err;
