@@ -48,7 +48,7 @@ type ExporterCounter = keyof Pick<ExporterStats, 'datagrams' | 'flows' | 'sequen
 const EXPORTER_COUNTERS: ReadonlyArray<readonly [name: string, field: ExporterCounter, help: string]> = [
   ['themis_collector_datagrams_total', 'datagrams', 'NetFlow/IPFIX datagrams received from the exporter and decoded'],
   ['themis_collector_flows_total', 'flows', 'Flows decoded from the exporter'],
-  ['themis_collector_sequence_gaps_total', 'sequenceGaps', "Datagrams (v9, IPFIX: records) the exporter's sequence numbers say were lost"],
+  ['themis_collector_sequence_gaps_total', 'sequenceGaps', "Gaps in the exporter's sequence numbers: runs of datagrams lost on the way"],
   ['themis_collector_template_misses_total', 'templateMisses', 'Data sets that arrived before their template (held briefly, then counted and dropped)'],
   ['themis_collector_malformed_total', 'malformed', 'Malformed datagrams or sets from the exporter, counted and dropped'],
 ];
