@@ -161,7 +161,7 @@ async function collect(config: CollectConfig, io: CollectIo): Promise<number> {
     // Data held for a template that never came counts as a template miss even when the exporter has gone quiet.
     decoder.expireHeld(Date.now());
     const what = destination.kind === 'kafka' ? 'sent' : 'written';
-    io.err(`themis-collect: ${delivered.toLocaleString('en-US')} flows ${what}; ${describeCollector({ exporters: decoder.stats(), droppedDatagrams: listener.dropped })}`);
+    io.err(`themis-collect: ${delivered.toLocaleString('en-US')} flows ${what}; ${describeCollector({ exporters: decoder.stats(), droppedDatagrams: listener.dropped, bufferedDatagrams: listener.buffered })}`);
   }, PROGRESS_EVERY_MS);
   let code = 0;
   try {

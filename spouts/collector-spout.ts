@@ -50,11 +50,11 @@ const HELD_EXPIRY_EVERY_MS = 1_000;
  * file spout does. A crash of the process loses what was in memory: the exporter does not resend.
  *
  * Stopping (deactivate: a stop signal, or shutdown) closes the socket. The engine calls no
- * nextTuple once the spouts are deactivated, so flows received and not yet emitted then (the
- * datagrams still buffered: normally none, thousands when the topology was falling behind) cannot
- * be scored: they are decoded, counted as read and not finished (the run's summary names them and
- * exits 3), and logged, never dropped unseen. Flows already emitted finish as usual, held ones
- * released unmatched.
+ * nextTuple once the spouts are deactivated, so the spout emits at once every flow received and
+ * not yet emitted (the buffered datagrams: normally none, at most --buffer-datagrams' worth when
+ * the topology was falling behind), and from then on emits a failed flow again as soon as it is
+ * told: a stop finishes every flow received. Data still waiting for a template is counted as a
+ * template miss.
  */
 export class CollectorSpout implements Spout {
   private collector!: SpoutOutputCollector;
@@ -69,7 +69,8 @@ export class CollectorSpout implements Spout {
   private readonly replay: InFlightFlow[] = [];
   private readonly poison: InFlightFlow[] = [];
   private origin = '';
-  private isListening = false;
+  /** Set by deactivate: the socket is closed and flows are emitted as they come (see deactivate). */
+  private isStopped = false;
   private expiry: NodeJS.Timeout | undefined;
   private flowsRead!: MetricCounter;
   private flowsFinished!: MetricCounter;
@@ -92,33 +93,43 @@ export class CollectorSpout implements Spout {
       ...(this.args.maxBufferedDatagrams !== undefined ? { maxBufferedDatagrams: this.args.maxBufferedDatagrams } : {}),
       onReadable: () => collector.wake(),
     });
-    this.isListening = true;
     // Data held for a template that never came counts as a template miss even when the exporter has gone quiet.
     this.expiry = setInterval(() => this.decoder.expireHeld(Date.now()), HELD_EXPIRY_EVERY_MS);
     this.expiry.unref();
     const listener = this.listener;
-    context.reading(COLLECTOR_READING, (): CollectorReading => ({ exporters: this.decoder.stats(), droppedDatagrams: listener.dropped }));
+    context.reading(COLLECTOR_READING, (): CollectorReading => ({
+      exporters: this.decoder.stats(),
+      droppedDatagrams: listener.dropped,
+      bufferedDatagrams: listener.buffered,
+    }));
     context.log.info('collector listening', { address: `${listener.address.host}:${listener.address.port}`, recvBufferBytes: listener.recvBufferSize() });
   }
 
   nextTuple(): void {
-    const poisoned = this.poison.shift();
-    if (poisoned !== undefined) {
-      this.collector.emit([`failed ${poisoned.failures} times (last: ${poisoned.lastReason ?? 'error'})`, poisoned.line, poisoned.origin], poisoned, 'ignored');
-      return;
-    }
-    const again = this.replay.shift();
-    if (again !== undefined) {
-      this.collector.emit([again.line, again.origin, again.hash], again);
+    const failed = this.poison.shift() ?? this.replay.shift();
+    if (failed !== undefined) {
+      this.emitAgain(failed);
       return;
     }
     // A live input is never exhausted: it ends by a stop (deactivate).
     if (this.readyAt === this.ready.length && !this.decodeMore()) return;
-    const line = this.ready[this.readyAt++]!;
+    this.emitFirst(this.ready[this.readyAt++]!);
+  }
+
+  private emitFirst(line: string): void {
     const bytes = Buffer.from(line);
     const flow: InFlightFlow = { line, origin: this.origin, hash: conversationHashOf(bytes, 0, bytes.length) ?? this.ids.next, failures: 0, lastReason: null };
     this.collector.emit([line, flow.origin, flow.hash], flow);
     this.flowsRead.inc();
+  }
+
+  /** A failed flow again, or, past maxRetries, to the `ignored` stream with the reason of its last failure. */
+  private emitAgain(flow: InFlightFlow): void {
+    if (flow.failures >= this.args.maxRetries) {
+      this.collector.emit([`failed ${flow.failures} times (last: ${flow.lastReason ?? 'error'})`, flow.line, flow.origin], flow, 'ignored');
+    } else {
+      this.collector.emit([flow.line, flow.origin, flow.hash], flow);
+    }
   }
 
   /** Decodes buffered datagrams until one yields flows; false when none is left. */
@@ -147,26 +158,30 @@ export class CollectorSpout implements Spout {
     // A poison record that fails to be written is tried again, as a poison record.
     if (flow.failures < this.args.maxRetries) flow.failures++;
     flow.lastReason = describeFailure(reason, cause);
-    if (flow.failures >= this.args.maxRetries) this.poison.push(flow);
+    // Once stopped, the engine asks for no more tuples: the flow goes out again from here.
+    if (this.isStopped) this.emitAgain(flow);
+    else if (flow.failures >= this.args.maxRetries) this.poison.push(flow);
     else this.replay.push(flow);
   }
 
-  /** The socket closes for good; flows received and not emitted are counted (see the class comment). */
+  /**
+   * The stop (see the class comment): the socket closes for good, and every flow received and not
+   * yet emitted is emitted now, with the replays waiting, since the engine calls no nextTuple
+   * after this. At most the buffered datagrams' flows: a burst past maxSpoutPending, once.
+   */
   deactivate(): void {
-    if (!this.isListening || this.listener === null) return;
-    this.isListening = false;
+    if (this.isStopped || this.listener === null) return;
+    this.isStopped = true;
     void this.listener.close();
     clearInterval(this.expiry);
-    let left = this.ready.length - this.readyAt;
-    while (this.decodeMore()) left += this.ready.length;
-    this.ready = [];
-    this.readyAt = 0;
+    let emitted = 0;
+    for (let failed = this.poison.shift() ?? this.replay.shift(); failed !== undefined; failed = this.poison.shift() ?? this.replay.shift()) this.emitAgain(failed);
+    do {
+      for (; this.readyAt < this.ready.length; emitted++) this.emitFirst(this.ready[this.readyAt++]!);
+    } while (this.decodeMore());
     // Data still waiting for its template cannot be decoded: counted as template misses.
     this.decoder.dropHeld();
-    if (left > 0) {
-      this.flowsRead.inc(left);
-      this.context.log.warn('collector stopped with flows received and not emitted', { flows: left });
-    }
+    this.context.log.info('collector stopped listening', { flowsEmittedAtStop: emitted });
   }
 
   async close(): Promise<void> {

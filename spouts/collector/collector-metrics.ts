@@ -1,14 +1,15 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WorkerMetricsSnapshot } from '../../runtime/index.js';
 import type { ExporterStats } from './flow-decoder.js';
 
 /** The name under which the collector spout publishes its CollectorReading (TopologyContext.reading). */
 export const COLLECTOR_READING = 'collector';
 
-/** What a collector reports: per-exporter totals since it started, and the datagrams its buffer dropped. */
+/** What a collector reports: per-exporter totals since it started, the datagrams its buffer dropped, and those it holds now. */
 export interface CollectorReading {
   readonly exporters: readonly ExporterStats[];
   readonly droppedDatagrams: number;
+  readonly bufferedDatagrams: number;
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -83,6 +84,17 @@ export function registerCollectorMetrics(registry: Registry, snapshots: () => Re
       let dropped = 0;
       for (const reading of collectorReadings(snapshots())) dropped += reading.droppedDatagrams;
       this.inc({ instance }, dropped);
+    },
+  });
+  new Gauge({
+    name: 'themis_collector_buffered_datagrams',
+    help: 'Datagrams received and waiting in the buffer between the socket and the spout',
+    labelNames: ['instance'] as const,
+    registers: [registry],
+    collect() {
+      let buffered = 0;
+      for (const reading of collectorReadings(snapshots())) buffered += reading.bufferedDatagrams;
+      this.set({ instance }, buffered);
     },
   });
 }

@@ -29,16 +29,17 @@ describe('the collector progress text', () => {
         exporter('[2001:db8::1]:2055', 5, { datagrams: 4, flows: 120 }),
       ],
       droppedDatagrams: 17,
+      bufferedDatagrams: 3,
     };
     expect(describeCollector(reading)).toBe(
       '192.0.2.1:4739 v10: 1,200 datagrams, 36,000 flows, 2 sequence gaps, 1 template misses, 3 malformed; ' +
         '[2001:db8::1]:2055 v5: 4 datagrams, 120 flows, 0 sequence gaps, 0 template misses, 0 malformed; buffer drops 17',
     );
-    expect(describeCollector({ exporters: [], droppedDatagrams: 0 })).toBe('no exporter yet; buffer drops 0');
+    expect(describeCollector({ exporters: [], droppedDatagrams: 0, bufferedDatagrams: 0 })).toBe('no exporter yet; buffer drops 0');
   });
 
   it('reads the collector reading of the tasks that publish one from the worker reports', () => {
-    const reading: CollectorReading = { exporters: [exporter('192.0.2.1:2055', 9, { flows: 5 })], droppedDatagrams: 1 };
+    const reading: CollectorReading = { exporters: [exporter('192.0.2.1:2055', 9, { flows: 5 })], droppedDatagrams: 1, bufferedDatagrams: 0 };
     const task = (readings?: Record<string, unknown>) => ({ component: 'flow-spout', task: 1, custom: {}, customHistograms: {}, ...(readings ? { readings } : {}) });
     const snapshots = [{ tasks: [task(), task({ collector: reading })] }, undefined] as unknown as WorkerMetricsSnapshot[];
     expect(collectorReadings(snapshots)).toEqual([reading]);
