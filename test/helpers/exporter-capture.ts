@@ -15,20 +15,21 @@ const RESOLVER = '203.0.113.131';
 const LOCAL6 = '2001:db8:1::10';
 const REMOTE6 = '2001:db8:5::80';
 
-interface Step {
+/** One packet of a capture; its time is given by its place in the list. */
+export interface Step {
   src: string;
   dst: string;
   transport: Transport;
   tos?: number;
 }
 
-const tcp = (src: string, srcPort: number, dst: string, dstPort: number, flags: number, payloadBytes = 0): Step => ({
+export const tcp = (src: string, srcPort: number, dst: string, dstPort: number, flags: number, payloadBytes = 0): Step => ({
   src,
   dst,
   transport: { kind: 'tcp', srcPort, dstPort, flags, payloadBytes },
 });
-const udp = (src: string, srcPort: number, dst: string, dstPort: number, payloadBytes: number): Step => ({ src, dst, transport: { kind: 'udp', srcPort, dstPort, payloadBytes } });
-const echo = (src: string, dst: string, isReply: boolean): Step => ({ src, dst, transport: { kind: 'icmp-echo', isReply, identifier: 9, sequence: 1, payloadBytes: 56 } });
+export const udp = (src: string, srcPort: number, dst: string, dstPort: number, payloadBytes: number): Step => ({ src, dst, transport: { kind: 'udp', srcPort, dstPort, payloadBytes } });
+export const echo = (src: string, dst: string, isReply: boolean): Step => ({ src, dst, transport: { kind: 'icmp-echo', isReply, identifier: 7, sequence: 1, payloadBytes: 56 } });
 
 const STEPS: Step[] = [
   // HTTPS to the local web server, from the remote side.

@@ -1,5 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +9,8 @@ import { conversationKey } from '../../bolts/match/conversation-key.js';
 import type { Flow } from '../../bolts/flow.js';
 import { useTestBroker } from '../helpers/kafka.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
+import { echo, tcp, udp, type Step } from '../helpers/exporter-capture.js';
+import { freeUdpPort, killAll, requireTool, startProcess, waitFor } from '../helpers/exporter-tools.js';
 import {
   buildPcap,
   ipPacketBytes,
@@ -20,7 +20,6 @@ import {
   TCP_RST,
   TCP_SYN,
   type PacketSpec,
-  type Transport,
 } from '../helpers/pcap-writer.js';
 
 // The whole chain a user runs: a capture (written here) → softflowd 1.1.0 (NetFlow v9) → nfcapd
@@ -32,74 +31,8 @@ const BROKERS = broker.brokers;
 const FIRST_ID = 5_000_000;
 /** 2017-01-10T07:39:17.5Z: the thesis example time (reference §4.2), half a second in. */
 const CAPTURE_START_US = 1_484_033_957_500_000;
-const INSTALL_HINT = 'install them with: apt-get update && apt-get install -y nfdump softflowd';
 
 let workDir: string;
-const children: ChildProcess[] = [];
-
-function requireTool(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { stdio: 'ignore' });
-  if (result.error !== undefined) {
-    throw new Error(`${command} is not installed (${result.error.message}); this test needs nfdump and softflowd: ${INSTALL_HINT}`);
-  }
-}
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(command: string, args: string[], cwd = workDir): { child: ChildProcess; finished: Promise<Finished>; output: () => string } {
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const finished = new Promise<Finished>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, finished, output: () => stdout + stderr };
-}
-
-async function waitFor(description: string, isDone: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!isDone()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
-/** One packet of the capture, `gapMs` after the previous one. */
-interface Step {
-  src: string;
-  dst: string;
-  transport: Transport;
-  tos?: number;
-}
-
-function tcp(src: string, srcPort: number, dst: string, dstPort: number, flags: number, payloadBytes = 0): Step {
-  return { src, dst, transport: { kind: 'tcp', srcPort, dstPort, flags, payloadBytes } };
-}
-
-function udp(src: string, srcPort: number, dst: string, dstPort: number, payloadBytes: number): Step {
-  return { src, dst, transport: { kind: 'udp', srcPort, dstPort, payloadBytes } };
-}
-
-function echo(src: string, dst: string, isReply: boolean): Step {
-  return { src, dst, transport: { kind: 'icmp-echo', isReply, identifier: 7, sequence: 1, payloadBytes: 56 } };
-}
 
 const LOCAL = '192.0.2.10';
 const WEB = '198.51.100.7';
@@ -229,13 +162,13 @@ async function captureToNfcapd(): Promise<{ file: string; records: number }> {
   await mkdir(flowDir);
   const port = await freeUdpPort();
 
-  const collector = start('nfcapd', ['-w', flowDir, '-p', String(port), '-b', '127.0.0.1']);
+  const collector = startProcess('nfcapd', ['-w', flowDir, '-p', String(port), '-b', '127.0.0.1'], { cwd: workDir });
   await waitFor('nfcapd to start', () => collector.output().includes('Startup nfcapd'));
 
   // -a dates flows by the capture's own clock; without it softflowd's v9 uptime wraps and nfdump
   // shows times about 49.7 days off. With -r, -c must not be given: softflowd 1.1.0 then blocks
   // in accept() on the control socket instead of reading the file.
-  const exporter = await start('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', '9', '-a', '-d']).finished;
+  const exporter = await startProcess('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', '9', '-a', '-d'], { cwd: workDir }).finished;
   expect(exporter.code, `softflowd failed: ${exporter.stdout}${exporter.stderr}`).toBe(0);
   const exported = /Flows exported: \d+ \((\d+) records\)/.exec(exporter.stdout);
   expect(exported, `softflowd printed no export count: ${exporter.stdout}`).not.toBeNull();
@@ -266,7 +199,7 @@ beforeEach(() => {
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killAll();
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -278,10 +211,10 @@ describe('themis-ingest nfdump', () => {
     const topic = broker.topic('themis-it-ingest-nfdump');
     await createTopics({ brokers: BROKERS, topics: [topic], partitions: 4, retentionMs: 3_600_000 });
 
-    const run = await start(
+    const run = await startProcess(
       'npx',
       ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--topic', topic, '--brokers', BROKERS.join(','), '--first-id', String(FIRST_ID)],
-      ROOT,
+      { cwd: ROOT },
     ).finished;
 
     expect(run.code, `themis-ingest failed:\n${run.stdout}\n${run.stderr}`).toBe(0);
@@ -340,7 +273,7 @@ describe('themis-ingest nfdump', () => {
     const topic = broker.topic('themis-it-ingest-nfdump-bad');
     await createTopics({ brokers: BROKERS, topics: [topic], partitions: 1, retentionMs: 3_600_000 });
 
-    const run = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', notNfcapd, '--topic', topic], ROOT).finished;
+    const run = await startProcess('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', notNfcapd, '--topic', topic], { cwd: ROOT }).finished;
 
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`error: ${notNfcapd}: nfdump reported a problem: Short read from file`);
@@ -351,7 +284,7 @@ describe('themis-ingest nfdump', () => {
     const file = join(workDir, 'nfcapd.201701100740');
     await writeFile(file, '');
 
-    const run = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--nfdump', join(workDir, 'no-such-nfdump')], ROOT)
+    const run = await startProcess('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--nfdump', join(workDir, 'no-such-nfdump')], { cwd: ROOT })
       .finished;
 
     expect(run.code).toBe(1);
