@@ -179,7 +179,7 @@ async function collect(config: CollectConfig, io: CollectIo): Promise<number> {
       delivered = summary.sent;
       summaryOut(`topic: ${destination.topic}; sent: ${summary.sent}, refused: ${summary.invalid}`);
     } else {
-      delivered = await writeLines(source, destination.path, io.stdout);
+      delivered = await writeLines(source, destination.path, io.stdout, (written) => (delivered = written));
       summaryOut(`output: ${destination.path === '-' ? 'stdout' : destination.path}; written: ${delivered}`);
     }
   } catch (err) {
@@ -206,30 +206,31 @@ function isStreamError(err: unknown): boolean {
 }
 
 /** Writes each line to the file (or stdout for `-`), waiting when the stream is full; gives the count written. */
-async function writeLines(source: AsyncIterable<SourceItem>, path: string, stdout: Writable): Promise<number> {
+async function writeLines(source: AsyncIterable<SourceItem>, path: string, stdout: Writable, onWritten: (written: number) => void): Promise<number> {
   const output = path === '-' ? stdout : createWriteStream(path, { flags: 'a' });
   let failure: Error | null = null;
   output.on('error', (err: Error) => (failure ??= err));
-  let written = 0;
   let chunk = '';
+  let lines = 0;
   const write = async (): Promise<void> => {
     if (chunk.length === 0) return;
     const text = chunk;
     chunk = '';
+    onWritten(lines);
     if (!output.write(text)) await new Promise<void>((resolve) => output.once('drain', resolve).once('error', () => resolve()));
   };
   for await (const item of source) {
     if (failure !== null) break;
     if (item.kind === 'line') {
       chunk += `${item.text}\n`;
-      written++;
+      lines++;
       if (chunk.length >= 1 << 16) await write();
     } else if (item.kind === 'flush') await write();
   }
   await write();
   if (path !== '-') await new Promise<void>((resolve) => output.end(resolve));
   if (failure !== null) throw failure;
-  return written;
+  return lines;
 }
 
 /** Runs the program with commander's own errors (unknown option, missing value) as exit 2. */

@@ -11,7 +11,7 @@ import { startCli, type BackgroundCli } from '../helpers/background-cli.js';
 import { runCli } from '../helpers/cli.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
 import { ALL_FLOWS, CAPTURE_PACKETS } from '../helpers/exporter-capture.js';
-import { comparable, freeUdpPort, killAll, nfdumpFlows, requireTool, softflowdExport, startNfcapd, waitFor } from '../helpers/exporter-tools.js';
+import { comparable, freeUdpPort, killAll, nfdumpFlows, requireTool, softflowdExport, startNfcapd, startProcess, waitFor } from '../helpers/exporter-tools.js';
 import { useTestBroker } from '../helpers/kafka.js';
 import { buildPcap } from '../helpers/pcap-writer.js';
 import { parseSamples, scrape, select } from '../helpers/prometheus.js';
@@ -55,11 +55,11 @@ const readLines = <T>(file: string): T[] =>
         .map((line) => JSON.parse(line) as T)
     : [];
 
-/** The port themis-collect bound (it logs `listening on UDP <addr>:<port>`). */
+/** The port themis-collect bound (it logs `listening on UDP <addr>:<port>`, IPv6 as `[addr]:port`). */
 async function boundPort(cli: BackgroundCli): Promise<number> {
   let port = 0;
   await waitFor('themis-collect to listen', () => {
-    const match = /listening on UDP 127\.0\.0\.1:(\d+)/.exec(cli.stderr());
+    const match = /listening on UDP (?:127\.0\.0\.1|\[::1\]):(\d+)/.exec(cli.stderr());
     if (match !== null) port = Number(match[1]);
     return match !== null;
   }, 30_000);
@@ -86,6 +86,19 @@ describe('themis-collect', () => {
     expect(comparable(flows)).toEqual(comparable(await nfdumpFlows(file)));
     expect(flows.map((f) => f.id).sort((a, b) => a - b)).toEqual(flows.map((_, i) => 500 + i));
   }, 90_000);
+
+  it('listens on IPv6 too', async () => {
+    const output = join(workDir, 'collected-v6.jsonl');
+    const cli = start('themis-collect', ['--listen', '[::1]:0', '--output', output]);
+    const port = await boundPort(cli);
+    const run = await startProcess('softflowd', ['-r', pcap, '-n', `[::1]:${port}`, '-v', String(VERSION), '-a', '-d']).finished;
+    expect(run.code, run.stderr).toBe(0);
+    await waitFor(`${ALL_FLOWS.length} lines in ${output}`, () => readLines(output).length >= ALL_FLOWS.length, 15_000);
+    const result = await cli.stop('SIGTERM');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/\[::1\]:\d+ v10: 1 datagrams, 15 flows/);
+    expect(new Set(readLines<InputFlowRecord>(output).map((f) => `${f.protocol} ${f.src_ip} ${f.src_port} ${f.dst_ip} ${f.dst_port}`))).toEqual(new Set(ALL_FLOWS));
+  }, 60_000);
 
   it('sends the flows to the input topic keyed by conversation, every one acknowledged', async () => {
     const topic = broker.topic('themis-it-collect');
