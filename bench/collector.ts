@@ -2,15 +2,20 @@
  * What the collector sustains: IPFIX datagrams (30 flows each, built once by the test encoder)
  * sent over loopback at a set rate to themis-collect running as its own process (`--kafka`: the
  * listener, the decoder and themis-ingest's producer to a fresh topic, acks=all), then SIGTERM.
+ * With `--target topology`, to `themis-topology submit 2 2 20000 0 --listen` (file outputs in a
+ * temporary directory) instead, written to bench/results/collector-topology.json.
  * Reports the rate offered, the rate decoded (flows decoded over the sending time), the flows the
  * broker acknowledged, the datagrams the collector's buffer dropped, how long it took after the
  * last datagram to send the rest, and the pure decode rate on one thread (runDecodeBench of
  * bench:collector-decode). Prints a table and writes bench/results/collector.json.
  *
- *   npm run bench:collector [-- --flows-per-sec 50000 --seconds 10 --brokers 127.0.0.1:9092]
+ *   npm run bench:collector [-- --flows-per-sec 50000 --seconds 10 --brokers 127.0.0.1:9092 --target collect|topology]
  */
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopics } from '../spouts/kafka/create-topics.js';
@@ -25,6 +30,15 @@ const seconds = Number(argv.get('seconds') ?? 10);
 const FLOWS_PER_DATAGRAM = 30;
 const DISTINCT_DATAGRAMS = 64;
 const TICK_MS = 5;
+
+/** A UDP port free on loopback now (the topology is told its port; themis-collect picks one itself). */
+async function freePort(): Promise<number> {
+  const probe = createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
 
 /** Addresses, ports, protocol, flags, tos, 64-bit counters, start and end in ms: 47 octets a record. */
 const FIELDS: FieldSpec[] = [
@@ -75,24 +89,33 @@ function buildDatagrams(): { template: Buffer; data: Buffer[] } {
   return { template, data };
 }
 
-const collectScript = fileURLToPath(new URL('../bin/themis-collect.js', import.meta.url));
+const target = argv.get('target') ?? 'collect';
+if (target !== 'collect' && target !== 'topology') throw new Error(`--target ${target}: must be collect or topology`);
+const binDir = new URL('../bin/', import.meta.url);
 const topic = `bench-collector-${Date.now()}`;
-await createTopics({ brokers, topics: [topic], partitions: 4 });
-const child = spawn(process.execPath, [collectScript, '--listen', '127.0.0.1:0', '--kafka', brokers.join(','), '--topic', topic, '--first-id', '1'], {
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
+const outDir = mkdtempSync(join(tmpdir(), 'bench-collector-'));
+let args: string[];
+if (target === 'collect') {
+  await createTopics({ brokers, topics: [topic], partitions: 4 });
+  args = [fileURLToPath(new URL('themis-collect.js', binDir)), '--listen', '127.0.0.1:0', '--kafka', brokers.join(','), '--topic', topic, '--first-id', '1'];
+} else {
+  args = [fileURLToPath(new URL('themis-topology.js', binDir)), 'submit', '2', '2', '20000', '0', 'bench-collector', '--listen', `127.0.0.1:${await freePort()}`];
+  args.push('--first-id', '1', '--output-dir', outDir, '--metrics-port', '0');
+}
+const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 let stdout = '';
 let stderr = '';
 child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
 child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
 const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-
-const deadline = Date.now() + 30_000;
+const deadline = Date.now() + 60_000;
 let port = 0;
+// themis-collect says where it listens; the topology is listening once its metrics endpoint is up.
+const ready = target === 'collect' ? /listening on UDP 127\.0\.0\.1:(\d+)/ : /metrics on http/;
 while (port === 0) {
-  const match = /listening on UDP 127\.0\.0\.1:(\d+)/.exec(stderr);
-  if (match !== null) port = Number(match[1]);
-  else if (Date.now() > deadline || child.exitCode !== null) throw new Error(`themis-collect did not start:\n${stderr}`);
+  const match = ready.exec(stderr);
+  if (match !== null) port = target === 'collect' ? Number(match[1]) : Number(args[args.indexOf('--listen') + 1]!.split(':')[1]);
+  else if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${target} did not start:\n${stderr}`);
   else await new Promise((r) => setTimeout(r, 50));
 }
 
@@ -123,32 +146,45 @@ const stopAt = performance.now();
 child.kill('SIGTERM');
 const code = await exited;
 const drainMs = performance.now() - stopAt;
-if (code !== 0) throw new Error(`themis-collect exited ${code}:\n${stderr}\n${stdout}`);
+if (code !== 0) throw new Error(`${target} exited ${code}:\n${stderr}\n${stdout}`);
+if (argv.get('verbose') !== undefined) console.log(stderr.split('\n').slice(-40).join('\n'));
 
-const acked = Number(/sent: (\d+)/.exec(stdout)?.[1] ?? NaN);
-const collected = /collected: (\d+) datagrams, (\d+) flows .*buffer drops (\d+)/.exec(stdout);
-if (collected === null) throw new Error(`no summary from themis-collect:\n${stdout}`);
-const decodedFlows = Number(collected[2]);
-const dropped = Number(collected[3]);
-const gaps = Number(/(\d+) sequence gaps/.exec(stdout)?.[1] ?? NaN);
+// themis-collect prints its summary on stdout; the topology prints its own and the collector's on stderr.
+const summaryText = target === 'collect' ? stdout : stderr;
+const acked = target === 'collect' ? Number(/sent: (\d+)/.exec(stdout)?.[1] ?? NaN) : Number(/themis: done in [\d.]+ s: ([\d,]+) lines/.exec(stderr)?.[1]?.replace(/,/g, '') ?? NaN);
+const collected =
+  target === 'collect'
+    ? /collected: (\d+) datagrams, (\d+) flows .*buffer drops (\d+)/.exec(stdout)
+    : // The last collector line: the one after the topology's summary.
+      [...stderr.matchAll(/themis: collector: \S+ v10: ([\d,]+) datagrams, ([\d,]+) flows.*buffer drops ([\d,]+)/g)].pop() ?? null;
+if (collected === null) throw new Error(`no summary from ${target}:\n${summaryText}`);
+const count = (text: string) => Number(text.replace(/,/g, ''));
+const decodedFlows = count(collected[2]!);
+const dropped = count(collected[3]!);
+const gaps = count(/([\d,]+) sequence gaps/.exec(summaryText)?.[1] ?? 'NaN');
 
 const [ipfix] = runDecodeBench({ secondsPerVersion: 2 }).filter((r) => r.version === 'ipfix');
-const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING, clientId: topic }).admin();
-await admin.connect();
-await admin.deleteTopics({ topics: [topic] });
-await admin.disconnect();
+if (target === 'collect') {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING, clientId: topic }).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic] });
+  await admin.disconnect();
+}
+rmSync(outDir, { recursive: true, force: true });
 
 const row = {
+  target,
   offeredFlowsPerSec,
   seconds: Number(sendSecs.toFixed(2)),
   offeredFlows: sent * FLOWS_PER_DATAGRAM,
   decodedFlows,
   decodedFlowsPerSec: Math.round(decodedFlows / sendSecs),
-  ackedFlows: acked,
+  /** collect: flows the broker acknowledged; topology: flows finished (scored, discarded or ignored). */
+  deliveredFlows: acked,
   dropped,
   sequenceGaps: gaps,
   drainMs: Math.round(drainMs),
   pureDecodeFlowsPerSec: ipfix?.flowsPerSec ?? 0,
 };
 printTable([row]);
-writeResults(resultsFile('collector.json'), [row], { ...row, flowsPerDatagram: FLOWS_PER_DATAGRAM, brokers });
+writeResults(resultsFile(target === 'collect' ? 'collector.json' : 'collector-topology.json'), [row], { ...row, flowsPerDatagram: FLOWS_PER_DATAGRAM, brokers });

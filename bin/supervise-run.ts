@@ -119,6 +119,7 @@ async function finish(run: ThemisRun, o: SuperviseOptions, finishedAtMs: number,
   await run.stop(drainTimeoutMs);
   const final = run.progress(); // every thread reports its metrics as it closes
   summary(final, o.startedAtMs, o.log, finishedAtMs);
+  for (const reading of run.collectorReadings()) o.log(`themis: collector: ${describeCollector(reading)}`);
   if (o.outputsNote !== null) o.log(o.outputsNote);
   if (final.unfinished > 0) {
     const fate = o.input.kind === 'kafka' ? 'their offsets were not committed, so the next run under this instance name reads them again' : 'they are in no output';

@@ -164,6 +164,8 @@ describe('themis-topology submit --listen', () => {
 
     const result = await cli.stop('SIGTERM', 60_000);
     expect(result.code, result.stderr).toBe(0);
+    // The summary ends with the exporter's figures, as the progress line gives them.
+    expect(result.stderr).toMatch(new RegExp(`themis: collector: 127\\.0\\.0\\.1:\\d+ v10: \\d+ datagrams, ${exported} flows, 0 sequence gaps, 0 template misses, 0 malformed; buffer drops 0`));
     // Every flow collected is in an output: scored (alone or as a pair) or ignored with a reason.
     const scored = readLines<{ flow_id: number; pair_flow_id: number | null; tags: string[] }>(join(out, 'scored-flows.jsonl'));
     const ignored = readLines<{ flow_id: number | null; reason: string }>(join(out, 'ignored-flows.jsonl'));
