@@ -1,6 +1,6 @@
 import { prng } from '../../data_sources/tools/generate-lists.js';
 import { FlowDecoder, type DecodedFlow } from '../../spouts/collector/flow-decoder.js';
-import { encodeIpfix, encodeV5, encodeV9, type FieldSpec, type FieldValue } from '../../test/helpers/flow-export-encoder.js';
+import { IPV4_KEY_FIELDS, encodeIpfix, encodeV5, encodeV9, type FieldSpec, type FieldValue } from '../../test/helpers/flow-export-encoder.js';
 
 /**
  * The pure decode rate of the collector on one thread: datagrams built once (fixed seed) by the
@@ -23,11 +23,7 @@ const DISTINCT_DATAGRAMS = 64;
 
 function fields(times: FieldSpec[]): FieldSpec[] {
   return [
-    { id: 8, length: 4 },
-    { id: 12, length: 4 },
-    { id: 7, length: 2 },
-    { id: 11, length: 2 },
-    { id: 4, length: 1 },
+    ...IPV4_KEY_FIELDS,
     { id: 6, length: 1 },
     { id: 5, length: 1 },
     { id: 10, length: 4 }, // ingressInterface (skipped)

@@ -34,7 +34,10 @@ export function readDataSet(
   const key = templateKey(domain.id, templateId);
   const template = exporter.templates.get(key, scope.nowMs);
   if (template === undefined) {
-    const set = { key, records: b.slice(start, end), exportSecs: header.exportSecs, sysUptimeMs: header.sysUptimeMs, heldAtMs: scope.nowMs };
+    // A copy: a Buffer's slice() is a view, and the caller may reuse the datagram's memory.
+    const records = new Uint8Array(end - start);
+    records.set(b.subarray(start, end));
+    const set = { key, records, exportSecs: header.exportSecs, sysUptimeMs: header.sysUptimeMs, heldAtMs: scope.nowMs };
     exporter.templateMisses += exporter.held.hold(set);
     return SET_HELD;
   }

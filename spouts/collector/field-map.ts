@@ -54,7 +54,7 @@ export const H_SAMPLING_POPULATION = 37;
 /** The length a template gives a variable-length field (RFC 7011 §7). */
 export const VARIABLE_LENGTH = 65_535;
 /** RFC 5103 reverse information elements' private enterprise number. */
-export const REVERSE_PEN = 29_305;
+const REVERSE_PEN = 29_305;
 
 interface Element {
   readonly handler: number;

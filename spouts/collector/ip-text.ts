@@ -13,11 +13,6 @@ export function ipv4Text(b: Uint8Array, p: number): string {
   return `${DECIMAL[b[p]!]}.${DECIMAL[b[p + 1]!]}.${DECIMAL[b[p + 2]!]}.${DECIMAL[b[p + 3]!]}`;
 }
 
-/** The IPv4 address held in the 32-bit unsigned `value`. */
-export function ipv4TextOf(value: number): string {
-  return `${DECIMAL[value >>> 24]}.${DECIMAL[(value >>> 16) & 0xff]}.${DECIMAL[(value >>> 8) & 0xff]}.${DECIMAL[value & 0xff]}`;
-}
-
 export function ipv6Text(b: Uint8Array, p: number): string {
   // The longest run of zero groups, as inet_ntop chooses it: first wins on a tie, length >= 2.
   let bestAt = -1;

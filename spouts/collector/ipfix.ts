@@ -12,7 +12,7 @@ import { readTemplateSet } from './template-sets.js';
  * The sequence counts data records (options data included) per observation domain, so a message
  * is checked against the previous one once its records are counted; see exporter-stats.ts.
  */
-export const IPFIX_HEADER_LENGTH = 16;
+const IPFIX_HEADER_LENGTH = 16;
 
 export function decodeIpfix(b: Uint8Array, scope: DatagramScope): string | undefined {
   if (b.length < IPFIX_HEADER_LENGTH) return `IPFIX header needs ${IPFIX_HEADER_LENGTH} octets, got ${b.length}`;

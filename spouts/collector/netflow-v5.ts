@@ -2,6 +2,7 @@ import { u16, u32 } from './byte-reads.js';
 import type { DatagramScope } from './data-sets.js';
 import { FLAGS_TEXT, NO_FLAGS, icmpDstPort, isIcmp } from './flow-record.js';
 import { ipv4Text } from './ip-text.js';
+import { intoUptimeWindow } from './uptime-window.js';
 
 /**
  * NetFlow v5 (Cisco's fixed format): a 24-octet header, then `count` records of 48 octets.
@@ -13,12 +14,12 @@ import { ipv4Text } from './ip-text.js';
  *           src_mask(1) dst_mask(1) pad(2)
  *
  * First and Last are sysUptime at the flow's first and last packet: the flow started at
- * unix_secs + unix_nsecs + (First - sysUptime) ms, the difference taken as a signed 32-bit
- * number so that an uptime wrap between the two still gives a time before the export. Sequence
+ * unix_secs + unix_nsecs + (First - sysUptime) ms, brought into the window before the export
+ * (uptime-window.ts) so that an uptime wrap between the two still gives a time before it. Sequence
  * numbers and the sampling interval are kept per engine (type and id).
  */
-export const V5_HEADER_LENGTH = 24;
-export const V5_RECORD_LENGTH = 48;
+const V5_HEADER_LENGTH = 24;
+const V5_RECORD_LENGTH = 48;
 
 /** Decodes one v5 datagram; returns the reason when it is malformed (nothing of it is kept then). */
 export function decodeV5(b: Uint8Array, scope: DatagramScope): string | undefined {
@@ -41,8 +42,8 @@ export function decodeV5(b: Uint8Array, scope: DatagramScope): string | undefine
     const srcPort = u16(b, p + 32);
     const dstPort = u16(b, p + 34);
     out.push({
-      start_timestamp_unix_secs: Math.floor((baseMs + ((u32(b, p + 24) - sysUptime) | 0)) / 1000),
-      end_timestamp_unix_secs: Math.floor((baseMs + ((u32(b, p + 28) - sysUptime) | 0)) / 1000),
+      start_timestamp_unix_secs: Math.floor(intoUptimeWindow(baseMs + u32(b, p + 24) - sysUptime, baseMs) / 1000),
+      end_timestamp_unix_secs: Math.floor(intoUptimeWindow(baseMs + u32(b, p + 28) - sysUptime, baseMs) / 1000),
       protocol,
       src_ip: ipv4Text(b, p),
       dst_ip: ipv4Text(b, p + 4),

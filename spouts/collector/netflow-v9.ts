@@ -13,7 +13,7 @@ import { readTemplateSet } from './template-sets.js';
  * data records are uptime-relative to the header (see record-decoder.ts). The sequence counts
  * export packets per source id. Fewer than 4 octets after the last flowset are padding.
  */
-export const V9_HEADER_LENGTH = 20;
+const V9_HEADER_LENGTH = 20;
 
 export function decodeV9(b: Uint8Array, scope: DatagramScope): string | undefined {
   if (b.length < V9_HEADER_LENGTH) return `NetFlow v9 header needs ${V9_HEADER_LENGTH} octets, got ${b.length}`;

@@ -1,4 +1,4 @@
-import { readUint, u16 } from './byte-reads.js';
+import { fieldSize, readUint } from './byte-reads.js';
 import * as F from './field-map.js';
 import type { DomainState } from './exporter-stats.js';
 import type { Template } from './templates.js';
@@ -25,28 +25,21 @@ export function decodeOptionRecords(b: Uint8Array, start: number, end: number, t
     let interval = -1;
     let packetInterval = -1;
     let packetSpace = 0;
-    let size = -1;
+    let sampleSize = -1;
     let population = -1;
     let systemInit = -1;
     for (let i = 0; i < plan.length; i += 2) {
-      let length = plan[i + 1]!;
-      if (length === F.VARIABLE_LENGTH) {
-        if (p >= end) return -1;
-        length = b[p++]!;
-        if (length === 255) {
-          if (end - p < 2) return -1;
-          length = u16(b, p);
-          p += 2;
-        }
-      }
-      if (end - p < length) return -1;
+      const size = fieldSize(b, p, end, plan[i + 1]!);
+      if (size < 0) return -1;
+      const length = size >>> 2;
+      p += size & 3;
       const handler = plan[i];
       if (handler !== F.H_SKIP) {
         const value = readUint(b, p, length);
         if (handler === F.H_SAMPLING_INTERVAL) interval = value;
         else if (handler === F.H_SAMPLING_PACKET_INTERVAL) packetInterval = value;
         else if (handler === F.H_SAMPLING_PACKET_SPACE) packetSpace = value;
-        else if (handler === F.H_SAMPLING_SIZE) size = value;
+        else if (handler === F.H_SAMPLING_SIZE) sampleSize = value;
         else if (handler === F.H_SAMPLING_POPULATION) population = value;
         else if (handler === F.H_SYSTEM_INIT_MS) systemInit = value;
       }
@@ -56,7 +49,7 @@ export function decodeOptionRecords(b: Uint8Array, start: number, end: number, t
     let rate = -1;
     if (interval >= 0) rate = interval;
     else if (packetInterval > 0) rate = (packetInterval + packetSpace) / packetInterval;
-    else if (size > 0 && population > 0) rate = population / size;
+    else if (sampleSize > 0 && population > 0) rate = population / sampleSize;
     if (rate >= 0) domain.samplingInterval = Math.max(1, Math.round(rate));
     if (systemInit >= 0) domain.systemInitMs = systemInit;
   }

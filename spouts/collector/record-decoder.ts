@@ -1,9 +1,10 @@
-import { TWO_32, readUint, u16, u32 } from './byte-reads.js';
+import { TWO_32, fieldSize, readUint, u32 } from './byte-reads.js';
 import * as F from './field-map.js';
 import { FLAGS_TEXT, NO_FLAGS, icmpDstPort, isIcmp, type DecodedFlow } from './flow-record.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
 import type { DomainState } from './exporter-stats.js';
 import type { Template } from './templates.js';
+import { intoUptimeWindow } from './uptime-window.js';
 
 /**
  * Runs a compiled template over the records of one data set (v9 and IPFIX alike).
@@ -12,11 +13,10 @@ import type { Template } from './templates.js';
  * - absolute elements (flowStart/End Seconds, Milliseconds, Micro- and Nanoseconds) as they are;
  * - flowStart/EndDeltaMicroseconds back from the export time;
  * - flowStart/EndSysUpTime: NetFlow v9 subtracts the header's sysUptime from them and adds the
- *   header's unix_secs (the difference taken modulo 2^32 as a signed 32-bit number, so a flow
- *   that began before the exporter's uptime counter wrapped still lands before the export); IPFIX
- *   adds systemInitTimeMilliseconds, from the record or the domain's options data;
+ *   header's unix_secs; IPFIX adds systemInitTimeMilliseconds, from the record or the domain's
+ *   options data; both then brought into the window before the export (uptime-window.ts);
  * - nothing (or IPFIX uptimes without an init time): the export time.
- * When several are present the finer absolute one wins.
+ * An absolute time wins over a relative one, and milliseconds or finer over seconds.
  */
 
 export interface RecordContext {
@@ -43,9 +43,10 @@ function pickMs(absoluteMs: number, deltaUs: number, uptimeMs: number, ctx: Reco
   if (absoluteMs >= 0) return absoluteMs;
   if (deltaUs >= 0) return ctx.exportSecs * 1000 - deltaUs / 1000; // fractional ms: truncation to seconds comes after
   if (uptimeMs >= 0) {
-    if (ctx.sysUptimeMs >= 0) return ctx.exportSecs * 1000 + ((uptimeMs - ctx.sysUptimeMs) | 0);
+    const exportMs = ctx.exportSecs * 1000;
+    if (ctx.sysUptimeMs >= 0) return intoUptimeWindow(exportMs + uptimeMs - ctx.sysUptimeMs, exportMs);
     const initMs = systemInitMs >= 0 ? systemInitMs : ctx.domain.systemInitMs;
-    if (initMs >= 0) return initMs + uptimeMs;
+    if (initMs >= 0) return intoUptimeWindow(initMs + uptimeMs, exportMs);
   }
   return ctx.exportSecs * 1000;
 }
@@ -94,17 +95,10 @@ export function decodeFlowRecords(b: Uint8Array, start: number, end: number, t: 
     let revFlags = -1;
     let sampling = -1;
     for (let i = 0; i < n; i += 2) {
-      let length = plan[i + 1]!;
-      if (length === F.VARIABLE_LENGTH) {
-        if (p >= end) return -1;
-        length = b[p++]!;
-        if (length === 255) {
-          if (end - p < 2) return -1;
-          length = u16(b, p);
-          p += 2;
-        }
-      }
-      if (end - p < length) return -1;
+      const size = fieldSize(b, p, end, plan[i + 1]!);
+      if (size < 0) return -1;
+      const length = size >>> 2;
+      p += size & 3;
       switch (plan[i]) {
         case F.H_SKIP:
           break;

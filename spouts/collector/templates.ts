@@ -28,8 +28,6 @@ export interface Template {
   readonly plan: Int32Array;
   /** Octets of the shortest record (a variable-length field takes at least its 1-octet length). */
   readonly minRecordLength: number;
-  /** Whether any field is read (a template of skipped fields only yields no flows). */
-  readonly hasReadFields: boolean;
   lastSeenMs: number;
 }
 
@@ -50,9 +48,12 @@ export function compileTemplate(
   end: number,
   spec: { domainId: number; id: number; fieldCount: number; scopeCount: number; isOptions: boolean; hasEnterpriseBit: boolean; nowMs: number },
 ): CompileResult {
+  // Checked before allocating: a forged count (up to 65,535) must not cost a large plan.
+  if (spec.fieldCount * 4 > end - p) {
+    return { ok: false, reason: `template ${spec.id} declares ${spec.fieldCount} fields, its set has room for ${Math.floor((end - p) / 4)}` };
+  }
   const plan = new Int32Array(spec.fieldCount * 2);
   let minRecordLength = 0;
-  let hasReadFields = false;
   for (let i = 0; i < spec.fieldCount; i++) {
     if (end - p < 4) return { ok: false, reason: `template ${spec.id} declares ${spec.fieldCount} fields but its set ends after ${i}` };
     let id = u16(b, p);
@@ -65,11 +66,11 @@ export function compileTemplate(
       enterprise = u32(b, p);
       p += 4;
     }
+    if (length === VARIABLE_LENGTH && !spec.hasEnterpriseBit) return { ok: false, reason: `template ${spec.id} field ${i} has length 65535: NetFlow v9 has no variable-length fields` };
     const handler = i < spec.scopeCount ? (length === 0 ? `scope field ${i} has length 0` : H_SKIP) : handlerFor(id, enterprise, length, spec.isOptions);
     if (typeof handler === 'string') return { ok: false, reason: `template ${spec.id}: ${handler}` };
     plan[2 * i] = handler;
     plan[2 * i + 1] = length;
-    if (handler !== H_SKIP) hasReadFields = true;
     minRecordLength += length === VARIABLE_LENGTH ? 1 : length;
   }
   if (minRecordLength > MAX_RECORD_LENGTH) {
@@ -81,7 +82,6 @@ export function compileTemplate(
     isOptions: spec.isOptions,
     plan,
     minRecordLength,
-    hasReadFields,
     lastSeenMs: spec.nowMs,
   };
   return { ok: true, template, end: p };

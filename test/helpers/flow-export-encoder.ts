@@ -26,6 +26,15 @@ export type SetSpec =
 
 export const VARIABLE = 65_535;
 
+/** sourceIPv4Address, destinationIPv4Address, source and destination port, protocolIdentifier. */
+export const IPV4_KEY_FIELDS: readonly FieldSpec[] = [
+  { id: 8, length: 4 },
+  { id: 12, length: 4 },
+  { id: 7, length: 2 },
+  { id: 11, length: 2 },
+  { id: 4, length: 1 },
+];
+
 export function ipBytes(text: string): Uint8Array {
   if (!text.includes(':')) return Uint8Array.from(text.split('.').map(Number));
   const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];

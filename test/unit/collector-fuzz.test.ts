@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseFlowObject } from '../../bolts/parse/parse-flow.js';
 import { prng } from '../../data_sources/tools/generate-lists.js';
 import { FlowDecoder, type DecodedFlow } from '../../spouts/collector/flow-decoder.js';
-import { VARIABLE, encodeIpfix, encodeV5, encodeV9, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
+import { IPV4_KEY_FIELDS, VARIABLE, encodeIpfix, encodeV5, encodeV9, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
 
 /**
  * Whatever arrives on the collector's port: random bytes behind a valid version, cut datagrams,
@@ -14,11 +15,7 @@ const SEED = 20_240_611;
 const NOW = 1_700_000_000_000;
 
 const FIELDS: FieldSpec[] = [
-  { id: 8, length: 4 },
-  { id: 12, length: 4 },
-  { id: 7, length: 2 },
-  { id: 11, length: 2 },
-  { id: 4, length: 1 },
+  ...IPV4_KEY_FIELDS,
   { id: 6, length: 1 },
   { id: 82, length: VARIABLE },
   { id: 2, length: 4 },
@@ -29,9 +26,12 @@ const FIELDS: FieldSpec[] = [
   { id: 151, length: 4 },
 ];
 const V9_FIELDS = FIELDS.filter((f) => f.enterprise === undefined && f.length !== VARIABLE);
+const V6_FIELDS: FieldSpec[] = [{ id: 27, length: 16 }, { id: 28, length: 16 }, ...FIELDS.slice(2)];
 
 function valueFor(f: FieldSpec, random: () => number, i: number): FieldValue {
   if (f.id === 8 || f.id === 12) return `10.${i & 255}.${random() & 255}.${random() & 255}`;
+  if (f.id === 27) return `2001:db8:0:0:0:0:${(random() & 0xffff).toString(16)}:${i}`;
+  if (f.id === 28) return i % 2 === 0 ? `0:0:0:0:0:ffff:${(random() & 0xffff).toString(16)}:1` : `fe80:0:0:0:${i}:0:0:0`;
   if (f.length === VARIABLE) return new Uint8Array(random() % 300);
   if (f.id === 150 || f.id === 151) return 1_690_000_000 + i;
   return random() % 2 ** Math.min(8 * f.length, 31);
@@ -45,6 +45,7 @@ function validDatagrams(random: () => number): Uint8Array[] {
   ];
   return [
     encodeIpfix({ exportSecs: 1_690_000_100, sequence: 0, domainId: 1 }, ipfixSets(FIELDS)),
+    encodeIpfix({ exportSecs: 1_690_000_100, sequence: 0, domainId: 2 }, ipfixSets(V6_FIELDS)),
     encodeV9({ sysUptimeMs: 5_000_000, unixSecs: 1_690_000_100, sequence: 0, sourceId: 1 }, ipfixSets(V9_FIELDS)),
     encodeV5({ sysUptimeMs: 5_000_000, unixSecs: 1_690_000_100, sequence: 0 }, [
       { src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, packets: 3, bytes: 4, first: 4_000_000, last: 4_999_999, flags: 2, protocol: 6, tos: 0 },
@@ -104,6 +105,17 @@ describe('collector decoder under hostile input', () => {
           if (out.length < full.length) expect(stats.malformed + stats.heldRecords, `seed ${seed}, cut at ${cut}`).toBeGreaterThanOrEqual(datagram[1] === 9 ? 0 : 1);
         }
       }
+    }
+  });
+
+  it('yields flows the flow parser accepts as they are, numbered by the caller', () => {
+    for (let seed = SEED; seed < SEED + 5; seed++) {
+      const flows = validDatagrams(prng(seed)).flatMap(alone);
+      expect(flows.length, `seed ${seed}`).toBeGreaterThan(2);
+      flows.forEach((flow, id) => {
+        const parsed = parseFlowObject({ id: id + 1, ...flow }, NOW);
+        expect(parsed.ok ? 'ok' : parsed.reason, `seed ${seed}, flow ${JSON.stringify(flow)}`).toBe('ok');
+      });
     }
   });
 

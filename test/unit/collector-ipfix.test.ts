@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { FlowDecoder, type DecodedFlow } from '../../spouts/collector/flow-decoder.js';
-import { VARIABLE, encodeIpfix, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
+import { IPV4_KEY_FIELDS, VARIABLE, encodeIpfix, type FieldSpec, type FieldValue, type SetSpec } from '../helpers/flow-export-encoder.js';
 
 const EXPORTER = '[2001:db8::9]:4739';
 const T0 = 1_700_000_000_000;
 const EXPORT_SECS = 1_690_000_000;
 const header = (sequence: number, domainId = 5) => ({ exportSecs: EXPORT_SECS, sequence, domainId });
 
-const BASE: FieldSpec[] = [
-  { id: 8, length: 4 }, // sourceIPv4Address
-  { id: 12, length: 4 }, // destinationIPv4Address
-  { id: 7, length: 2 }, // sourceTransportPort
-  { id: 11, length: 2 }, // destinationTransportPort
-  { id: 4, length: 1 }, // protocolIdentifier
-];
+const BASE: FieldSpec[] = [...IPV4_KEY_FIELDS];
 const BASE_VALUES: FieldValue[] = ['192.0.2.10', '198.51.100.20', 40_001, 443, 6];
 
 function decodeAll(decoder: FlowDecoder, datagrams: Uint8Array[], nowMs = T0): DecodedFlow[] {
@@ -59,7 +53,7 @@ describe('IPFIX decoding', () => {
       ['microseconds (NTP)', [{ id: 154, length: 8 }, { id: 155, length: 8 }], [ntp(1_689_999_100, 0xffff_0000), ntp(1_689_999_101, 1)], 1_689_999_100, 1_689_999_101],
       ['nanoseconds (NTP)', [{ id: 156, length: 8 }, { id: 157, length: 8 }], [ntp(1_689_999_200, 0x8000_0000), ntp(1_689_999_202, 0)], 1_689_999_200, 1_689_999_202],
       ['delta microseconds before export', [{ id: 158, length: 4 }, { id: 159, length: 4 }], [10_500_000, 1], EXPORT_SECS - 11, EXPORT_SECS - 1],
-      ['sysUpTime with systemInitTimeMilliseconds', [{ id: 160, length: 8 }, { id: 22, length: 4 }, { id: 21, length: 4 }], [1_600_000_000_000, 5_000, 9_999], 1_600_000_005, 1_600_000_009],
+      ['sysUpTime with systemInitTimeMilliseconds', [{ id: 160, length: 8 }, { id: 22, length: 4 }, { id: 21, length: 4 }], [1_689_999_000_000, 5_000, 9_999], 1_689_999_005, 1_689_999_009],
       ['no time at all: the export time', [], [], EXPORT_SECS, EXPORT_SECS],
     ];
     for (const [name, timeFields, values, start, end] of cases) {
@@ -74,11 +68,28 @@ describe('IPFIX decoding', () => {
     const fields = [...BASE, { id: 22, length: 4 }, { id: 21, length: 4 }];
     const datagram = encodeIpfix(header(0), [
       { kind: 'options', templates: [{ id: 400, scope, fields: optionFields }] },
-      { kind: 'data', templateId: 400, fields: [...scope, ...optionFields], records: [[5, 1_600_000_000_000]] },
+      { kind: 'data', templateId: 400, fields: [...scope, ...optionFields], records: [[5, 1_689_990_000_000]] },
       { kind: 'template', templates: [{ id: 256, fields }] },
       { kind: 'data', templateId: 256, fields, records: [[...BASE_VALUES, 60_000, 61_500]] },
     ]);
-    expect(decodeAll(new FlowDecoder(), [datagram])[0]).toMatchObject({ start_timestamp_unix_secs: 1_600_000_060, end_timestamp_unix_secs: 1_600_000_061 });
+    expect(decodeAll(new FlowDecoder(), [datagram])[0]).toMatchObject({ start_timestamp_unix_secs: 1_689_990_060, end_timestamp_unix_secs: 1_689_990_061 });
+  });
+
+  it('reads uptime stamps modulo 2^32 ms: a negative one written unsigned, and one from before the counter wrapped', () => {
+    const fields = [...BASE, { id: 160, length: 8 }, { id: 22, length: 4 }, { id: 21, length: 4 }];
+    const exportMs = EXPORT_SECS * 1000;
+    const out = decodeAll(new FlowDecoder(), [
+      withTemplate(fields, [
+        // softflowd reading a capture: initialised at the export, the flow 28 ms and 10 ms before.
+        [...BASE_VALUES, exportMs, 2 ** 32 - 28, 2 ** 32 - 10],
+        // Up 60 days: the counter wrapped once; the flow began 2 days and ended 1 s before the export.
+        [...BASE_VALUES, exportMs - 60 * 86_400_000, 60 * 86_400_000 - 2 ** 32 - 2 * 86_400_000, 60 * 86_400_000 - 2 ** 32 - 1000],
+      ]),
+    ]);
+    expect(out.map((f) => [f.start_timestamp_unix_secs, f.end_timestamp_unix_secs])).toEqual([
+      [EXPORT_SECS - 1, EXPORT_SECS - 1],
+      [EXPORT_SECS - 2 * 86_400, EXPORT_SECS - 1],
+    ]);
   });
 
   it('skips variable-length fields in both length forms and enterprise fields, keeping the fields after them', () => {
@@ -164,7 +175,11 @@ describe('IPFIX decoding', () => {
     expect(decoder.stats()[0]).toMatchObject({ templates: 2, heldRecords: 0 });
     expect(decodeAll(decoder, [encodeIpfix(header(3), [data(256)])])).toEqual([]);
     expect(decoder.stats()[0]).toMatchObject({ heldRecords: 1 });
-    decodeAll(decoder, [encodeIpfix(header(3), [{ kind: 'withdraw', ids: [2] }])]);
+    const options: SetSpec = { kind: 'options', templates: [{ id: 400, scope: [{ id: 149, length: 4 }], fields: [{ id: 34, length: 4 }] }] };
+    decodeAll(decoder, [encodeIpfix(header(3), [options, { kind: 'withdraw', ids: [2] }])]);
+    // Withdrawing all templates (id 2) leaves the options template; id 3 in an options set takes it.
+    expect(decoder.stats()[0]).toMatchObject({ templates: 1, malformed: 0 });
+    decodeAll(decoder, [encodeIpfix(header(3), [{ kind: 'withdraw', ids: [3], isOptions: true }])]);
     expect(decoder.stats()[0]).toMatchObject({ templates: 0, malformed: 0 });
   });
 
@@ -222,7 +237,7 @@ describe('IPFIX decoding', () => {
     const cases: Array<[Uint8Array, RegExp]> = [
       [good.subarray(0, good.length - 3), /message length \d+ does not fit/],
       [withTail([0x01, 0x00, 0x00, 0x03]), /has length 3, less than its header/],
-      [withTail([0x00, 0x02, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x09, 0x00, 0x08, 0x00, 0x04]), /declares 9 fields but its set ends after 1/],
+      [withTail([0x00, 0x02, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x09, 0x00, 0x08, 0x00, 0x04]), /declares 9 fields, its set has room for 1/],
       [withTail([0x00, 0x03, 0x00, 0x20, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x08, 0x00, 0x04]), /length 32, past the message's end/],
       [withTail([0x00, 0x03, 0x00, 0x0e, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x08, 0x00, 0x04]), /0 scope fields of 1/],
       [withTail([0x00, 0x02, 0x00, 0x0c, 0x00, 0x10, 0x00, 0x01, 0x00, 0x08, 0x00, 0x04]), /template id 16 is below 256/],

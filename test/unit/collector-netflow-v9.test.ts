@@ -52,6 +52,25 @@ describe('NetFlow v9 decoding', () => {
     ]);
   });
 
+  it('places flows up to 49 days before the export, whether the counter wrapped or the exporter wrote a negative offset', () => {
+    const fields = V4_FIELDS.slice(0, 11);
+    const record = (first: number, last: number): FieldValue[] => [...V4_RECORD.slice(0, 9), first, last];
+    const thirtyDaysMs = 30 * 86_400_000;
+    const out = decodeAll(new FlowDecoder(), [
+      encodeV9({ sysUptimeMs: 3_000_000_000, unixSecs: 1_650_000_000, sequence: 0, sourceId: 1 }, [
+        { kind: 'template', templates: [{ id: 256, fields }] },
+        // 30 days before: farther than a signed 32-bit difference reaches.
+        { kind: 'data', templateId: 256, fields, records: [record(3_000_000_000 - thirtyDaysMs, 3_000_000_000 - 1000)] },
+      ]),
+      // softflowd reading a capture: uptime 0 at export, the flow 10 ms before, written unsigned.
+      encodeV9({ sysUptimeMs: 0, unixSecs: 1_650_000_000, sequence: 1, sourceId: 1 }, [{ kind: 'data', templateId: 256, fields, records: [record(2 ** 32 - 10, 2 ** 32 - 10)] }]),
+    ]);
+    expect(out.map((f) => [f.start_timestamp_unix_secs, f.end_timestamp_unix_secs])).toEqual([
+      [1_650_000_000 - 30 * 86_400, 1_649_999_999],
+      [1_649_999_999, 1_649_999_999],
+    ]);
+  });
+
   it('decodes IPv6 addresses into compressed lowercase text', () => {
     const fields: FieldSpec[] = [
       { id: 27, length: 16 },
@@ -73,8 +92,10 @@ describe('NetFlow v9 decoding', () => {
 
   it('holds data that comes before its template and releases it, with its own header times, when the template arrives', () => {
     const decoder = new FlowDecoder();
-    const early = encodeV9({ ...header(0), unixSecs: 1_650_000_000 }, [v4Data([V4_RECORD, V4_RECORD])]);
+    // A Buffer, as node:dgram gives, overwritten after decode as a reused receive buffer would be.
+    const early = Buffer.from(encodeV9({ ...header(0), unixSecs: 1_650_000_000 }, [v4Data([V4_RECORD, V4_RECORD])]));
     expect(decodeAll(decoder, [early])).toEqual([]);
+    early.fill(0);
     expect(decoder.stats()[0]).toMatchObject({ heldRecords: 1, templateMisses: 0, flows: 0 });
     const out: DecodedFlow[] = [];
     const appended = decoder.decode(encodeV9({ ...header(1), unixSecs: 1_650_000_100 }, [V4_TEMPLATE]), EXPORTER, T0 + 1000, out);
@@ -152,12 +173,14 @@ describe('NetFlow v9 decoding', () => {
     const decoder = new FlowDecoder();
     const bad: FieldSpec[] = [{ id: 8, length: 3 }, { id: 12, length: 4 }];
     const zero: FieldSpec[] = [{ id: 8, length: 4 }, { id: 99, length: 0 }];
+    const variable: FieldSpec[] = [{ id: 8, length: 4 }, { id: 99, length: 65_535 }];
     decodeAll(decoder, [
+      encodeV9(header(0), [{ kind: 'template', templates: [{ id: 258, fields: variable }] }]),
       encodeV9(header(0), [{ kind: 'template', templates: [{ id: 256, fields: bad }] }]),
       encodeV9(header(1), [{ kind: 'template', templates: [{ id: 257, fields: zero }] }]),
       encodeV9(header(2), [{ kind: 'data', templateId: 256, fields: [{ id: 1, length: 7 }], records: [[1]] }]),
     ]);
-    expect(decoder.stats()[0]).toMatchObject({ malformed: 2, templates: 0, heldRecords: 1, flows: 0 });
+    expect(decoder.stats()[0]).toMatchObject({ malformed: 3, templates: 0, heldRecords: 1, flows: 0 });
   });
 
   it('forgets a template not refreshed within its lifetime', () => {
