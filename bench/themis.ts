@@ -18,6 +18,9 @@
  *                       sources' first use, while the spout already offers the full rate) are
  *                       left out of p50/p99 and reported with the rest as p99WholeRunMs.
  *   kafka (--kafka):    produced to a fresh topic first, then consumed to the end (lib/kafka-bench).
+ *   page (--page-rounds N): the file max-rate run 2N times more, with /metrics served, the live
+ *                       page closed and open in a headless Chromium alternately (lib/page-cost):
+ *                       each side's flows/s and their difference (issue 16: at most 3 %).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +35,7 @@ import { runPlainLoopsSideBySide } from './lib/plain-loop-parallel.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 import { runKafkaBench } from './lib/kafka-bench.js';
 import { latencyCounts, percentileOfCounts, rssSampler, type ThemisRun } from './lib/measure.js';
+import { measurePageCost, type PageCost, type PageHook } from './lib/page-cost.js';
 
 const argv = benchArgs();
 const flows = Number(argv.get('flows') ?? 1_000_000);
@@ -42,8 +46,16 @@ const kafka = argv.get('kafka');
 const warmupSecs = Number(argv.get('warmup') ?? 3);
 /** Old-generation cap per worker thread, MB (the CLI's --worker-heap-mb); unset: the CLI's default, DEFAULT_WORKER_HEAP_MB; 0: V8's own limit. */
 const workerHeapMb = argv.has('worker-heap-mb') ? Number(argv.get('worker-heap-mb')) : undefined;
+/** `--only page`: the page comparison alone (default 3 rounds), written to bench/results/themis-page.json. */
+const only = argv.get('only');
+if (only !== undefined && only !== 'page') throw new Error(`--only (${only}) must be page, or left out for every run`);
+const pageRounds = Number(argv.get('page-rounds') ?? (only === 'page' ? 3 : 0));
+if (!Number.isInteger(pageRounds) || pageRounds < 0 || (only === 'page' && pageRounds < 1)) {
+  throw new Error(`--page-rounds (${argv.get('page-rounds')}) must be a whole number of rounds: 0 for none, at least 1 with --only page`);
+}
 
-async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, count: number, plain: number): Promise<ThemisRun> {
+/** With `page`, /metrics and the live page are served on an ephemeral port, and the hook may open the page. */
+async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, count: number, plain: number, page?: PageHook): Promise<ThemisRun & { pageUpdates: number }> {
   const rss = rssSampler();
   const run = await startThemis({
     submit: { executors: workers, tasks: workers, maxPending: 20_000, extraMatch: 0, name: 'bench' },
@@ -51,10 +63,11 @@ async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, co
     input,
     workers,
     ...(workerHeapMb !== undefined ? { workerHeapMb } : {}),
-    metricsPort: null,
+    metricsPort: page ? 0 : null,
   });
   const t0 = performance.now();
   const done = run.topology.waitUntilDone(5);
+  const pageDone = page ? await page(run) : null;
   let afterWarmup: number[] | null = null;
   if (input.ratePerSec !== undefined) {
     const finished = await Promise.race([done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), warmupSecs * 1000))]);
@@ -63,6 +76,7 @@ async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, co
   }
   await done;
   const secs = (performance.now() - t0) / 1000;
+  const pageUpdates = pageDone ? await pageDone() : 0;
   await new Promise((r) => setTimeout(r, 1100));
   const counts = latencyCounts(run.topology.snapshots);
   const steady = afterWarmup ?? undefined;
@@ -79,16 +93,43 @@ async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, co
     workers,
   };
   await run.stop();
-  return result;
+  return { ...result, pageUpdates };
+}
+
+/** The same run as the first (file, max rate) with the page closed and open, `pageRounds` rounds. */
+async function runPageCost(args: (out: string) => ThemisArgs, inputPath: string, plain: number): Promise<PageCost> {
+  let n = 0;
+  return measurePageCost(pageRounds, (hook) => runFile(args(`out-page-${n++}`), { kind: 'file', path: inputPath, maxRetries: 5 }, flows, plain, hook), (line) => console.error(line));
 }
 
 const work = mkdtempSync(join(tmpdir(), 'themis-bench-'));
 try {
   const { dataDir, inputPath } = await prepareBenchInput(work, flows);
-  const latencyPath = join(work, 'flows-latency.jsonl');
-  writeFlowsFile(latencyPath, { count: latencyFlows, seed: 7 });
   const args = (out: string): ThemisArgs => ({ config: defaultConfig(), dataDir, outputDir: join(work, out), instance: 'bench', services: {} });
+  if (only === 'page') {
+    const pageCost = await runPageCost(args, inputPath, 0);
+    printPageCost(pageCost);
+    const { runs: pageRuns, ...summary } = pageCost;
+    writeResults(resultsFile('themis-page.json'), [...pageRuns], { flows, workers, workerHeapMb: workerHeapMb ?? DEFAULT_WORKER_HEAP_MB, pageCost: summary });
+  } else {
+    const latencyPath = join(work, 'flows-latency.jsonl');
+    writeFlowsFile(latencyPath, { count: latencyFlows, seed: 7 });
+    await allRuns(args, dataDir, inputPath, latencyPath);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
 
+function printPageCost(cost: PageCost): void {
+  console.log('');
+  printTable(cost.runs as unknown as Array<Record<string, unknown>>);
+  console.log(
+    `\nlive page: ${cost.openMeanFlowsPerSec.toLocaleString('en-US')} flows/s open against ${cost.closedMeanFlowsPerSec.toLocaleString('en-US')} closed ` +
+      `(mean of ${cost.rounds} runs each, file to file on ${workers} threads): ${cost.differencePct > 0 ? '+' : ''}${cost.differencePct} % (target: within 3 %)`,
+  );
+}
+
+async function allRuns(args: (out: string) => ThemisArgs, dataDir: string, inputPath: string, latencyPath: string): Promise<void> {
   console.error('bench: plain loop (one thread, same rules, no engine)');
   await runPlainLoop(args('warm'), latencyPath); // warm-up
   const plainBefore = await runPlainLoop(args('plain'), inputPath);
@@ -96,7 +137,7 @@ try {
 
   const runs: ThemisRun[] = [];
   console.error('bench: topology, file to file, max rate');
-  const fileRun = await runFile(args('out-max'), { kind: 'file', path: inputPath, maxRetries: 5 }, flows, 0);
+  const { pageUpdates: _fileRunPage, ...fileRun } = await runFile(args('out-max'), { kind: 'file', path: inputPath, maxRetries: 5 }, flows, 0);
   // The plain loop again, right after: a shared VM's speed drifts over minutes, so the baseline is
   // the mean of the runs either side of the topology's, and both are reported.
   const plainAfter = await runPlainLoop(args('plain-after'), inputPath);
@@ -107,7 +148,8 @@ try {
   console.error(`bench: side by side ${sideBySide.flowsPerSec.toLocaleString('en-US')} flows/s (${sideBySide.perThreadFlowsPerSec.map((r) => r.toLocaleString('en-US')).join(' + ')})`);
   runs.push({ ...fileRun, plainLoopFlowsPerSec: plain.flowsPerSec });
   console.error(`bench: topology, file to file, ${offered.toLocaleString('en-US')} flows/s offered`);
-  runs.push(await runFile(args('out-rate'), { kind: 'file', path: latencyPath, maxRetries: 5, ratePerSec: offered }, latencyFlows, plain.flowsPerSec));
+  const { pageUpdates: _rateRunPage, ...rateRun } = await runFile(args('out-rate'), { kind: 'file', path: latencyPath, maxRetries: 5, ratePerSec: offered }, latencyFlows, plain.flowsPerSec);
+  runs.push(rateRun);
   if (kafka) {
     console.error('bench: topology, Kafka topic to Kafka topics');
     runs.push(await runKafkaBench({ brokers: kafka.split(','), dataDir, inputPath, flows, workers, plainLoopFlowsPerSec: plain.flowsPerSec, ...(workerHeapMb !== undefined ? { workerHeapMb } : {}) }));
@@ -120,7 +162,20 @@ try {
       `${(best.flowsPerSec / sideBySide.flowsPerSec).toFixed(2)} of the plain loop on ${workers} threads side by side (${sideBySide.flowsPerSec.toLocaleString('en-US')} flows/s, ${(sideBySide.flowsPerSec / (workers * plain.flowsPerSec)).toFixed(2)} of ${workers} x plain loop); ` +
       `p99 at ${offered.toLocaleString('en-US')}/s offered: ${runs[1]!.p99Ms} ms after a ${warmupSecs} s warm-up, ${runs[1]!.p99WholeRunMs} ms over the whole run (target 50)`,
   );
-  writeResults(resultsFile('themis.json'), runs, { flows, offered, latencyFlows, warmupSecs, workerHeapMb: workerHeapMb ?? DEFAULT_WORKER_HEAP_MB, plainLoopRunsFlowsPerSec: [plainBefore.flowsPerSec, plainAfter.flowsPerSec], sideBySide });
-} finally {
-  rmSync(work, { recursive: true, force: true });
+  let pageCost: PageCost | undefined;
+  if (pageRounds > 0) {
+    console.error(`bench: the live page's cost, ${pageRounds} rounds of file to file with the page closed and open`);
+    pageCost = await runPageCost(args, inputPath, plain.flowsPerSec);
+    printPageCost(pageCost);
+  }
+  writeResults(resultsFile('themis.json'), runs, {
+    flows,
+    offered,
+    latencyFlows,
+    warmupSecs,
+    workerHeapMb: workerHeapMb ?? DEFAULT_WORKER_HEAP_MB,
+    plainLoopRunsFlowsPerSec: [plainBefore.flowsPerSec, plainAfter.flowsPerSec],
+    sideBySide,
+    ...(pageCost ? { pageCost } : {}),
+  });
 }

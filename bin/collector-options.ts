@@ -28,13 +28,15 @@ const MAX_RECV_BUFFER_BYTES = 1 << 30;
 export const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 const MAX_BUFFERED_DATAGRAMS = 1_000_000;
 
-export function addCollectorOptions(command: Command, listenHelp: string): Command {
-  return command
+/** The collector's options; `withFirstId: false` when the command declares --first-id for other inputs too. */
+export function addCollectorOptions(command: Command, listenHelp: string, { withFirstId = true }: { withFirstId?: boolean } = {}): Command {
+  command
     .option('--listen <addr:port>', listenHelp)
     .option('--recv-buffer-bytes <n>', `socket receive buffer asked of the kernel, bytes (default: ${DEFAULT_RECV_BUFFER_BYTES}; Linux caps it at net.core.rmem_max)`)
     .option('--buffer-datagrams <n>', `datagrams buffered between the socket and the decoder; more are dropped and counted (default: ${DEFAULT_MAX_BUFFERED_DATAGRAMS})`)
-    .option('--first-id <n>', 'id of the first flow (default: epoch milliseconds at start × 1000)')
     .option('--scale-by-sampling', "multiply packets and bytes by the exporter's sampling interval (from its options template)");
+  if (withFirstId) command.option('--first-id <n>', 'id of the first flow (default: epoch milliseconds at start × 1000)');
+  return command;
 }
 
 function wholeNumber(text: string): number | undefined {

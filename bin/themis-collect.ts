@@ -20,6 +20,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { Command, CommanderError } from 'commander';
 import { describeCollector, describeExporter } from '../spouts/collector/collector-metrics.js';
 import { collectorSource, DEFAULT_LINGER_MS } from '../spouts/collector/collector-source.js';
@@ -27,7 +28,16 @@ import { FlowDecoder } from '../spouts/collector/flow-decoder.js';
 import { formatListenAddress } from '../spouts/collector/listen-address.js';
 import { ListenError, UdpListener } from '../spouts/collector/udp-listener.js';
 import { IngestError } from '../spouts/ingest/errors.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_INGEST_TOPIC, DEFAULT_MAX_BATCHES_IN_FLIGHT, ingest } from '../spouts/ingest/ingest.js';
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_INGEST_TOPIC,
+  DEFAULT_MAX_BATCHES_IN_FLIGHT,
+  ingest,
+  ingestToLines,
+  LINES_HIGH_WATER_MARK,
+  type IngestSummary,
+  type PumpOptions,
+} from '../spouts/ingest/ingest.js';
 import type { IdCounter, SourceItem } from '../spouts/ingest/sources.js';
 import { addCollectorOptions, parseCollectorFlags, type CollectorConfig, type CollectorFlags } from './collector-options.js';
 import { isEntryPoint } from './is-entry-point.js';
@@ -165,22 +175,21 @@ async function collect(config: CollectConfig, io: CollectIo): Promise<number> {
   }, PROGRESS_EVERY_MS);
   let code = 0;
   try {
+    const pumpOptions: PumpOptions = {
+      batchSize: destination.kind === 'kafka' ? destination.batchSize : DEFAULT_BATCH_SIZE,
+      sendInvalid: false,
+      progressIntervalMs: 1_000,
+      onProgress: (progress) => (delivered = progress.sent),
+      onInvalid: (record) => io.err(`themis-collect: ${record.location}: a decoded flow the topology would refuse, left out: ${record.reason}`),
+    };
     if (destination.kind === 'kafka') {
-      const summary = await ingest(source, {
-        brokers: destination.brokers,
-        topic: destination.topic,
-        batchSize: destination.batchSize,
-        maxBatchesInFlight: destination.maxBatchesInFlight,
-        sendInvalid: false,
-        progressIntervalMs: 1_000,
-        onProgress: (progress) => (delivered = progress.sent),
-        onInvalid: (record) => io.err(`themis-collect: ${record.location}: a decoded flow the topology would refuse, not sent: ${record.reason}`),
-      });
+      const summary = await ingest(source, { ...pumpOptions, brokers: destination.brokers, topic: destination.topic, maxBatchesInFlight: destination.maxBatchesInFlight });
       delivered = summary.sent;
       summaryOut(`topic: ${destination.topic}; sent: ${summary.sent}, refused: ${summary.invalid}`);
     } else {
-      delivered = await writeLines(source, destination.path, io.stdout, (written) => (delivered = written));
-      summaryOut(`output: ${destination.path === '-' ? 'stdout' : destination.path}; written: ${delivered}`);
+      const summary = await writeLines(source, destination.path, io.stdout, pumpOptions);
+      delivered = summary.sent;
+      summaryOut(`output: ${destination.path === '-' ? 'stdout' : destination.path}; written: ${summary.sent}, refused: ${summary.invalid}`);
     }
   } catch (err) {
     if (!(err instanceof IngestError) && !isStreamError(err)) throw err;
@@ -205,32 +214,16 @@ function isStreamError(err: unknown): boolean {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined;
 }
 
-/** Writes each line to the file (or stdout for `-`), waiting when the stream is full; gives the count written. */
-async function writeLines(source: AsyncIterable<SourceItem>, path: string, stdout: Writable, onWritten: (written: number) => void): Promise<number> {
-  const output = path === '-' ? stdout : createWriteStream(path, { flags: 'a' });
-  let failure: Error | null = null;
-  output.on('error', (err: Error) => (failure ??= err));
-  let chunk = '';
-  let lines = 0;
-  const write = async (): Promise<void> => {
-    if (chunk.length === 0) return;
-    const text = chunk;
-    chunk = '';
-    onWritten(lines);
-    if (!output.write(text)) await new Promise<void>((resolve) => output.once('drain', resolve).once('error', () => resolve()));
-  };
-  for await (const item of source) {
-    if (failure !== null) break;
-    if (item.kind === 'line') {
-      chunk += `${item.text}\n`;
-      lines++;
-      if (chunk.length >= 1 << 16) await write();
-    } else if (item.kind === 'flush') await write();
+/** The lines to the file (appended) or stdout through themis-ingest's line writer; ends the file. */
+async function writeLines(source: AsyncIterable<SourceItem>, path: string, stdout: Writable, options: PumpOptions): Promise<IngestSummary> {
+  if (path === '-') return ingestToLines(source, stdout, options);
+  const output = createWriteStream(path, { flags: 'a', highWaterMark: LINES_HIGH_WATER_MARK });
+  try {
+    return await ingestToLines(source, output, options);
+  } finally {
+    output.end();
+    await finished(output);
   }
-  await write();
-  if (path !== '-') await new Promise<void>((resolve) => output.end(resolve));
-  if (failure !== null) throw failure;
-  return lines;
 }
 
 /** Runs the program with commander's own errors (unknown option, missing value) as exit 2. */

@@ -9,6 +9,13 @@
  *
  * Common options: --brokers (default $THEMIS_KAFKA_BROKERS, else 127.0.0.1:9092), --topic
  * (netflow-json), --batch (1000 messages per sendBatch), --in-flight (4 batches awaiting acks).
+ * --output <file|-> writes the flows as JSON lines instead of sending them, exactly the message
+ * values that would be sent, in input order (no broker needed; the summary then goes to stderr
+ * when the flows go to stdout). It excludes --brokers, --topic and --in-flight.
+ *
+ * A file given as one format that plainly holds another (nfdump JSON or an nfcapd file to `json`,
+ * JSON lines or nfdump JSON as an nfcapd file, ...) is refused with one line naming the command
+ * that reads it (input-format.ts), before anything is read.
  *
  * JSON lines: each line is checked with the topology's parseFlowLine. A bad line is reported with
  * its line number and reason, counted, and by default NOT sent: the report here names the file and
@@ -27,23 +34,28 @@
  *
  * Progress goes to stderr: a one-line bar redrawn in place on a terminal, a line every 5 s
  * otherwise; the summary goes to stdout. Exit codes: 0 every record read was handled (invalid ones
- * reported), 1 Kafka failed, nfdump is missing, or an input could not be read completely, 2 bad
- * options or arguments (nothing sent). Ctrl-C stops reading, sends what was read, and prints the
+ * reported), 1 Kafka or the --output file failed, nfdump is missing, or an input could not be read
+ * completely, 2 bad options or arguments, or a file in another format than the command reads
+ * (nothing sent or written). Ctrl-C stops reading, sends what was read, and prints the
  * summary.
  */
-import { createReadStream, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { createReadStream, createWriteStream, openSync, statSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_INGEST_TOPIC,
   DEFAULT_MAX_BATCHES_IN_FLIGHT,
   ingest,
+  ingestToLines,
+  LINES_HIGH_WATER_MARK,
   type IngestOptions,
   type IngestProgress,
   type IngestSummary,
 } from '../spouts/ingest/ingest.js';
 import { IngestError } from '../spouts/ingest/errors.js';
+import { checkFileFormat, type InputFormat } from '../spouts/ingest/input-format.js';
 import {
   jsonLinesSource,
   listNfcapdFiles,
@@ -53,6 +65,7 @@ import {
   type IdCounter,
   type SourceItem,
 } from '../spouts/ingest/sources.js';
+import { parseFirstId, parseUtcOffset, parseWholeNumber } from './nfdump-options.js';
 import { isEntryPoint } from './is-entry-point.js';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
@@ -77,6 +90,8 @@ export interface CliIo {
   readonly setExitCode: (code: number) => void;
   /** Aborted on Ctrl-C; absent in tests. */
   readonly signal?: AbortSignal;
+  /** Where `--output -` writes the flows (default: process.stdout). */
+  readonly stdout?: Writable;
 }
 
 interface CommonFlags {
@@ -84,6 +99,7 @@ interface CommonFlags {
   topic?: string;
   batch?: string;
   inFlight?: string;
+  output?: string;
 }
 
 interface JsonFlags extends CommonFlags {
@@ -97,12 +113,20 @@ interface NfdumpFlags extends CommonFlags {
   nfdump?: string;
 }
 
+/** Where the flows go, once every flag has been checked: the topic, or lines in a file or stdout. */
+type Destination =
+  | ({ kind: 'kafka' } & Pick<IngestOptions, 'brokers' | 'topic' | 'maxBatchesInFlight'>)
+  | { kind: 'lines'; path: string; fd: number | null };
+
 /** Options shared by both commands once every flag has been checked. */
-type CommonConfig = Pick<IngestOptions, 'brokers' | 'topic' | 'batchSize' | 'maxBatchesInFlight'>;
+interface CommonConfig {
+  batchSize: number;
+  destination: Destination;
+}
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('themis-ingest')
-    .description('send NetFlow records to the Themis input topic')
+    .description('send NetFlow records to the Themis input topic, or write them as JSON lines (--output)')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) });
 
@@ -114,6 +138,8 @@ export function createProgram(io: CliIo): Command {
       const problems: string[] = [];
       const common = parseCommonFlags(flags, io.env, problems);
       if (file !== '-') checkReadableFile(file, '<file>', problems);
+      if (file !== '-') checkFormat(file, 'jsonl', problems);
+      if (common !== undefined && problems.length === 0) openOutput(common.destination, problems);
       if (common === undefined || problems.length > 0) return rejectOptions('json', problems, io);
       const input = file === '-' ? io.stdin : createReadStream(file);
       const name = file === '-' ? 'stdin' : file;
@@ -136,14 +162,8 @@ export function createProgram(io: CliIo): Command {
 async function runNfdumpCommand(paths: string[], flags: NfdumpFlags, io: CliIo): Promise<void> {
   const problems: string[] = [];
   const common = parseCommonFlags(flags, io.env, problems);
-  const firstId = flags.firstId === undefined ? io.nowMs() * 1000 : parseWholeNumber(flags.firstId);
-  if (firstId === undefined || !Number.isSafeInteger(firstId)) {
-    problems.push(`--first-id (${flags.firstId}) must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
-  }
-  const utcOffsetMinutes = flags.nfdumpUtcOffset === undefined ? 0 : parseUtcOffset(flags.nfdumpUtcOffset);
-  if (utcOffsetMinutes === undefined) {
-    problems.push(`--nfdump-utc-offset (${flags.nfdumpUtcOffset}) must be +hh:mm or -hh:mm, e.g. +01:00`);
-  }
+  const firstId = parseFirstId(flags.firstId, io.nowMs(), problems);
+  const utcOffsetMinutes = parseUtcOffset(flags.nfdumpUtcOffset, problems);
   if (flags.nfdumpUtcOffset !== undefined && flags.nfdumpJson === undefined) {
     problems.push('--nfdump-utc-offset applies only to --nfdump-json: nfcapd files are always read with TZ=UTC');
   }
@@ -153,9 +173,14 @@ async function runNfdumpCommand(paths: string[], flags: NfdumpFlags, io: CliIo):
   if (flags.nfdumpJson === undefined && paths.length === 0) {
     problems.push('give one or more nfcapd files or directories, or --nfdump-json <file>');
   }
-  if (flags.nfdumpJson !== undefined && flags.nfdumpJson !== '-') checkReadableFile(flags.nfdumpJson, '--nfdump-json', problems);
+  if (flags.nfdumpJson !== undefined && flags.nfdumpJson !== '-') {
+    checkReadableFile(flags.nfdumpJson, '--nfdump-json', problems);
+    checkFormat(flags.nfdumpJson, 'nfdump-json', problems);
+  }
   const listed = await listNfcapdFiles(paths);
   problems.push(...listed.problems.map((problem) => `<paths> ${problem}`));
+  for (const file of listed.files) checkFormat(file, 'nfcapd', problems);
+  if (common !== undefined && problems.length === 0) openOutput(common.destination, problems);
   if (common === undefined || firstId === undefined || utcOffsetMinutes === undefined || problems.length > 0) {
     return rejectOptions('nfdump', problems, io);
   }
@@ -182,8 +207,27 @@ async function runNfdumpCommand(paths: string[], flags: NfdumpFlags, io: CliIo):
   const summary = await runIngest(source, { ...common, sendInvalid: false }, io);
   if (summary !== undefined) {
     const assigned = ids.next - firstId;
-    io.out(assigned === 0 ? 'ids: none assigned' : `ids: ${firstId} to ${ids.next - 1} (${assigned} assigned; next run may use --first-id ${ids.next})`);
+    reportLine(common, io)(
+      assigned === 0 ? 'ids: none assigned' : `ids: ${firstId} to ${ids.next - 1} (${assigned} assigned; next run may use --first-id ${ids.next})`,
+    );
   }
+}
+
+/** The command that reads a file of each format, for the error on a file given as another. */
+const COMMAND_FOR: Readonly<Record<InputFormat, (file: string) => string>> = {
+  jsonl: (file) => `themis-ingest json ${file}`,
+  'nfdump-json': (file) => `themis-ingest nfdump --nfdump-json ${file}`,
+  nfcapd: (file) => `themis-ingest nfdump ${file}`,
+};
+
+function checkFormat(file: string, given: InputFormat, problems: string[]): void {
+  const wrong = checkFileFormat(file, given);
+  if (wrong !== null) problems.push(`${file}: ${wrong.mismatch}; read it with: ${COMMAND_FOR[wrong.detected](file)}`);
+}
+
+/** The summary goes to stdout, but to stderr when the flows do. */
+function reportLine(common: CommonConfig, io: CliIo): (line: string) => void {
+  return common.destination.kind === 'lines' && common.destination.path === '-' ? io.err : io.out;
 }
 
 function addCommonOptions(command: Command): Command {
@@ -191,7 +235,8 @@ function addCommonOptions(command: Command): Command {
     .option('--brokers <list>', `comma-separated host:port list (default: $${BROKERS_ENV}, else ${DEFAULT_BROKERS})`)
     .option('--topic <name>', `topic to produce to (default: ${DEFAULT_INGEST_TOPIC})`)
     .option('--batch <n>', `messages per sendBatch (default: ${DEFAULT_BATCH_SIZE})`)
-    .option('--in-flight <n>', `batches awaiting acknowledgement before reading pauses (default: ${DEFAULT_MAX_BATCHES_IN_FLIGHT})`);
+    .option('--in-flight <n>', `batches awaiting acknowledgement before reading pauses (default: ${DEFAULT_MAX_BATCHES_IN_FLIGHT})`)
+    .option('--output <file|->', 'write the flows as JSON lines (- for stdout) instead of sending them; no broker needed');
 }
 
 async function runIngest(
@@ -199,60 +244,95 @@ async function runIngest(
   options: CommonConfig & { sendInvalid: boolean },
   io: CliIo,
 ): Promise<IngestSummary | undefined> {
-  const progress = new ProgressLine(io);
+  const destination = options.destination;
+  const progress = new ProgressLine(io, destination.kind === 'kafka' ? 'sent' : 'written');
   let printedInvalid = 0;
+  const pumpOptions = {
+    batchSize: options.batchSize,
+    sendInvalid: options.sendInvalid,
+    now: io.nowMs,
+    progressIntervalMs: io.isErrTty ? TTY_PROGRESS_MS : LOG_PROGRESS_MS,
+    onProgress: (snapshot: IngestProgress) => progress.show(snapshot),
+    onInvalid: (record: { location: string; reason: string }) => {
+      if (printedInvalid++ >= INVALID_PRINTED) return;
+      progress.clear();
+      io.err(`${record.location}: ${record.reason}${options.sendInvalid ? ` (${destination.kind === 'kafka' ? 'sent' : 'written'} anyway)` : ''}`);
+      if (printedInvalid === INVALID_PRINTED) io.err(`(further invalid records are counted, not printed)`);
+    },
+    onSourceError: (message: string) => {
+      progress.clear();
+      io.err(`error: ${message}`);
+    },
+    ...(io.signal !== undefined ? { signal: io.signal } : {}),
+  };
   try {
-    const summary = await ingest(source, {
-      ...options,
-      now: io.nowMs,
-      progressIntervalMs: io.isErrTty ? TTY_PROGRESS_MS : LOG_PROGRESS_MS,
-      onProgress: (snapshot) => progress.show(snapshot),
-      onInvalid: (record) => {
-        if (printedInvalid++ >= INVALID_PRINTED) return;
-        progress.clear();
-        io.err(`${record.location}: ${record.reason}${options.sendInvalid ? ' (sent anyway)' : ''}`);
-        if (printedInvalid === INVALID_PRINTED) io.err(`(further invalid records are counted, not printed)`);
-      },
-      onSourceError: (message) => {
-        progress.clear();
-        io.err(`error: ${message}`);
-      },
-      ...(io.signal !== undefined ? { signal: io.signal } : {}),
-    });
+    const summary = destination.kind === 'kafka' ? await ingest(source, { ...pumpOptions, ...destination }) : await writeLines(source, destination, pumpOptions, io);
     progress.clear();
-    printSummary(summary, options.sendInvalid, io);
+    printSummary(summary, options, io);
     if (summary.sourceErrors.length > 0) io.setExitCode(EXIT_FAILED);
     return summary;
   } catch (error) {
     progress.clear();
-    if (!(error instanceof IngestError)) throw error;
-    io.err(`themis-ingest: ${error.message} [${error.code}]`);
-    if (error.code === 'THEMIS_INGEST_KAFKA') {
-      io.err(`  is the broker running? Locally: npm run kafka:up. Elsewhere: set --brokers or ${BROKERS_ENV}.`);
+    if (error instanceof IngestError) {
+      io.err(`themis-ingest: ${error.message} [${error.code}]`);
+      if (error.code === 'THEMIS_INGEST_KAFKA') {
+        io.err(`  is the broker running? Locally: npm run kafka:up. Elsewhere: set --brokers or ${BROKERS_ENV}, or write a file with --output.`);
+      }
+    } else if (destination.kind === 'lines' && isSystemError(error)) {
+      io.err(`themis-ingest: writing ${destination.path === '-' ? 'stdout' : destination.path} failed: ${error.message}`);
+    } else {
+      throw error;
     }
     io.setExitCode(EXIT_FAILED);
     return undefined;
   }
 }
 
-function printSummary(summary: IngestSummary, isSendingInvalid: boolean, io: CliIo): void {
-  const invalidNote = summary.invalid === 0 ? '' : isSendingInvalid ? ` (${summary.invalidSent} sent anyway)` : ' (not sent)';
-  io.out(`topic: ${summary.topic}`);
-  io.out(`read: ${summary.read}, sent: ${summary.sent}, invalid: ${summary.invalid}${invalidNote}`);
-  io.out(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s, rate: ${Math.round(summary.flowsPerSec)} flows/s`);
-  if (summary.isInterrupted) io.out('interrupted: the input was not read to the end');
-  if (summary.sourceErrors.length > 0) io.out(`inputs with errors: ${summary.sourceErrors.length} (see stderr)`);
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+}
+
+/** Writes to the file opened by parseCommonFlags (closed at the end) or to stdout (left open). */
+async function writeLines(
+  source: AsyncIterable<SourceItem>,
+  destination: Extract<Destination, { kind: 'lines' }>,
+  options: Parameters<typeof ingestToLines>[2],
+  io: CliIo,
+): Promise<IngestSummary> {
+  if (destination.fd === null) return ingestToLines(source, io.stdout ?? process.stdout, options);
+  const output = createWriteStream('', { fd: destination.fd, highWaterMark: LINES_HIGH_WATER_MARK });
+  try {
+    return await ingestToLines(source, output, options);
+  } finally {
+    output.end();
+    await finished(output);
+  }
+}
+
+function printSummary(summary: IngestSummary, options: CommonConfig & { sendInvalid: boolean }, io: CliIo): void {
+  const report = reportLine(options, io);
+  const destination = options.destination;
+  const verb = destination.kind === 'kafka' ? 'sent' : 'written';
+  const invalidNote = summary.invalid === 0 ? '' : options.sendInvalid ? ` (${summary.invalidSent} ${verb} anyway)` : ` (not ${verb})`;
+  report(destination.kind === 'kafka' ? `topic: ${destination.topic}` : `output: ${destination.path === '-' ? 'stdout' : destination.path}`);
+  report(`read: ${summary.read}, ${verb}: ${summary.sent}, invalid: ${summary.invalid}${invalidNote}`);
+  report(`elapsed: ${(summary.elapsedMs / 1000).toFixed(1)} s, rate: ${Math.round(summary.flowsPerSec)} flows/s`);
+  if (summary.isInterrupted) report('interrupted: the input was not read to the end');
+  if (summary.sourceErrors.length > 0) report(`inputs with errors: ${summary.sourceErrors.length} (see stderr)`);
 }
 
 /** The `\r` bar on a terminal, a plain line per interval otherwise. */
 class ProgressLine {
   private isShown = false;
 
-  constructor(private readonly io: CliIo) {}
+  constructor(
+    private readonly io: CliIo,
+    private readonly verb: 'sent' | 'written',
+  ) {}
 
   show(progress: IngestProgress): void {
     const text =
-      `read ${progress.read.toLocaleString('en-US')}  sent ${progress.sent.toLocaleString('en-US')}  ` +
+      `read ${progress.read.toLocaleString('en-US')}  ${this.verb} ${progress.sent.toLocaleString('en-US')}  ` +
       `invalid ${progress.invalid.toLocaleString('en-US')}  ${Math.round(progress.flowsPerSec).toLocaleString('en-US')} flows/s  ` +
       `${(progress.elapsedMs / 1000).toFixed(1)} s`;
     if (this.io.isErrTty) {
@@ -278,6 +358,16 @@ function rejectOptions(command: string, problems: string[], io: CliIo): void {
 /** Checks the flags both commands share; adds one message per problem and returns undefined if any. */
 function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: string[]): CommonConfig | undefined {
   const before = problems.length;
+  if (flags.output !== undefined) {
+    const batchSize = parseBatch(flags.batch, problems);
+    const kafkaOnly = (['--brokers', '--topic', '--in-flight'] as const).filter((_, i) => [flags.brokers, flags.topic, flags.inFlight][i] !== undefined);
+    if (kafkaOnly.length > 0) {
+      problems.push(`--output writes the flows to ${flags.output === '-' ? 'stdout' : 'a file'} instead of Kafka: give it or ${kafkaOnly.join(', ')}, not both`);
+    }
+    if (flags.output.length === 0) problems.push('--output is empty; give a file name, or - for stdout');
+    if (problems.length > before || batchSize === undefined) return undefined;
+    return Object.freeze({ batchSize, destination: { kind: 'lines' as const, path: flags.output, fd: null } });
+  }
   const brokersSource = flags.brokers !== undefined ? '--brokers' : env[BROKERS_ENV] ? BROKERS_ENV : 'default';
   const brokers = (flags.brokers ?? (env[BROKERS_ENV] || DEFAULT_BROKERS))
     .split(',')
@@ -294,16 +384,33 @@ function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: strin
   if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
     problems.push(`--topic "${topic}" is not a legal Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
   }
-  const batchSize = flags.batch === undefined ? DEFAULT_BATCH_SIZE : parseWholeNumber(flags.batch);
-  if (batchSize === undefined || batchSize < 1 || batchSize > 100_000) {
-    problems.push(`--batch (${flags.batch}) must be a whole number of messages from 1 to 100000`);
-  }
+  const batchSize = parseBatch(flags.batch, problems);
   const maxBatchesInFlight = flags.inFlight === undefined ? DEFAULT_MAX_BATCHES_IN_FLIGHT : parseWholeNumber(flags.inFlight);
   if (maxBatchesInFlight === undefined || maxBatchesInFlight < 1 || maxBatchesInFlight > 64) {
     problems.push(`--in-flight (${flags.inFlight}) must be a whole number of batches from 1 to 64`);
   }
   if (problems.length > before || batchSize === undefined || maxBatchesInFlight === undefined) return undefined;
-  return Object.freeze({ brokers: Object.freeze(brokers), topic, batchSize, maxBatchesInFlight });
+  return Object.freeze({ batchSize, destination: { kind: 'kafka' as const, brokers: Object.freeze(brokers), topic, maxBatchesInFlight } });
+}
+
+function parseBatch(text: string | undefined, problems: string[]): number | undefined {
+  const batchSize = text === undefined ? DEFAULT_BATCH_SIZE : parseWholeNumber(text);
+  if (batchSize !== undefined && batchSize >= 1 && batchSize <= 100_000) return batchSize;
+  problems.push(`--batch (${text}) must be a whole number of messages from 1 to 100000`);
+  return undefined;
+}
+
+/**
+ * Opens the --output file (created or emptied), once every other check passed: a refused run
+ * writes nothing. A problem opening it is one more refused option.
+ */
+function openOutput(destination: Destination, problems: string[]): void {
+  if (destination.kind !== 'lines' || destination.path === '-') return;
+  try {
+    destination.fd = openSync(destination.path, 'w');
+  } catch (error) {
+    problems.push(`--output ${destination.path}: cannot write it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
 }
 
 function checkReadableFile(path: string, option: string, problems: string[]): void {
@@ -313,20 +420,6 @@ function checkReadableFile(path: string, option: string, problems: string[]): vo
     const code = (error as NodeJS.ErrnoException).code;
     problems.push(`${option} ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
-}
-
-function parseWholeNumber(text: string): number | undefined {
-  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
-}
-
-/** `+hh:mm` / `-hh:mm` (also `Z`) as minutes east of UTC. */
-function parseUtcOffset(text: string): number | undefined {
-  if (text === 'Z') return 0;
-  const match = /^([+-])(\d{2}):(\d{2})$/.exec(text);
-  if (match === null) return undefined;
-  const minutes = Number(match[2]) * 60 + Number(match[3]);
-  if (Number(match[2]) > 14 || Number(match[3]) > 59) return undefined;
-  return match[1] === '-' ? -minutes : minutes;
 }
 
 /** Runs the program with commander's own errors (unknown option, missing argument) as exit 2. */
@@ -348,6 +441,7 @@ if (isEntryPoint(import.meta.url)) {
     process.once('SIGINT', () => process.exit(130));
   });
   await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     writeErr: (text) => process.stderr.write(text),

@@ -7,6 +7,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { dbCommand } from './commands/db.js';
 import { formatListenAddress } from '../spouts/collector/listen-address.js';
 import { addCollectorOptions, checkListenAddress, parseCollectorFlags, type CollectorFlags } from './collector-options.js';
+import { convertToSpool, planFileInput, type ConvertedInput, type FileInputPlan } from './flow-file-input.js';
+import { IngestError } from '../spouts/ingest/errors.js';
 import { checkDataFiles, checkOutputDir } from '../bolts/components/preflight.js';
 import type { ThemisArgs, ThemisServices } from '../bolts/components/themis-args.js';
 import { validateConfig, type ThemisConfig } from '../bolts/themis-config.js';
@@ -39,6 +41,9 @@ class UsageError extends Error {
 }
 
 let verbose = false;
+
+/** Stopped by a signal with flows read and not finished (as superviseRun). */
+const EXIT_STOPPED = 3;
 
 function intOption(name: string, min: number, max: number) {
   return (text: string): number => {
@@ -76,6 +81,9 @@ function describeInput(input: FlowInput): string {
 
 interface SubmitOptions extends CollectorFlags {
   input?: string;
+  inputFormat?: string;
+  firstId?: string;
+  nfdumpUtcOffset?: string;
   outputDir: string;
   append?: boolean;
   dataDir?: string;
@@ -125,13 +133,16 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
 
   const kafkaBrokers = (opts.kafka ?? process.env['THEMIS_KAFKA_BROKERS'])?.split(',').map((s) => s.trim()).filter(Boolean);
   let input: FlowInput | undefined;
+  let plan: FileInputPlan | undefined;
   const maxRetries = opts.maxRetries;
   const isCollecting = opts.listen !== undefined;
-  if (!isCollecting && (opts.recvBufferBytes ?? opts.bufferDatagrams ?? opts.firstId ?? opts.scaleBySampling) !== undefined) {
-    problems.push('--recv-buffer-bytes, --buffer-datagrams, --first-id and --scale-by-sampling apply only to --listen');
+  if (!isCollecting && (opts.recvBufferBytes ?? opts.bufferDatagrams ?? opts.scaleBySampling) !== undefined) {
+    problems.push('--recv-buffer-bytes, --buffer-datagrams and --scale-by-sampling apply only to --listen');
   }
   if (isCollecting) {
-    if (opts.input !== undefined) problems.push(`give --listen or --input, not both (got --listen ${opts.listen} and --input ${opts.input})`);
+    for (const [flag, value] of [['--input', opts.input], ['--input-format', opts.inputFormat], ['--nfdump-utc-offset', opts.nfdumpUtcOffset]] as const) {
+      if (value !== undefined) problems.push(`${flag} applies to file input, and the flows come from exporters (--listen ${opts.listen}): give one or the other`);
+    }
     const collector = parseCollectorFlags(opts, Date.now(), problems);
     const inUse = collector === undefined ? null : await checkListenAddress(collector.listen);
     if (inUse !== null) problems.push(inUse);
@@ -151,8 +162,13 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     };
   } else {
     const path = opts.input ?? resolve(root, 'data_sources', 'sample-flows.jsonl');
-    if (path !== '-' && (!existsSync(path) || !statSync(path).isFile())) problems.push(`--input ${path}: no such file`);
+    plan = await planFileInput({ ...opts, input: path }, Date.now(), problems);
     input = { kind: 'file', path: path === '-' ? path : resolve(path), maxRetries };
+  }
+  if (input?.kind === 'kafka') {
+    for (const [flag, value] of [['--input-format', opts.inputFormat], ['--first-id', opts.firstId], ['--nfdump-utc-offset', opts.nfdumpUtcOffset]] as const) {
+      if (value !== undefined) problems.push(`${flag} applies to --input, and the flows come from Kafka topic ${input.topic}`);
+    }
   }
 
   const causes: unknown[] = [];
@@ -179,12 +195,20 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
       : {}),
   };
   const args: ThemisArgs = { config, dataDir, outputDir: resolve(opts.outputDir), instance: parsed.value.name, services };
-  // Standard input goes through a FIFO, made only once the options are valid.
-  const stdin = input.kind === 'file' && input.path === '-' ? new StdinFifo() : null;
-  if (stdin) input = { kind: 'file', path: stdin.path, label: 'stdin', maxRetries };
   const log = (msg: string) => {
     if (!opts.quiet) process.stderr.write(`${msg}\n`);
   };
+  let converted: ConvertedInput | null = null;
+  if (plan !== undefined && plan.format !== 'jsonl') {
+    const result = await convert(plan, log);
+    if (typeof result === 'number') return result;
+    converted = result;
+    log(converted.note);
+    input = { kind: 'file', path: converted.spoolPath, label: converted.label, maxRetries };
+  }
+  // Standard input goes through a FIFO, made only once the options are valid.
+  const stdin = converted === null && input.kind === 'file' && input.path === '-' ? new StdinFifo() : null;
+  if (stdin) input = { kind: 'file', path: stdin.path, label: 'stdin', maxRetries };
   log(
     `themis: instance ${parsed.value.name}: executors ${parsed.value.executors}, tasks ${parsed.value.tasks}, max pending ${parsed.value.maxPending}, extra match ${parsed.value.extraMatch}, ${opts.workers} worker threads`,
   );
@@ -208,14 +232,59 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     log(`themis: metrics on ${base}/metrics`);
     log(`themis: live page on ${base}/`);
   }
-  return superviseRun(run, {
+  const code = await superviseRun(run, {
     input,
     stdin,
     startedAtMs: started,
     stopTimeoutSecs: config.windows.messageTimeoutSecs,
-    outputsNote: services.kafka ? null : `themis: outputs in ${args.outputDir}: ${outputTopics(config).map((t) => `${t}.jsonl`).join(', ')}`,
+    outputsNote: [converted?.note, services.kafka ? undefined : `themis: outputs in ${args.outputDir}: ${outputTopics(config).map((t) => `${t}.jsonl`).join(', ')}`]
+      .filter((note) => note !== undefined)
+      .join('\n') || null,
     log,
   });
+  converted?.remove();
+  if (code === 0 && converted !== null && converted.summary.sourceErrors.length > 0) {
+    process.stderr.write(`themis-topology: the input could not be read completely (${converted.summary.sourceErrors.length} error(s) above)\n`);
+    return 1;
+  }
+  return code;
+}
+
+/**
+ * Converts nfdump data into the spool before the topology starts. Ctrl-C or SIGTERM stops the
+ * conversion: nothing is scored, the spool is removed, and the exit code is 3 (stopped by a
+ * signal with flows read and not finished). nfdump missing is a start problem (exit 2).
+ */
+async function convert(plan: Exclude<FileInputPlan, { format: 'jsonl' }>, log: (message: string) => void): Promise<ConvertedInput | number> {
+  const stop = new AbortController();
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    stoppedBy = sig;
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const converted = await convertToSpool(plan, {
+      env: process.env,
+      stdin: process.stdin,
+      log,
+      onSourceError: (message) => process.stderr.write(`themis-topology: error: ${message}\n`),
+      signal: stop.signal,
+    });
+    if (stoppedBy !== null) {
+      converted.remove();
+      process.stderr.write(`themis-topology: stopped by ${stoppedBy} while converting the input: no flow was scored\n`);
+      return EXIT_STOPPED;
+    }
+    return converted;
+  } catch (err) {
+    if (err instanceof IngestError && err.code === 'THEMIS_NFDUMP_MISSING') throw new UsageError(`--input ${plan.path}: ${err.message}`, [err]);
+    throw new Error(`cannot convert --input ${plan.path} into JSON lines: ${(err as Error).message}`, { cause: err });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 export function createProgram(): Command {
@@ -228,7 +297,13 @@ export function createProgram(): Command {
     .argument('<maxPending>', 'max spout pending: incomplete flows per spout task')
     .argument('<extraMatch>', 'extra executors and tasks for match-flows')
     .argument('<name>', 'instance name, the label of every metric')
-    .option('--input <file|->', 'JSON lines of flows (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)')
+    .option(
+      '--input <path|->',
+      'flows: JSON lines, nfdump JSON, an nfcapd file, or a directory of nfcapd files (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)',
+    )
+    .option('--input-format <format>', 'nfcapd, nfdump-json or jsonl (default: detected from the file; a directory is nfcapd, stdin jsonl)')
+    .option('--first-id <n>', 'nfcapd and nfdump JSON input, and --listen: id of the first flow (default: epoch milliseconds at start × 1000)')
+    .option('--nfdump-utc-offset <offset>', 'nfdump JSON input: zone the export printed its times in, as +hh:mm or -hh:mm (default +00:00)')
     .option('--output-dir <dir>', 'where the embedded outputs are written', './out')
     .option('--append', 'add to the output files of earlier runs instead of starting them empty')
     .option('--data-dir <dir>', 'the data sources (default: data_sources/ of the package)')
@@ -260,7 +335,10 @@ export function createProgram(): Command {
     .option('--max-retries <n>', 'replays of a failing flow before it goes to ignored-flows', intOption('--max-retries', 1, 1000), 5)
     .option('--quiet', 'no progress output')
     .option('--verbose', 'with a refused file or option, also print the error behind each problem with its stack trace');
-  addCollectorOptions(submitCommand, 'collect NetFlow v5/v9 and IPFIX from exporters on this UDP address (IPv6: [::]:2055) instead of reading --input or Kafka').action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
+  // --first-id is declared above: it serves nfdump input and --listen alike.
+  addCollectorOptions(submitCommand, 'collect NetFlow v5/v9 and IPFIX from exporters on this UDP address (IPv6: [::]:2055) instead of reading --input or Kafka', {
+    withFirstId: false,
+  }).action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
       verbose = opts.verbose === true;
       process.exitCode = await submit([executors, tasks, maxPending, extraMatch, name], opts);
     });

@@ -65,4 +65,6 @@ export interface Flow {
   tags: Tag[];
   /** Wall clock (ms) when the flow entered the topology (`start_processing_ms`). */
   receivedAtMs: number;
+  /** How long (wall clock, ms) the evidence stage held this conversation for its evidence; absent when not held. */
+  heldForEvidenceMs?: number;
 }

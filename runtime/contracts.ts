@@ -72,6 +72,20 @@ export interface TopologyContext {
    * keeps it bounded; reading it may reset it (an interval's summary).
    */
   reading(name: string, read: () => unknown): void;
+  /**
+   * A gauge of this task, exported as `themis_<name>` (snake_case ending in its unit, e.g.
+   * `kafka_consumer_lag_messages`) with the instance, component and task labels plus each sample's
+   * own labels (snake_case; not `instance`, `component`, `task` or `le`). `read` is called on the
+   * task's thread at each metrics report, and its samples replace those of the last report: a label
+   * set that stops appearing stops being served. The component keeps them few.
+   */
+  gauge(name: string, read: () => readonly GaugeSample[]): void;
+}
+
+/** One series of a component's gauge. */
+export interface GaugeSample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
 }
 
 export interface MetricCounter {

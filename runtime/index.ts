@@ -7,6 +7,7 @@ export type {
   ComponentRef,
   FailCause,
   FailReason,
+  GaugeSample,
   Logger,
   MetricCounter,
   MetricHistogram,

@@ -1,4 +1,5 @@
 /** What one worker thread reports for its tasks and executors, merged by the supervisor. */
+import type { GaugeSample } from './contracts.js';
 import type { HistogramSnapshot } from './latency-histogram.js';
 
 export interface TaskCounters {
@@ -36,6 +37,8 @@ export interface TaskMetrics {
   readonly customHistograms: Readonly<Record<string, HistogramSnapshot>>;
   /** What the component's readings returned at this report (`TopologyContext.reading`); absent when it has none. */
   readonly readings?: Readonly<Record<string, unknown>>;
+  /** The samples of the component's gauges at this report (`TopologyContext.gauge`); absent when it has none. */
+  readonly gauges?: Readonly<Record<string, readonly GaugeSample[]>>;
 }
 
 /** A bolt executor. */

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, type MetricType, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS, type HistogramSnapshot } from './latency-histogram.js';
+import type { GaugeSample } from './contracts.js';
 import type { ExecutorMetrics, TaskCounters, TaskMetrics, WorkerMetricsSnapshot } from './metrics-snapshot.js';
 import type { LivePage } from './live-page.js';
 import type { RunningTopology } from './topology-runner.js';
@@ -49,6 +50,42 @@ class SnapshotHistogram extends Histogram<string> {
 
   /** What the registry calls to write the text format. */
   getForPromString(): ReturnType<Histogram<string>['get']> {
+    return this.get();
+  }
+}
+
+/** One task's gauge samples, with the task's labels. */
+interface TaskGauge {
+  readonly component: string;
+  readonly task: number;
+  readonly samples: readonly GaugeSample[];
+}
+
+/**
+ * A gauge whose series the components report themselves (`TopologyContext.gauge`), each with its
+ * own labels: written from the latest snapshots at each scrape, so a series a component stopped
+ * reporting (a Kafka partition revoked) is gone, and its label names need not be declared up front.
+ */
+class SnapshotGauge extends Gauge<string> {
+  constructor(
+    registry: Registry,
+    private readonly metricName: string,
+    private readonly helpText: string,
+    private readonly instance: string,
+    private readonly read: () => Iterable<TaskGauge>,
+  ) {
+    super({ name: metricName, help: helpText, labelNames: ['instance', 'component', 'task'], registers: [registry] });
+  }
+
+  override async get(): ReturnType<Gauge<string>['get']> {
+    const values: Array<{ value: number; labels: Record<string, string> }> = [];
+    for (const { component, task, samples } of this.read()) {
+      for (const s of samples) values.push({ value: s.value, labels: { ...s.labels, instance: this.instance, component, task: String(task) } });
+    }
+    return { name: this.metricName, help: this.helpText, type: 'gauge' as unknown as MetricType, aggregator: 'sum', values, collect: () => undefined };
+  }
+
+  getForPromString(): ReturnType<Gauge<string>['get']> {
     return this.get();
   }
 }
@@ -137,6 +174,7 @@ export function registerTopologyMetrics(registry: Registry, topology: RunningTop
   // Counters and histograms the components declared themselves, e.g. the Themis timer bolts.
   const customCounters = new Set<string>();
   const customHistograms = new Set<string>();
+  const customGauges = new Set<string>();
   const ensureCustom = () => {
     for (const t of tasks()) {
       for (const name of Object.keys(t.custom)) {
@@ -157,6 +195,16 @@ export function registerTopologyMetrics(registry: Registry, topology: RunningTop
         if (customHistograms.has(name)) continue;
         customHistograms.add(name);
         histogram(`themis_${name}_seconds`, `Component histogram ${name}, seconds`, (t2) => t2.customHistograms[name] ?? null);
+      }
+      for (const name of Object.keys(t.gauges ?? {})) {
+        if (customGauges.has(name)) continue;
+        customGauges.add(name);
+        new SnapshotGauge(registry, `themis_${name}`, `Component gauge ${name}`, instance, function* () {
+          for (const t2 of tasks()) {
+            const samples = t2.gauges?.[name];
+            if (samples) yield { component: t2.component, task: t2.task, samples };
+          }
+        });
       }
     }
   };

@@ -61,7 +61,7 @@ export interface TopologyStatusView {
 }
 
 /** Samples kept for rates and quantiles: with the page's 2 s refresh, about 30 s. */
-const WINDOW_SAMPLES = 15;
+export const WINDOW_SAMPLES = 15;
 
 interface Cumulative {
   readonly emitted: number;

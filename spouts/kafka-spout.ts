@@ -1,11 +1,12 @@
 import { AssignerProtocol, Kafka, logLevel, PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type SASLOptions } from './kafka/kafkajs.js';
-import type { FailCause, FailReason, MetricCounter, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
+import type { FailCause, FailReason, GaugeSample, MetricCounter, OutputFields, Spout, SpoutOutputCollector, TopologyContext } from '../runtime/index.js';
 import { describeFailure } from './failure-reason.js';
 import { conversationHashOf } from './conversation-share.js';
 import { describeKafkaError, innermostKafkaError, kafkaErrorType, type KafkaSasl, type KafkaTls } from './kafka/kafka-client.js';
 import { installFastFetchDecoder } from './kafka/fetch-decoder.js';
 import { decodeCommitRecord, encodeCommitRecord, RecordedCompletions } from './kafka/commit-record.js';
 import { stickyAssigner } from './kafka/sticky-assigner.js';
+import { COMMITTED_LAG_GAUGE, CONSUMER_LAG_GAUGE } from './kafka/lag-gauges.js';
 
 /** Messages that failed `maxRetries` times leave on this stream, for the ignored-flows output. */
 export const IGNORED_STREAM = 'ignored';
@@ -100,6 +101,12 @@ const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
 const SETTLE_POLL_MS = 200;
 /** A fetch waiting for room in the buffer heartbeats this often (kafkajs sends at most one per heartbeatInterval). */
 const ROOM_WAIT_MS = 1_000;
+/**
+ * A partition's high watermark comes with each fetch response; one not refreshed for this long (the
+ * fetch waits for room in the buffer, or nothing new arrived) is read with one ListOffsets request
+ * for the whole topic, so that the lag gauges still move while the topology is stalled.
+ */
+const LAG_REFRESH_MS = 5_000;
 /** After a crash kafkajs does not recover from, the consumer is rebuilt after this pause. */
 const RESTART_DELAY_MS = 5_000;
 /** Commit failures expected while the group rebalances: the next generation commits again. */
@@ -150,6 +157,14 @@ export class PartitionOffsets {
   recordLoad: Promise<void> | null = null;
   /** Where the group's position stood when the partition was assigned (stopAtEndOffsets); -1 until known. */
   startOffset = -1;
+  /**
+   * The group's committed offset when the partition was assigned (-1: none, or not yet read): the
+   * consumer's position until it fetches a message, and the committed point until it commits.
+   */
+  assignedAt = -1;
+  /** The partition's high watermark (one past its last committed message) as last seen, and when (ms); -1 before. */
+  highWatermark = -1;
+  highWatermarkAtMs = 0;
 
   constructor(readonly epoch: number) {}
 
@@ -209,6 +224,24 @@ export class PartitionOffsets {
     const scanEnd = Math.min(last, this.flags.length - 1);
     for (let i = this.first; i <= scanEnd; i++) if (this.flags[i] === 1) incomplete.push(this.base + i);
     return { offset: point, record: encodeCommitRecord(point, this.base + last + 1, incomplete) };
+  }
+
+  noteHighWatermark(highWatermark: number, atMs: number): void {
+    // A fetch response and a ListOffsets answer may arrive out of order: the watermark only grows.
+    if (highWatermark >= this.highWatermark) this.highWatermark = highWatermark;
+    this.highWatermarkAtMs = atMs;
+  }
+
+  /** Messages not yet fetched: the high watermark less the next offset to fetch; null while either is unknown. */
+  consumerLag(): number | null {
+    const position = this.nextOffset >= 0 ? this.nextOffset : this.assignedAt;
+    return this.highWatermark < 0 || position < 0 ? null : Math.max(0, this.highWatermark - position);
+  }
+
+  /** Messages not yet finished (fetched and waiting, in flight, held): the high watermark less the committed offset. */
+  committedLag(): number | null {
+    const committed = this.committed >= 0 ? this.committed : this.assignedAt;
+    return this.highWatermark < 0 || committed < 0 ? null : Math.max(0, this.highWatermark - committed);
   }
 
   /** Every message before `end` is complete. */
@@ -296,6 +329,9 @@ export class KafkaSpout implements Spout {
   private nextEpoch = 1;
   private wakeFetch: (() => void) | null = null;
   private commitTimer: NodeJS.Timeout | null = null;
+  private lagTimer: NodeJS.Timeout | null = null;
+  private isRefreshingLag = false;
+  private isLagRefreshFailing = false;
   private commits: Promise<void> = Promise.resolve();
   private isCommitQueued = false;
   private isClosing = false;
@@ -340,6 +376,8 @@ export class KafkaSpout implements Spout {
     this.collector = collector;
     this.linesRead = context.counter('lines_read');
     this.linesFinished = context.counter('lines_finished');
+    context.gauge(CONSUMER_LAG_GAUGE, () => this.lagSamples((state) => state.consumerLag()));
+    context.gauge(COMMITTED_LAG_GAUGE, () => this.lagSamples((state) => state.committedLag()));
     const { brokers, clientId, ssl, sasl } = this.args;
     // Fetch responses are decoded by our decoder (kafka/fetch-decoder.ts), not kafkajs' own.
     installFastFetchDecoder();
@@ -362,6 +400,8 @@ export class KafkaSpout implements Spout {
     }
     this.commitTimer = setInterval(() => this.commitSoon(), this.args.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS);
     this.commitTimer.unref();
+    this.lagTimer = setInterval(() => void this.refreshHighWatermarks(), LAG_REFRESH_MS);
+    this.lagTimer.unref();
   }
 
   nextTuple(): void {
@@ -422,6 +462,7 @@ export class KafkaSpout implements Spout {
   async close(): Promise<void> {
     this.isClosing = true;
     if (this.commitTimer !== null) clearInterval(this.commitTimer);
+    if (this.lagTimer !== null) clearInterval(this.lagTimer);
     if (this.settleTimer !== null) clearTimeout(this.settleTimer);
     if (this.settlePoll !== null) clearTimeout(this.settlePoll);
     this.wakeFetch?.();
@@ -485,6 +526,7 @@ export class KafkaSpout implements Spout {
     const partition = batch.partition;
     const state = this.partitions.get(partition);
     if (state === undefined) return;
+    state.noteHighWatermark(Number(batch.highWatermark), Date.now());
     if (state.recordLoad !== null) {
       await state.recordLoad;
       // Nothing resolved: kafkajs fetches this batch again, for the partition's owner if it moved.
@@ -565,6 +607,7 @@ export class KafkaSpout implements Spout {
         continue;
       }
       // The new generation has not confirmed our commits: send the current point again.
+      state.assignedAt = Math.max(state.assignedAt, state.committed);
       state.committed = -1;
       if (state.nextOffset >= 0) this.consumer?.seek({ topic: this.topic, partition, offset: String(state.nextOffset) });
     }
@@ -717,6 +760,7 @@ export class KafkaSpout implements Spout {
         const byPartition = new Map((topicOffsets?.partitions ?? []).map((p) => [p.partition, p]));
         for (const state of added) {
           const committed = byPartition.get(partitionOf.get(state) ?? -1);
+          if (committed !== undefined) state.assignedAt = Math.max(state.assignedAt, Number(committed.offset));
           const record = committed === undefined ? null : decodeCommitRecord(Number(committed.offset), committed.metadata);
           if (record !== null && record.span > 0) state.recorded = new RecordedCompletions(record);
         }
@@ -731,6 +775,41 @@ export class KafkaSpout implements Spout {
       }
     })();
     for (const state of added) state.recordLoad = load;
+  }
+
+  // ---- lag ----
+
+  /** One sample per assigned partition whose lag is known: a revoked partition's series is gone at the next report. */
+  private lagSamples(lagOf: (state: PartitionOffsets) => number | null): GaugeSample[] {
+    const samples: GaugeSample[] = [];
+    for (const [partition, state] of this.partitions) {
+      const lag = lagOf(state);
+      if (lag !== null) samples.push({ labels: { topic: this.topic, partition: String(partition) }, value: lag });
+    }
+    return samples;
+  }
+
+  /** Reads the high watermarks of the whole topic at once when some assigned partition's is stale. */
+  private async refreshHighWatermarks(): Promise<void> {
+    const admin = this.admin;
+    const staleBefore = Date.now() - LAG_REFRESH_MS;
+    if (admin === null || this.isRefreshingLag || this.isClosing || ![...this.partitions.values()].some((p) => p.highWatermarkAtMs <= staleBefore)) return;
+    this.isRefreshingLag = true;
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      const atMs = Date.now();
+      for (const o of offsets) this.partitions.get(o.partition)?.noteHighWatermark(Number(o.high), atMs);
+      if (this.isLagRefreshFailing) this.context.log.info('reading the high watermarks works again', { topic: this.topic });
+      this.isLagRefreshFailing = false;
+    } catch (cause) {
+      // Logged once per run of failures (the consumer reports the broker's absence itself), and not
+      // at all when close() disconnected the admin client under the request.
+      if (this.isClosing) return;
+      if (!this.isLagRefreshFailing) this.context.log.warn('reading the high watermarks for the lag gauges failed; they keep their last values', { topic: this.topic, error: describeKafkaError(cause) });
+      this.isLagRefreshFailing = true;
+    } finally {
+      this.isRefreshingLag = false;
+    }
   }
 
   // ---- finite input (stopAtEndOffsets) ----

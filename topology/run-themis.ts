@@ -20,6 +20,7 @@ import type { ThemisConfig } from '../bolts/themis-config.js';
 import { deploymentParallelism, type SubmitArguments } from './deployment.js';
 import { pageAssetsDir } from './ui/assets-dir.js';
 import { TrafficView } from './traffic-view.js';
+import { kafkaLagOf } from './kafka-lag.js';
 import {
   buildThemisTopology,
   spoutLinesStayLocal,
@@ -199,12 +200,16 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     // The live page at `/`: the engine's view of the topology, and the Themis traffic fed from the
     // same worker reports (the scored output's `scored_sources` reading).
     const status = new TopologyStatusTracker(spec, () => topology.snapshots);
-    const traffic = new TrafficView((snapshots) => {
-      const p = progressOf(snapshots);
-      return { linesIn: p.linesIn, scored: p.scored, discarded: p.discarded, ignored: p.ignoredRecords };
-    });
+    const traffic = new TrafficView(
+      (snapshots) => {
+        const p = progressOf(snapshots);
+        return { linesIn: p.linesIn, scored: p.scored, discarded: p.discarded, ignored: p.ignoredRecords };
+      },
+      { hasAlerts: o.args.config.evidence.enabled },
+    );
+    const isKafka = o.input.kind === 'kafka';
     topology.on('metrics', (snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>) => traffic.onMetrics(snapshots));
-    page = new LivePage({ assetsDir: pageAssetsDir(), state: () => ({ topology: status.sample(), traffic: traffic.state() }) });
+    page = new LivePage({ assetsDir: pageAssetsDir(), state: () => ({ topology: status.sample(), traffic: traffic.state(), kafka: isKafka ? kafkaLagOf(topology.snapshots) : null }) });
     try {
       metricsServer = await serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1', page);
     } catch (err) {

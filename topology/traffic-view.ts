@@ -1,7 +1,9 @@
 import type { WorkerMetricsSnapshot } from '../runtime/index.js';
-import { SCORED_SOURCES_READING } from '../bolts/components/output-bolts.js';
+import { LATEST_ALERTS_READING, SCORED_SOURCES_READING } from '../bolts/components/output-bolts.js';
+import type { AlertTallyReport } from '../bolts/output/alert-tally.js';
 import type { ConversationBrief, SourceSummary, SourceTallyReport } from '../bolts/output/source-tally.js';
-import { PERSIST_SCORED } from './themis-topology.js';
+import { LatestAlerts, type LatestAlertsState } from './latest-alerts.js';
+import { PERSIST_ALERTS, PERSIST_SCORED } from './themis-topology.js';
 
 /**
  * The live page's traffic section, kept by the supervisor from the worker reports: flow rates over
@@ -11,16 +13,17 @@ import { PERSIST_SCORED } from './themis-topology.js';
  * - sources: the scored-output tasks' interval reports (each its 25 worst sources) summed into
  *   BUCKET_SECS buckets, the last WINDOW_BUCKETS of them (5 minutes), at most BUCKET_SOURCES each;
  * - conversations: the latest CONVERSATIONS_PER_SOURCE of at most CONVERSATION_SOURCES sources,
- *   the least recently seen source forgotten first.
+ *   the least recently seen source forgotten first;
+ * - alerts (evidence stage on): the alerts output tasks' interval reports into LatestAlerts.
  */
 
-const RATE_POINTS = 300;
-const BUCKET_SECS = 10;
-const WINDOW_BUCKETS = 30;
-const BUCKET_SOURCES = 500;
-const CONVERSATION_SOURCES = 200;
-const CONVERSATIONS_PER_SOURCE = 10;
-const TOP_SOURCES = 15;
+export const RATE_POINTS = 300;
+export const BUCKET_SECS = 10;
+export const WINDOW_BUCKETS = 30;
+export const BUCKET_SOURCES = 500;
+export const CONVERSATION_SOURCES = 200;
+export const CONVERSATIONS_PER_SOURCE = 10;
+export const TOP_SOURCES = 15;
 
 export interface RatePoint {
   readonly atMs: number;
@@ -38,6 +41,8 @@ export interface TrafficState {
   readonly topSources: readonly SourceSummary[];
   /** Flows of sources the bounds left out of the window (a flood of distinct sources). */
   readonly sourcesLeftOut: number;
+  /** null when the evidence stage is off. */
+  readonly alerts: LatestAlertsState | null;
 }
 
 interface SourceAgg {
@@ -75,11 +80,15 @@ export class TrafficView {
   private readonly conversations = new Map<string, ConversationBrief[]>();
   /** The snapshot last read of each worker: a report is read once, however often 'metrics' fires. */
   private readonly seen: Array<WorkerMetricsSnapshot | undefined> = [];
+  private readonly alerts: LatestAlerts | null;
 
   constructor(
     private readonly totals: (snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>) => FlowTotals,
+    o: { readonly hasAlerts: boolean },
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.alerts = o.hasAlerts ? new LatestAlerts() : null;
+  }
 
   /** Called with every worker's latest report each time one arrives. */
   onMetrics(snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>): void {
@@ -90,6 +99,8 @@ export class TrafficView {
       for (const t of s.tasks) {
         const report = t.component === PERSIST_SCORED ? (t.readings?.[SCORED_SOURCES_READING] as SourceTallyReport | undefined) : undefined;
         if (report) this.addReport(report, atMs);
+        const alerts = t.component === PERSIST_ALERTS ? (t.readings?.[LATEST_ALERTS_READING] as AlertTallyReport | undefined) : undefined;
+        if (alerts) this.alerts?.addReport(alerts);
       }
     });
     if (this.lastTotals === null || atMs - this.lastTotals.atMs >= 1000) this.addRates(snapshots, atMs);
@@ -162,6 +173,6 @@ export class TrafficView {
       .sort((a, b) => b[1].badness - a[1].badness)
       .slice(0, TOP_SOURCES)
       .map(([ip, m]) => ({ ip, badness: m.badness, flows: m.flows, tags: [...m.tags].sort(), conversations: this.conversations.get(ip) ?? [] }));
-    return { rates: this.rates, windowSecs: WINDOW_BUCKETS * BUCKET_SECS, topSources, sourcesLeftOut: leftOut };
+    return { rates: this.rates, windowSecs: WINDOW_BUCKETS * BUCKET_SECS, topSources, sourcesLeftOut: leftOut, alerts: this.alerts?.state() ?? null };
   }
 }

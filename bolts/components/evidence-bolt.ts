@@ -1,12 +1,15 @@
-import type { BasicBolt, BasicOutputCollector, Bolt, MetricCounter, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
+import type { BasicBolt, BasicOutputCollector, Bolt, MetricCounter, MetricHistogram, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Alert } from '../evidence/alert.js';
-import { contactOf } from '../evidence/contact.js';
+import { contactOf, countsAsEvidence } from '../evidence/contact.js';
 import { HeldConversations, type Held } from '../evidence/held-conversations.js';
 import { SourceBook, type BookCounters } from '../evidence/source-book.js';
 import type { Flow } from '../flow.js';
 import { alertRecord, type AlertStatus } from '../output/alert-record.js';
 import { STREAM_ALERTS } from './streams.js';
 import { FLOW_FIELDS, type ThemisArgs } from './themis-args.js';
+
+/** How long held conversations were held, exported as `themis_evidence_hold_seconds`. */
+export const EVIDENCE_HOLD = 'evidence_hold';
 
 /** The evidence stage's input: the flow keyed by its initiator's address, which it is fields-grouped on. */
 export const EVIDENCE_FIELDS = ['source', 'flowId', 'flow'] as const;
@@ -42,9 +45,10 @@ export class EvidenceKeyBolt implements BasicBolt {
 
 /**
  * `evidence` (issue 14): runs the per-source detectors (SourceBook) on every scored conversation,
- * writes alerts on the `alerts` stream, and holds each conversation until its hold has passed
- * (HeldConversations), then emits it with an `EVIDENCE-<ALERT_TYPE>` bad tag for each alert open
- * on its source at that moment.
+ * writes alerts on the `alerts` stream, and emits each conversation with an `EVIDENCE-<ALERT_TYPE>`
+ * bad tag for each alert open on its source when it goes. A conversation that counts as evidence
+ * (countsAsEvidence) from a source with no open alert is held (HeldConversations) until an alert
+ * is raised on its source or its hold has passed; every other one goes at once.
  *
  * At-least-once: a held input is parked (out of max pending and the timeout, still incomplete, so
  * a crash replays it) and acked when its conversation is emitted, anchored to it: each delivery
@@ -55,6 +59,7 @@ export class EvidenceBolt implements Bolt {
   private book!: SourceBook;
   private held!: HeldConversations<Tuple>;
   private collector!: OutputCollector;
+  private holds!: MetricHistogram;
   private readonly metrics = new Map<keyof BookCounters | 'heldReleasedEarly' | 'alertsRaised', { counter: MetricCounter; reported: number }>();
   private alertsRaised = 0;
   /** After the end of a finite input: `waiting` for the input to go quiet, then `draining`. */
@@ -80,6 +85,7 @@ export class EvidenceBolt implements Bolt {
     metric('entriesRefused', 'evidence_entries_refused');
     metric('heldReleasedEarly', 'evidence_held_released_early');
     metric('alertsRaised', 'evidence_alerts_raised');
+    this.holds = context.histogram(EVIDENCE_HOLD);
   }
 
   execute(input: Tuple): void {
@@ -92,12 +98,18 @@ export class EvidenceBolt implements Bolt {
     }
     const flow = input.values[2] as Flow;
     const contact = contactOf(flow);
-    for (const alert of this.book.observe(contact, input.sourceTask)) {
+    const raised = this.book.observe(contact, input.sourceTask);
+    for (const alert of raised) {
       this.alertsRaised++;
       alert.isDirty = false;
       this.emitAlert(alert, 'raised');
     }
-    if (this.ending === 'draining') {
+    // The source's held conversations go now, with the new alert's tag.
+    if (raised.length > 0) this.release(this.held.releaseSource(contact.source));
+    // After the end of a finite input every conversation is held until the drain, whose end
+    // writes the alerts they changed: nothing else would keep the topology from stopping first.
+    const goesNow = this.ending === null && (this.book.hasOpenAlert(contact.source) || !countsAsEvidence(contact, this.args.config.evidence));
+    if (this.ending === 'draining' || goesNow) {
       this.emitTagged(input, flow);
     } else {
       this.collector.park(input);
@@ -110,6 +122,8 @@ export class EvidenceBolt implements Bolt {
 
   onInputEnd(): void {
     this.book.freezeClock();
+    // The alerts as they stand: the run may end before the drain if nothing is held.
+    this.writeAlerts();
     this.ending = 'waiting';
     this.waitForQuiet();
   }
@@ -136,7 +150,14 @@ export class EvidenceBolt implements Bolt {
   };
 
   private release(released: readonly Held<Tuple>[]): void {
-    for (const h of released) this.emitTagged(h.handle, h.handle.values[2] as Flow);
+    if (released.length === 0) return;
+    const now = this.now();
+    for (const h of released) {
+      const flow = h.handle.values[2] as Flow;
+      flow.heldForEvidenceMs = now - h.heldAtMs;
+      this.holds.observe(flow.heldForEvidenceMs / 1000);
+      this.emitTagged(h.handle, flow);
+    }
   }
 
   private emitTagged(input: Tuple, flow: Flow): void {

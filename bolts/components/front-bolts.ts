@@ -5,6 +5,7 @@ import type { Flow } from '../flow.js';
 import type { MmdbReader } from '../lookup/mmdb-reader.js';
 import { conversationKey } from '../match/conversation-key.js';
 import { parseFlowLine } from '../parse/parse-flow.js';
+import { readUnconvertedLine } from '../parse/unconverted-record.js';
 import { decideDiscard, type DiscardLists } from '../rules/decide-discard.js';
 import { Resources } from './resources.js';
 import { STREAM_ALL, STREAM_BATCH, STREAM_DISCARD, STREAM_INTERESTING, STREAM_INVALID, STREAM_TCP, STREAM_UDP } from './streams.js';
@@ -16,13 +17,22 @@ import { BRANCH_ALL, BRANCH_FIELDS, BRANCH_TCP, BRANCH_UDP, FLOW_FIELDS, IGNORED
  * and failed (replayed) when it throws.
  */
 
-/** `json-to-tuple`: one JSON line in, one Flow out; a bad line goes to the ignored output with its reason. */
+/**
+ * `json-to-tuple`: one JSON line in, one Flow out; a bad line goes to the ignored output with its
+ * reason. A record the input's converter could not turn into a flow (unconverted-record.ts) goes
+ * there with the converter's reason and origin (its file and record number) instead.
+ */
 export class JsonToTupleBolt implements BasicBolt {
   execute(input: Tuple, collector: BasicOutputCollector): void {
     const line = input.values[0] as string;
     const result = parseFlowLine(line, Date.now());
-    if (result.ok) collector.emit([result.flow.id, result.flow]);
-    else collector.emit([result.reason, line, input.values[1]], STREAM_INVALID);
+    if (result.ok) {
+      collector.emit([result.flow.id, result.flow]);
+      return;
+    }
+    const unconverted = readUnconvertedLine(line);
+    if (unconverted === null) collector.emit([result.reason, line, input.values[1]], STREAM_INVALID);
+    else collector.emit([unconverted.reason, unconverted.record, unconverted.origin], STREAM_INVALID);
   }
   declareOutputFields(): OutputFields {
     return { default: FLOW_FIELDS, [STREAM_INVALID]: IGNORED_FIELDS };

@@ -1,10 +1,10 @@
 import type { BasicBolt, Bolt, Logger, MetricCounter, MetricHistogram, OutputCollector, OutputFields, TopologyContext, Tuple } from '../../runtime/index.js';
 import type { Flow } from '../flow.js';
 import { ALERTS_FILE_TOPIC } from '../output/alert-record.js';
+import { AlertTally } from '../output/alert-tally.js';
 import { headRuns, ignoredFlowRecord, scanCandidateRecords, scoredFlowDetailRecords, scoredFlowRecord, type KafkaRecord } from '../output/format.js';
 import type { RecordSink, TopicBatch } from '../output/record-sink.js';
 import { SourceTally } from '../output/source-tally.js';
-import type { ScoredFlowWriter } from '../postgres/scored-flow-writer.js';
 import { postgresFault } from '../resilience/dependency-fault.js';
 import { DependencyClosedError, DependencyGuard, stallThresholdMs } from '../resilience/dependency-guard.js';
 import { Resources } from './resources.js';
@@ -15,6 +15,8 @@ import type { ThemisArgs } from './themis-args.js';
 export const SCORED_LATENCY = 'scored_latency';
 /** The scored output's reading for the live page: a SourceTallyReport per task and interval. */
 export const SCORED_SOURCES_READING = 'scored_sources';
+/** The alerts output's reading for the live page: an AlertTallyReport per task and interval. */
+export const LATEST_ALERTS_READING = 'latest_alerts';
 
 type OutputKind = 'scored' | 'scan' | 'ignored' | 'alerts';
 
@@ -23,7 +25,7 @@ type RefusedAt = 'persist' | 'output';
 
 /**
  * The output bolts (reference §5.19, §5.21-5.23): each batch of inputs becomes records in one
- * write to the sink (files or Kafka, and PostgreSQL for scored flows when enabled); the inputs are
+ * write to the sink (files or Kafka, and PostgreSQL for scored flows and alerts when enabled); the inputs are
  * acked only once the write is confirmed (§15 items 23-24).
  *
  * A failed write is never the flows' fault unless the dependency says so (issue 13): while the
@@ -36,7 +38,8 @@ type RefusedAt = 'persist' | 'output';
  */
 export class OutputBolt implements Bolt {
   private sink!: RecordSink;
-  private writer: ScoredFlowWriter | null = null;
+  /** PostgreSQL in production mode: the scored flows' rows, or the alerts'; null otherwise. */
+  private persist: ((inputs: readonly Tuple[]) => Promise<unknown>) | null = null;
   private sinkGuard!: DependencyGuard;
   private writerGuard: DependencyGuard | null = null;
   private resources!: Resources;
@@ -48,6 +51,8 @@ export class OutputBolt implements Bolt {
   private flowsWritten: MetricCounter | null = null;
   /** Scored output: the interval's worst sources, for the live page. */
   private tally: SourceTally | null = null;
+  /** Alerts output: the interval's alert records, for the live page. */
+  private alertTally: AlertTally | null = null;
   /** Inputs a dependency refused as bad data (sent to ignored-flows, or, on the ignored output itself, dropped and logged). */
   private refused!: MetricCounter;
   /** Scored records PostgreSQL refused because another flow's row holds their id (the exporter repeated an id). */
@@ -69,15 +74,22 @@ export class OutputBolt implements Bolt {
     const stallMs = stallThresholdMs(this.args.config.windows.messageTimeoutSecs);
     const sink = this.sink;
     this.sinkGuard = new DependencyGuard({ dependency: sink.dependency, fault: (err) => sink.fault(err), collector, retries, stallMs });
+    if (this.args.kind === 'alerts') {
+      const writer = await this.resources.alertWriter();
+      if (writer) this.persist = (inputs) => writer.writeBatch(inputs.map((t) => t.values[1] as string));
+      const alerts = (this.alertTally = new AlertTally());
+      context.reading(LATEST_ALERTS_READING, () => alerts.take());
+    }
     if (this.args.kind === 'scored') {
-      this.writer = await this.resources.scoredFlowWriter();
-      if (this.writer) this.writerGuard = new DependencyGuard({ dependency: 'postgresql', fault: postgresFault, collector, retries, stallMs });
+      const writer = await this.resources.scoredFlowWriter();
+      if (writer) this.persist = (inputs) => writer.writeBatch(inputs.map((t) => t.values[1] as Flow)).then((r) => this.reportIdConflicts(r.otherFlowIds));
       this.latency = context.histogram(SCORED_LATENCY);
       this.flowsWritten = context.counter('scored_flows_written');
       this.idConflicts = context.counter('scored_flow_id_conflicts');
       const tally = (this.tally = new SourceTally());
       context.reading(SCORED_SOURCES_READING, () => tally.take());
     }
+    if (this.persist) this.writerGuard = new DependencyGuard({ dependency: 'postgresql', fault: postgresFault, collector, retries, stallMs });
     this.written = context.counter(`${this.args.kind}_records_written`);
     this.refused = context.counter('refused_records');
     if (this.args.kind === 'ignored') {
@@ -134,10 +146,10 @@ export class OutputBolt implements Bolt {
   }
 
   private async writeBatch(inputs: Tuple[], batches: TopicBatch[]): Promise<void> {
-    const writer = this.writer;
+    const persist = this.persist;
     const [sinkRefused, writerRefused] = await Promise.all([
       this.sinkGuard.writeIsolating(inputs, (subset) => this.sink.write(subset === inputs ? batches : this.recordsOf(subset))),
-      writer && this.writerGuard ? this.writerGuard.writeIsolating(inputs, (subset) => writer.writeBatch(subset.map((t) => t.values[1] as Flow)).then((r) => this.reportIdConflicts(r.otherFlowIds))) : [],
+      persist && this.writerGuard ? this.writerGuard.writeIsolating(inputs, persist) : [],
     ]);
     const refused = new Map<Tuple, { at: RefusedAt; error: unknown }>();
     for (const r of writerRefused) refused.set(r.item, { at: 'persist', error: r.error });
@@ -147,14 +159,16 @@ export class OutputBolt implements Bolt {
     const accepted = refused.size === 0 ? inputs : inputs.filter((t) => !refused.has(t));
     const now = Date.now();
     let flows = 0;
+    if (this.alertTally) for (const t of accepted) this.alertTally.add(t.values[1] as string);
     for (const t of accepted) {
       if (this.args.kind !== 'scored') continue;
       const f = t.values[1] as Flow;
       flows++;
       this.tally?.add(f);
       // Latency of the record that completes a conversation (or of a flow that needs no
-      // pairing); a flow released unmatched waited for its window on purpose.
-      if (f.matched || (f.protocol !== 6 && f.protocol !== 17)) this.latency?.observe((now - f.receivedAtMs) / 1000);
+      // pairing); a flow released unmatched waited for its window on purpose, and so did one the
+      // evidence stage held (its hold is in themis_evidence_hold_seconds).
+      if ((f.matched || (f.protocol !== 6 && f.protocol !== 17)) && f.heldForEvidenceMs === undefined) this.latency?.observe((now - f.receivedAtMs) / 1000);
     }
     let n = 0;
     for (const b of accepted === inputs ? batches : this.recordsOf(accepted)) n += b.records.length;

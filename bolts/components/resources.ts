@@ -1,3 +1,4 @@
+import { AlertWriter } from '../postgres/alert-writer.js';
 import { join } from 'node:path';
 import type { Logger } from '../../runtime/index.js';
 import { loadAsnListFile, loadPortListFile, loadProtocolListFile } from '../lists/integer-list.js';
@@ -127,6 +128,12 @@ export class Resources {
     const pg = this.args.services.postgres;
     if (!pg?.persist) return Promise.resolve(null);
     return shared(`pg-writer:${pg.url}:${pg.schema ?? ''}`, async () => new ScoredFlowWriter(await this.pgPool()));
+  }
+
+  alertWriter(): Promise<AlertWriter | null> {
+    const pg = this.args.services.postgres;
+    if (!pg?.persist) return Promise.resolve(null);
+    return shared(`pg-alert-writer:${pg.url}:${pg.schema ?? ''}`, async () => new AlertWriter(await this.pgPool()));
   }
 
   private pgPool() {

@@ -24,12 +24,29 @@ export interface Alert {
   isDirty: boolean;
 }
 
-export function raiseAlert(type: AlertType, c: Contact, o: { attempts: number; score: number; windowSecs: number; maxListed: number }): Alert {
+/**
+ * The evidence behind a new alert, from the detector's window: listed first (capped), so the
+ * record that raises an alert names the targets, ports and flows that raised it.
+ */
+export interface AlertEvidence {
+  /** The time of the first contact in the evidence: the alert's first_seen (else the raising contact's). */
+  readonly firstSeenSecs?: number;
+  readonly targets?: readonly string[];
+  readonly ports?: readonly number[];
+  readonly flowIds?: readonly number[];
+}
+
+export function raiseAlert(
+  type: AlertType,
+  c: Contact,
+  o: { attempts: number; score: number; windowSecs: number; maxListed: number },
+  evidence: AlertEvidence = {},
+): Alert {
   const alert: Alert = {
     id: `${type}:${c.source}:${c.timeSecs}`,
     type,
     source: c.source,
-    firstSeenSecs: c.timeSecs,
+    firstSeenSecs: Math.min(c.timeSecs, evidence.firstSeenSecs ?? c.timeSecs),
     lastSeenSecs: c.timeSecs,
     attempts: o.attempts - 1,
     targets: [],
@@ -39,6 +56,9 @@ export function raiseAlert(type: AlertType, c: Contact, o: { attempts: number; s
     windowSecs: o.windowSecs,
     isDirty: true,
   };
+  for (const target of evidence.targets ?? []) listOnce(alert.targets, target, o.maxListed);
+  for (const port of evidence.ports ?? []) listOnce(alert.ports, port, o.maxListed);
+  for (const flowId of evidence.flowIds ?? []) listOnce(alert.flowIds, flowId, o.maxListed);
   addToAlert(alert, c, o.maxListed);
   return alert;
 }

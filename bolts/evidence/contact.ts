@@ -1,4 +1,5 @@
 import type { Flow } from '../flow.js';
+import type { EvidenceRule } from './evidence-rule.js';
 
 /**
  * A conversation as the evidence stage sees it: oriented from its initiator (the side that opened
@@ -62,4 +63,18 @@ export function isProbe(c: Contact, probeMaxPackets: number): boolean {
 /** One number per protocol and port, for the windows' keys. */
 export function serviceKey(c: Contact): number {
   return c.protocol * 65_536 + c.port;
+}
+
+/** The port of a `serviceKey`. */
+export const PORT_OF_SERVICE_KEY = (key: number): number => key % 65_536;
+
+/**
+ * Whether a contact can add to an alert not yet raised: a probe or a failed contact (the scan
+ * detectors and the random walk's failures), or a short connection to a login service (password
+ * guessing). The evidence stage holds only these, so that the alert they lead to tags them too; an
+ * answered connection of any size elsewhere, or a long one, goes at once.
+ */
+export function countsAsEvidence(c: Contact, rule: EvidenceRule): boolean {
+  if (isProbe(c, rule.probeMaxPackets)) return true;
+  return c.packets <= rule.passwordGuessing.maxPackets && rule.passwordGuessing.ports.includes(c.port);
 }

@@ -12,6 +12,22 @@ export class DistinctWindow<K> {
     return this.lastSeen.size;
   }
 
+  /** Up to `max` keys, the longest-standing first: the evidence an alert lists when it is raised. */
+  keys(max: number): K[] {
+    const out: K[] = [];
+    for (const key of this.lastSeen.keys()) {
+      if (out.length >= max) break;
+      out.push(key);
+    }
+    return out;
+  }
+
+  /** When the longest-standing key was last seen: where the evidence of an alert begins. */
+  get oldestSecs(): number | undefined {
+    for (const seen of this.lastSeen.values()) return seen;
+    return undefined;
+  }
+
   has(key: K): boolean {
     return this.lastSeen.has(key);
   }

@@ -11,6 +11,7 @@ import type { CompromiseRule, PasswordGuessingRule } from './evidence-rule.js';
  * each other: a few ordinary logins, of varied sizes, do not add up.
  */
 export interface Attempt {
+  readonly flowId: number;
   readonly timeSecs: number;
   readonly packets: number;
   readonly bytes: number;
@@ -47,7 +48,7 @@ export class GuessingState {
     if (list === undefined) this.attempts.set(service, (list = []));
     dropBefore(list, watermarkSecs - rule.windowSecs, budget);
     if (!budget.take()) return NONE;
-    list.push({ timeSecs: c.timeSecs, packets: c.packets, bytes: c.bytes, durationSecs: c.durationSecs });
+    list.push({ flowId: c.flowId, timeSecs: c.timeSecs, packets: c.packets, bytes: c.bytes, durationSecs: c.durationSecs });
     // Once alerted, the group is not sought again: each further guess just adds to the alert.
     if (profile !== undefined) return { kind: 'attempt', service, similar: list.length, group: [] };
     const group = largestSimilarGroup(list, rule.packetTolerance);

@@ -25,6 +25,16 @@ class DistinctByGroup<G, V> {
     return values.size;
   }
 
+  /** Up to `max` distinct values in the window of `c`'s group. */
+  valuesOf(c: Contact, max: number): V[] {
+    return this.groups.get(this.groupOf(c))?.keys(max) ?? [];
+  }
+
+  /** When the window of `c`'s group begins. */
+  oldestOf(c: Contact): number | undefined {
+    return this.groups.get(this.groupOf(c))?.oldestSecs;
+  }
+
   expire(watermarkSecs: number, windowSecs: number, budget: EntryBudget): void {
     for (const [group, values] of this.groups) {
       values.expire(watermarkSecs - windowSecs, budget);

@@ -1,17 +1,22 @@
-import type { Contact } from './contact.js';
+import { serviceKey, type Contact } from './contact.js';
 import { DistinctWindow } from './distinct-window.js';
 import type { EntryBudget } from './entry-budget.js';
 import type { RandomWalkRule } from './evidence-rule.js';
 
 /**
  * Threshold random walk (Jung, Paxson, Berger, Balakrishnan, "Fast Portscan Detection Using
- * Sequential Hypothesis Testing", IEEE S&P 2004): each first contact of a source (a target it has
- * not contacted within the window) that succeeds multiplies the likelihood ratio by
+ * Sequential Hypothesis Testing", IEEE S&P 2004): each first contact of a source (a target and
+ * service it has not contacted within the window) that succeeds multiplies the likelihood ratio by
  * theta1 / theta0, one that fails (no answer, or RST) by (1 - theta1) / (1 - theta0). The walk
  * declares a scanner at eta1 = P_D / P_F and benign at eta0 = (1 - P_D) / (1 - P_F). With the
  * paper's theta0 0.8, theta1 0.2, P_D 0.99, P_F 0.01, four failures in a row declare a scanner
  * (ln 4 = 1.39 a step against ln 99 = 4.60), whatever the time between them: the slow scans the
  * windowed detectors miss. Sums of logarithms, so the walk cannot overflow.
+ *
+ * The paper's first contact is to a new host. Here it is to a new host and service (protocol and
+ * port): a slow vertical scan of one host is then a run of failed first contacts too (the lab's
+ * 14-port scan at one port per 10 s, which no 5-minute window sees), while a client that comes
+ * back to the same service, as every web or SSH client does, makes one first contact, not many.
  */
 export interface WalkSteps {
   readonly onSuccess: number;
@@ -43,8 +48,9 @@ export class RandomWalkState {
    */
   observe(c: Contact, watermarkSecs: number, rule: RandomWalkRule, steps: WalkSteps, budget: EntryBudget): { isFailedFirstContact: boolean; isScanner: boolean } {
     this.contacted.expire(watermarkSecs - rule.windowSecs, budget);
-    const isFirst = !this.contacted.has(c.target);
-    if (!this.contacted.touch(c.target, c.timeSecs, budget) || !isFirst) return { isFailedFirstContact: false, isScanner: this.logRatio >= steps.upper };
+    const key = `${c.target}|${serviceKey(c)}`;
+    const isFirst = !this.contacted.has(key);
+    if (!this.contacted.touch(key, c.timeSecs, budget) || !isFirst) return { isFailedFirstContact: false, isScanner: this.logRatio >= steps.upper };
     this.logRatio += c.isFailed ? steps.onFailure : steps.onSuccess;
     if (this.logRatio <= steps.lower) this.logRatio = 0;
     return { isFailedFirstContact: c.isFailed, isScanner: this.logRatio >= steps.upper };
@@ -53,6 +59,11 @@ export class RandomWalkState {
   expire(watermarkSecs: number, rule: RandomWalkRule, budget: EntryBudget): void {
     this.contacted.expire(watermarkSecs - rule.windowSecs, budget);
     if (this.contacted.size === 0) this.logRatio = 0;
+  }
+
+  /** Distinct first contacts within the window, and when the oldest was made. */
+  get firstContacts(): { count: number; sinceSecs: number | undefined } {
+    return { count: this.contacted.size, sinceSecs: this.contacted.oldestSecs };
   }
 
   get isEmpty(): boolean {

@@ -1,5 +1,5 @@
-import { addToAlert, raiseAlert, type Alert } from './alert.js';
-import { isProbe, type Contact } from './contact.js';
+import { addToAlert, raiseAlert, type Alert, type AlertEvidence } from './alert.js';
+import { isProbe, PORT_OF_SERVICE_KEY, type Contact } from './contact.js';
 import { EntryBudget } from './entry-budget.js';
 import { EventClock } from './event-clock.js';
 import type { AlertType, EvidenceRule } from './evidence-rule.js';
@@ -79,11 +79,11 @@ export class SourceBook {
     const raised: Alert[] = [];
     const r = this.rule;
     const wm = this.clock.watermarkSecs;
-    const bump = (type: AlertType, attempts: number, score: number, windowSecs: number): void => {
+    const bump = (type: AlertType, attempts: number, score: number, windowSecs: number, evidence?: () => AlertEvidence): void => {
       const open = s.alerts.get(type);
       if (open !== undefined) addToAlert(open, c, r.maxListed);
       else {
-        const alert = raiseAlert(type, c, { attempts, score, windowSecs, maxListed: r.maxListed });
+        const alert = raiseAlert(type, c, { attempts, score, windowSecs, maxListed: r.maxListed }, evidence?.());
         s.alerts.set(type, alert);
         raised.push(alert);
       }
@@ -91,22 +91,44 @@ export class SourceBook {
 
     if (isProbe(c, r.probeMaxPackets)) {
       const ports = s.portScan.observe(c, wm, r.portScan.windowSecs, s.budget);
-      if (isPortScan(ports, r.portScan)) bump('PORT_SCAN', ports, r.portScan.score, r.portScan.windowSecs);
+      if (isPortScan(ports, r.portScan)) {
+        bump('PORT_SCAN', ports, r.portScan.score, r.portScan.windowSecs, () => ({
+          ports: s.portScan.valuesOf(c, r.maxListed).map(PORT_OF_SERVICE_KEY),
+          firstSeenSecs: s.portScan.oldestOf(c),
+        }));
+      }
       const targets = s.addressScan.observe(c, wm, r.addressScan.windowSecs, s.budget);
-      if (isAddressScan(targets, r.addressScan)) bump('ADDRESS_SCAN', targets, r.addressScan.score, r.addressScan.windowSecs);
+      if (isAddressScan(targets, r.addressScan)) {
+        bump('ADDRESS_SCAN', targets, r.addressScan.score, r.addressScan.windowSecs, () => ({
+          targets: s.addressScan.valuesOf(c, r.maxListed),
+          firstSeenSecs: s.addressScan.oldestOf(c),
+        }));
+      }
     }
     const walk = s.walk.observe(c, wm, r.randomWalk, this.steps, s.budget);
-    if (walk.isScanner && walk.isFailedFirstContact) bump('RANDOM_WALK_SCAN', 1, r.randomWalk.score, r.randomWalk.windowSecs);
+    if (walk.isScanner && walk.isFailedFirstContact) {
+      // Raised with the first contacts of the walk as its attempts; each later failed one adds one.
+      const first = s.walk.firstContacts;
+      bump('RANDOM_WALK_SCAN', first.count, r.randomWalk.score, r.randomWalk.windowSecs, () => ({ firstSeenSecs: first.sinceSecs }));
+    }
 
     const guess = s.guessing.observe(c, wm, r.passwordGuessing, r.compromise, s.budget);
     if (guess.kind === 'attempt' && isPasswordGuessing(guess.similar, r.passwordGuessing)) {
       if (guess.group.length > 0) s.guessing.markGuessed(guess.service, guess.group);
-      bump('PASSWORD_GUESSING', guess.similar, r.passwordGuessing.score, r.passwordGuessing.windowSecs);
+      bump('PASSWORD_GUESSING', guess.similar, r.passwordGuessing.score, r.passwordGuessing.windowSecs, () => ({
+        flowIds: guess.group.slice(0, r.maxListed).map((a) => a.flowId),
+        firstSeenSecs: Math.min(...guess.group.map((a) => a.timeSecs)),
+      }));
     } else if (guess.kind === 'departure') {
       bump('POSSIBLE_COMPROMISE', 1, r.compromise.score, r.passwordGuessing.windowSecs);
     }
     this.counters.entriesRefused += s.budget.refused - refusedBefore;
     return raised;
+  }
+
+  hasOpenAlert(source: string): boolean {
+    const s = this.sources.get(source);
+    return s !== undefined && s.alerts.size > 0;
   }
 
   /** The source's open alerts: its conversations are tagged with them. */

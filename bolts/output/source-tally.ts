@@ -10,10 +10,10 @@ import { tagName, totals } from '../rules/tags.js';
  * MAX_CONVERSATIONS of its latest conversations each, and the report holds the TOP_SOURCES worst.
  */
 
-const MAX_SOURCES = 1000;
-const MAX_TAGS = 8;
-const MAX_CONVERSATIONS = 5;
-const TOP_SOURCES = 25;
+export const MAX_SOURCES = 1000;
+export const MAX_TAGS = 8;
+export const MAX_CONVERSATIONS = 5;
+export const TOP_SOURCES = 25;
 
 /** A scored flow (a conversation when matched) as the page lists it, from its initiator. */
 export interface ConversationBrief {

@@ -306,6 +306,8 @@ export class BoltTask extends EmittingTask {
   }
 
   metrics(): TaskMetrics {
+    // Read first: a reading or gauge that throws is counted in this report's errors.
+    const readings = this.readingsField();
     return {
       task: this.ts.taskId,
       component: this.comp.id,
@@ -319,7 +321,7 @@ export class BoltTask extends EmittingTask {
       breakerOpen: this.lostDependencies.size > 0,
       custom: { ...this.custom },
       customHistograms: this.customHistogramSnapshots(),
-      ...this.readingsField(),
+      ...readings,
     };
   }
 }

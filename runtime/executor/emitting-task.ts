@@ -1,4 +1,4 @@
-import type { FailCause, Logger, TopologyContext } from '../contracts.js';
+import type { FailCause, GaugeSample, Logger, TopologyContext } from '../contracts.js';
 import { DEFAULT_STREAM } from '../contracts.js';
 import { ComponentError, describeError } from '../errors.js';
 import { LatencyHistogram, type HistogramSnapshot } from '../latency-histogram.js';
@@ -34,6 +34,16 @@ function checkMetricName(name: string): void {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`metric name "${name}" must be snake_case`);
 }
 
+/** Labels the engine sets on every series of a task, and the histogram's; a gauge sample cannot use them. */
+const RESERVED_LABELS = new Set(['instance', 'component', 'task', 'le']);
+
+function checkGaugeLabels(gauge: string, labels: Readonly<Record<string, string>>): void {
+  for (const [label, value] of Object.entries(labels)) {
+    if (!/^[a-z][a-z0-9_]*$/.test(label) || RESERVED_LABELS.has(label)) throw new Error(`gauge "${gauge}": label "${label}" must be snake_case and not one of ${[...RESERVED_LABELS].join(', ')}`);
+    if (typeof value !== 'string') throw new Error(`gauge "${gauge}": label "${label}" must be a string, not ${typeof value}`);
+  }
+}
+
 /** What spout and bolt tasks share: their context, counters, logger and stream routes. */
 export abstract class EmittingTask {
   readonly counters = newCounters();
@@ -43,6 +53,7 @@ export abstract class EmittingTask {
   protected readonly custom: Record<string, number> = {};
   protected readonly customHistograms: Record<string, LatencyHistogram> = {};
   private readonly readers = new Map<string, () => unknown>();
+  private readonly gauges = new Map<string, () => readonly GaugeSample[]>();
 
   constructor(
     protected readonly host: TaskHost,
@@ -70,6 +81,10 @@ export abstract class EmittingTask {
         return { observe: (seconds) => h.observe(seconds) };
       },
       reading: (name, read) => void this.readers.set(name, read),
+      gauge: (name, read) => {
+        checkMetricName(name);
+        this.gauges.set(name, read);
+      },
     };
     for (const stream of Object.keys(comp.outputs)) this.codes.set(stream, host.streams.code(comp.id, stream)!);
   }
@@ -129,10 +144,25 @@ export abstract class EmittingTask {
     return out;
   }
 
-  /** `{ readings }` for TaskMetrics, or nothing when the component has none. */
-  protected readingsField(): { readings?: Record<string, unknown> } {
+  /** The gauges' samples for a metrics report; a gauge whose read throws or gives a bad label is left out and counted as an error. */
+  private readGauges(): Record<string, readonly GaugeSample[]> {
+    const out: Record<string, readonly GaugeSample[]> = {};
+    for (const [name, read] of this.gauges) {
+      try {
+        const samples = read();
+        for (const s of samples) checkGaugeLabels(name, s.labels);
+        out[name] = samples;
+      } catch (err) {
+        this.reportError(err, { gauge: name });
+      }
+    }
+    return out;
+  }
+
+  /** `{ readings, gauges }` for TaskMetrics, each left out when the component has none. */
+  protected readingsField(): { readings?: Record<string, unknown>; gauges?: Record<string, readonly GaugeSample[]> } {
     const readings = this.takeReadings();
-    return readings === undefined ? {} : { readings };
+    return { ...(readings === undefined ? {} : { readings }), ...(this.gauges.size === 0 ? {} : { gauges: this.readGauges() }) };
   }
 
   protected reportError(err: unknown, fields?: Record<string, unknown>): void {

@@ -249,6 +249,8 @@ export class SpoutTask extends EmittingTask {
   }
 
   metrics(): TaskMetrics {
+    // Read first: a reading or gauge that throws is counted in this report's errors.
+    const readings = this.readingsField();
     return {
       task: this.ts.taskId,
       component: this.comp.id,
@@ -262,7 +264,7 @@ export class SpoutTask extends EmittingTask {
       breakerOpen: false,
       custom: { ...this.custom },
       customHistograms: this.customHistogramSnapshots(),
-      ...this.readingsField(),
+      ...readings,
     };
   }
 }

@@ -12,7 +12,8 @@
 #                   horizontal scan's targets); tcpdump captures br0, then softflowd exports the
 #                   capture as NetFlow v9 to nfcapd on the namespace's own 127.0.0.1
 #   themis-lab-atk  10.77.0.101 vertical SYN scan, .102 horizontal SYN scan, .103 slow SYN scan,
-#                   .111 and .112 password guessing (sshpass, 20 wrong passwords each)
+#                   .111 and .112 password guessing (sshpass, 40 and 35 wrong passwords:
+#                   both past Zeek's 30 guesses)
 #   themis-lab-cli  10.77.0.80 good SSH logins, .81 curl GETs
 #
 # The tools' own logs (nmap -oX, sshd -E at LogLevel VERBOSE, curl -w) go to the labeller
@@ -200,20 +201,22 @@ log "horizontal SYN scan from 10.77.0.102: port 22 of 10.77.0.20-49"
 in_atk timeout 120 nmap -sS -Pn -n -e atk0 -S 10.77.0.102 --max-retries 1 --max-rate 500 -p 22 \
   -oX "$WORK/logs/nmap-horizontal.xml" 10.77.0.20-49 >"$WORK/logs/nmap-horizontal.txt" 2>&1 || die "horizontal scan: $(cat "$WORK/logs/nmap-horizontal.txt")"
 
-log "password guessing: 20 wrong passwords each from 10.77.0.111 and 10.77.0.112"
+log "password guessing: 40 wrong passwords from 10.77.0.111, 35 from 10.77.0.112"
 WRONG_PASSWORDS=(123456 password admin root letmein qwerty 12345678 welcome monkey dragon
-  111111 abc123 iloveyou sunshine princess football master shadow trustno1 changeme)
+  111111 abc123 iloveyou sunshine princess football master shadow trustno1 changeme
+  123123 654321 superman qazwsx michael batman 1q2w3e4r passw0rd zaq12wsx baseball
+  starwars hello 7777777 ninja azerty solo loveme whatever donald freedom)
 guess_from() {
-  local source=$1 status
-  for password in "${WRONG_PASSWORDS[@]}"; do
+  local source=$1 count=$2 status
+  for password in "${WRONG_PASSWORDS[@]:0:$count}"; do
     status=0
     in_atk timeout 20 sshpass -p "$password" ssh "${SSH_OPTS[@]}" -b "$source" "$LAB_USER@$SERVER" true >/dev/null 2>&1 || status=$?
     echo "guess source=$source exit=$status" >>"$WORK/logs/sshpass.log"
   done
 }
-guess_from 10.77.0.111 &
+guess_from 10.77.0.111 40 &
 GUESS_A=$!
-guess_from 10.77.0.112 &
+guess_from 10.77.0.112 35 &
 GUESS_B=$!
 PIDS+=("$GUESS_A" "$GUESS_B")
 wait "$GUESS_A" "$GUESS_B"

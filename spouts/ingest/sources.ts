@@ -13,12 +13,13 @@ import { convertNfdumpRecord, JsonObjectSplitter, NFDUMP_NO_FLOWS, type NfdumpCo
 
 /**
  * What a source yields: a candidate flow line (checked by parseFlowLine before sending), a record
- * already rejected by the source (an nfdump record that does not convert), or a problem with the
- * input itself (nfdump failed on a file), which ends that input but not the run.
+ * already rejected by the source (an nfdump record that does not convert, with its text: compact
+ * JSON when it parsed), or a problem with the input itself (nfdump failed on a file), which ends
+ * that input but not the run.
  */
 export type SourceItem =
   | { kind: 'line'; location: string; text: string }
-  | { kind: 'invalid'; location: string; reason: string }
+  | { kind: 'invalid'; location: string; reason: string; text: string }
   | { kind: 'source-error'; source: string; message: string }
   /** A live source (the collector) has nothing more for now: what is batched is sent without waiting for a full batch. */
   | { kind: 'flush' };
@@ -71,12 +72,12 @@ export async function* nfdumpJsonSource(
       try {
         record = JSON.parse(text);
       } catch (error) {
-        yield { kind: 'invalid', location, reason: `invalid JSON: ${(error as Error).message}` };
+        yield { kind: 'invalid', location, reason: `invalid JSON: ${(error as Error).message}`, text };
         continue;
       }
       const converted = convertNfdumpRecord(record, ids.next, conversion);
       if (!converted.ok) {
-        yield { kind: 'invalid', location, reason: converted.reason };
+        yield { kind: 'invalid', location, reason: converted.reason, text: JSON.stringify(record) };
         continue;
       }
       ids.next += converted.flows.length;

@@ -1,61 +1,17 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { InputFlowRecord } from '../../spouts/ingest/nfdump-json.js';
 import { nfdumpJsonSource } from '../../spouts/ingest/sources.js';
+import { start } from './nfcapd-capture.js';
 
 /**
  * The real exporters and collectors the collector is compared with: softflowd (a probe that
  * exports NetFlow v5, v9 and IPFIX from a capture), nfcapd + nfdump (the reference decoder) and
- * nfreplay (re-exports an nfcapd file as v5 or v9). Debian packages softflowd and nfdump.
+ * nfreplay (re-exports an nfcapd file as v5 or v9). Debian packages softflowd and nfdump. Child
+ * processes are started with nfcapd-capture.ts's `start` (its `killChildren` ends them).
  */
-
-const INSTALL_HINT = 'install them with: apt-get update && apt-get install -y nfdump softflowd';
-
-export function requireTool(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { stdio: 'ignore' });
-  if (result.error !== undefined) throw new Error(`${command} is not installed (${result.error.message}); ${INSTALL_HINT}`);
-}
-
-export interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface Started {
-  child: ChildProcess;
-  finished: Promise<Finished>;
-  output: () => string;
-}
-
-/** Child processes started by `startProcess`, for `killAll` in afterAll. */
-const children = new Set<ChildProcess>();
-
-export function startProcess(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Started {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const finished = new Promise<Finished>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, finished, output: () => stdout + stderr };
-}
-
-export function killAll(): void {
-  for (const child of children) child.kill('SIGKILL');
-  children.clear();
-}
 
 export async function waitFor(description: string, isDone: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -81,7 +37,7 @@ export async function freeUdpPort(): Promise<number> {
  * 1.1.0 then blocks on its control socket).
  */
 export async function softflowdExport(pcap: string, port: number, version: 5 | 9 | 10, extra: string[] = []): Promise<number> {
-  const run = await startProcess('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', String(version), '-a', '-d', ...extra]).finished;
+  const run = await start('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', String(version), '-a', '-d', ...extra], dirname(pcap)).finished;
   if (run.code !== 0) throw new Error(`softflowd -v ${version} failed (${run.code}): ${run.stdout}${run.stderr}`);
   const exported = /Flows exported: \d+ \((\d+) records\)/.exec(run.stdout);
   if (exported === null) throw new Error(`softflowd printed no export count: ${run.stdout}`);
@@ -92,7 +48,7 @@ export async function softflowdExport(pcap: string, port: number, version: 5 | 9
 export async function startNfcapd(dir: string, port: number): Promise<{ stop: (expectedFlows: number) => Promise<string> }> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const nfcapd = startProcess('nfcapd', ['-w', dir, '-p', String(port), '-b', '127.0.0.1']);
+  const nfcapd = start('nfcapd', ['-w', dir, '-p', String(port), '-b', '127.0.0.1'], dir);
   await waitFor('nfcapd to start', () => nfcapd.output().includes('Startup nfcapd'));
   return {
     async stop(expectedFlows: number) {
@@ -112,7 +68,7 @@ export async function startNfcapd(dir: string, port: number): Promise<{ stop: (e
 
 /** `TZ=UTC nfdump -r <file> -o json`, converted with themis-ingest's converter (convertNfdumpRecord); ids from 0. */
 export async function nfdumpFlows(file: string): Promise<InputFlowRecord[]> {
-  const run = await startProcess('nfdump', ['-r', file, '-o', 'json'], { env: { ...process.env, TZ: 'UTC' } }).finished;
+  const run = await start('env', ['TZ=UTC', 'nfdump', '-r', file, '-o', 'json'], dirname(file)).finished;
   if (run.code !== 0) throw new Error(`nfdump -r ${file} failed (${run.code}): ${run.stderr}`);
   const flows: InputFlowRecord[] = [];
   for await (const item of nfdumpJsonSource(Readable.from([run.stdout]), file, { next: 0 }, { utcOffsetMinutes: 0 })) {

@@ -11,7 +11,8 @@ import { startCli, type BackgroundCli } from '../helpers/background-cli.js';
 import { runCli } from '../helpers/cli.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
 import { ALL_FLOWS, CAPTURE_PACKETS } from '../helpers/exporter-capture.js';
-import { comparable, freeUdpPort, killAll, nfdumpFlows, requireTool, softflowdExport, startNfcapd, startProcess, waitFor } from '../helpers/exporter-tools.js';
+import { comparable, freeUdpPort, nfdumpFlows, softflowdExport, startNfcapd, waitFor } from '../helpers/exporter-tools.js';
+import { killChildren, requireNfdumpTools, start as startProcess } from '../helpers/nfcapd-capture.js';
 import { useTestBroker } from '../helpers/kafka.js';
 import { buildPcap } from '../helpers/pcap-writer.js';
 import { parseSamples, scrape, select } from '../helpers/prometheus.js';
@@ -28,8 +29,7 @@ let pcap: string;
 const running: BackgroundCli[] = [];
 
 beforeAll(async () => {
-  requireTool('softflowd', ['-h']);
-  requireTool('nfcapd', ['-V']);
+  requireNfdumpTools();
   workDir = await mkdtemp(join(tmpdir(), 'themis-collector-commands-'));
   pcap = join(workDir, 'capture.pcap');
   await writeFile(pcap, buildPcap(CAPTURE_PACKETS));
@@ -37,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const cli of running) cli.child.kill('SIGKILL');
-  killAll();
+  killChildren();
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -91,7 +91,7 @@ describe('themis-collect', () => {
     const output = join(workDir, 'collected-v6.jsonl');
     const cli = start('themis-collect', ['--listen', '[::1]:0', '--output', output]);
     const port = await boundPort(cli);
-    const run = await startProcess('softflowd', ['-r', pcap, '-n', `[::1]:${port}`, '-v', String(VERSION), '-a', '-d']).finished;
+    const run = await startProcess('softflowd', ['-r', pcap, '-n', `[::1]:${port}`, '-v', String(VERSION), '-a', '-d'], workDir).finished;
     expect(run.code, run.stderr).toBe(0);
     await waitFor(`${ALL_FLOWS.length} lines in ${output}`, () => readLines(output).length >= ALL_FLOWS.length, 15_000);
     const result = await cli.stop('SIGTERM');
@@ -186,7 +186,7 @@ describe('themis-topology submit --listen', () => {
     await boundPort(holder);
     const run = await runCli('themis-topology', ['submit', '1', '1', '100', '0', 'x', '--listen', `127.0.0.1:${port}`, '--input', 'data_sources/sample-flows.jsonl', '--no-metrics-port']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('give --listen or --input, not both');
+    expect(run.stderr).toContain(`--input applies to file input, and the flows come from exporters (--listen 127.0.0.1:${port}): give one or the other`);
     expect(run.stderr).toContain(`--listen 127.0.0.1:${port}: cannot listen on UDP 127.0.0.1 port ${port}`);
     expect((await holder.stop('SIGTERM')).code).toBe(0);
   }, 60_000);

@@ -6,7 +6,8 @@ import { collectorSource } from '../../spouts/collector/collector-source.js';
 import { FlowDecoder } from '../../spouts/collector/flow-decoder.js';
 import { UdpListener } from '../../spouts/collector/udp-listener.js';
 import type { InputFlowRecord } from '../../spouts/ingest/nfdump-json.js';
-import { comparable, killAll, nfdumpFlows, requireTool, softflowdExport, startNfcapd, startProcess, waitFor, freeUdpPort } from '../helpers/exporter-tools.js';
+import { comparable, freeUdpPort, nfdumpFlows, softflowdExport, startNfcapd, waitFor } from '../helpers/exporter-tools.js';
+import { killChildren, requireNfdumpTools, requireTool, start as startProcess } from '../helpers/nfcapd-capture.js';
 import { CAPTURE_PACKETS, IPV4_FLOWS, ALL_FLOWS } from '../helpers/exporter-capture.js';
 import { buildPcap } from '../helpers/pcap-writer.js';
 
@@ -20,8 +21,7 @@ let workDir: string;
 let pcap: string;
 
 beforeAll(async () => {
-  requireTool('softflowd', ['-h']);
-  requireTool('nfcapd', ['-V']);
+  requireNfdumpTools();
   requireTool('nfreplay', ['-V']);
   workDir = await mkdtemp(join(tmpdir(), 'themis-collector-exporters-'));
   pcap = join(workDir, 'capture.pcap');
@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  killAll();
+  killChildren();
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -134,7 +134,7 @@ describe('the collector with nfreplay as the exporter', () => {
     it(`decodes nfreplay -v ${version} of an nfcapd file as nfdump reads that file`, async () => {
       const expected = version === 5 ? stored.filter((f) => !f.src_ip.includes(':')) : stored;
       const ours = await collect(async (port) => {
-        const run = await startProcess('nfreplay', ['-r', nfcapdFile, '-H', '127.0.0.1', '-p', String(port), '-v', String(version)]).finished;
+        const run = await startProcess('nfreplay', ['-r', nfcapdFile, '-H', '127.0.0.1', '-p', String(port), '-v', String(version)], workDir).finished;
         if (run.code !== 0) throw new Error(`nfreplay failed (${run.code}): ${run.stdout}${run.stderr}`);
         return expected.length;
       });

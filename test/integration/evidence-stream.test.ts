@@ -61,10 +61,24 @@ describe('the evidence stage on standard input kept open', () => {
     await eventually('every scan conversation is written', () => (alive(), readLines(scoredFile).length >= PORTS), WAIT_MS, 100);
     expect(running.child.exitCode).toBeNull();
 
-    const [raised] = readLines(alertsFile);
-    expect(raised).toMatchObject({ alert_type: 'PORT_SCAN', status: 'raised', source_ip: SCANNER, first_seen: T0 + 14, target_ips: ['192.0.2.10'], attempts: 15, score: 100 });
+    // The random walk is sure at the 4th failed first contact, the port scan at the 15th port; each
+    // raise releases the held probes with its tag, and later ones go at once with both.
+    const raisedOf = (type: string) => readLines(alertsFile).find((a) => a['alert_type'] === type && a['status'] === 'raised');
+    expect(raisedOf('RANDOM_WALK_SCAN')).toMatchObject({ source_ip: SCANNER, first_seen: T0, last_seen: T0 + 3, attempts: 4, score: 100 });
+    expect(raisedOf('PORT_SCAN')).toMatchObject({
+      source_ip: SCANNER,
+      first_seen: T0,
+      last_seen: T0 + 14,
+      target_ips: ['192.0.2.10'],
+      target_ports: Array.from({ length: 15 }, (_, i) => 1_000 + i),
+      attempts: 15,
+      score: 100,
+    });
     const scored = readLines(scoredFile);
-    expect(scored.every((r) => (r['tags'] as string[]).includes('EVIDENCE-PORT_SCAN'))).toBe(true);
+    expect(scored.every((r) => (r['tags'] as string[]).some((t) => t.startsWith('EVIDENCE-')))).toBe(true);
+    const tagged = (port: number) => scored.find((r) => r['src_port'] === port || r['dst_port'] === port)!['tags'];
+    expect(tagged(1_000)).toContain('EVIDENCE-RANDOM_WALK_SCAN');
+    expect(tagged(1_000 + PORTS - 1)).toEqual(expect.arrayContaining(['EVIDENCE-RANDOM_WALK_SCAN', 'EVIDENCE-PORT_SCAN']));
 
     running.child.stdin!.end();
     const result = await running.waitForExit(WAIT_MS);
@@ -72,7 +86,8 @@ describe('the evidence stage on standard input kept open', () => {
     const ids = readLines(scoredFile).map((r) => r['flow_id']);
     expect(ids).toHaveLength(PORTS);
     expect(new Set(ids).size).toBe(PORTS);
-    // The tick after the last probe writes the alert's update: attempts 20, all ports seen since the raise.
-    expect(readLines(alertsFile).at(-1)).toMatchObject({ alert_id: `PORT_SCAN:${SCANNER}:${T0 + 14}`, attempts: PORTS });
+    // The tick after the last probe writes the alert's update: attempts 20, the last probe's time.
+    const portScan = readLines(alertsFile).filter((a) => a['alert_id'] === `PORT_SCAN:${SCANNER}:${T0 + 14}`);
+    expect(portScan.at(-1)).toMatchObject({ status: 'updated', attempts: PORTS, last_seen: T0 + PORTS - 1 });
   }, 120_000);
 });

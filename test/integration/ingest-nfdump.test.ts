@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,10 +9,8 @@ import { conversationKey } from '../../bolts/match/conversation-key.js';
 import type { Flow } from '../../bolts/flow.js';
 import { useTestBroker } from '../helpers/kafka.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
-import { echo, tcp, udp, type Step } from '../helpers/exporter-capture.js';
-import { freeUdpPort, killAll, requireTool, startProcess, waitFor } from '../helpers/exporter-tools.js';
+import { captureToNfcapd, killChildren, requireNfdumpTools, start } from '../helpers/nfcapd-capture.js';
 import {
-  buildPcap,
   ipPacketBytes,
   TCP_ACK,
   TCP_FIN,
@@ -20,6 +18,7 @@ import {
   TCP_RST,
   TCP_SYN,
   type PacketSpec,
+  type Transport,
 } from '../helpers/pcap-writer.js';
 
 // The whole chain a user runs: a capture (written here) → softflowd 1.1.0 (NetFlow v9) → nfcapd
@@ -33,6 +32,26 @@ const FIRST_ID = 5_000_000;
 const CAPTURE_START_US = 1_484_033_957_500_000;
 
 let workDir: string;
+
+/** One packet of the capture, `gapMs` after the previous one. */
+interface Step {
+  src: string;
+  dst: string;
+  transport: Transport;
+  tos?: number;
+}
+
+function tcp(src: string, srcPort: number, dst: string, dstPort: number, flags: number, payloadBytes = 0): Step {
+  return { src, dst, transport: { kind: 'tcp', srcPort, dstPort, flags, payloadBytes } };
+}
+
+function udp(src: string, srcPort: number, dst: string, dstPort: number, payloadBytes: number): Step {
+  return { src, dst, transport: { kind: 'udp', srcPort, dstPort, payloadBytes } };
+}
+
+function echo(src: string, dst: string, isReply: boolean): Step {
+  return { src, dst, transport: { kind: 'icmp-echo', isReply, identifier: 7, sequence: 1, payloadBytes: 56 } };
+}
 
 const LOCAL = '192.0.2.10';
 const WEB = '198.51.100.7';
@@ -150,71 +169,35 @@ function describeFlow(flow: Flow): ExpectedFlow {
   };
 }
 
+const idOf = (line: string): number => (JSON.parse(line) as { id: number }).id;
+
 const byEndpoints = (a: ExpectedFlow, b: ExpectedFlow): number =>
   `${a.protocol} ${a.src} ${a.srcPort} ${a.dst} ${a.dstPort}`.localeCompare(`${b.protocol} ${b.src} ${b.srcPort} ${b.dst} ${b.dstPort}`);
-
-/** Writes the capture, runs softflowd into a fresh nfcapd, and returns the file nfcapd closed. */
-async function captureToNfcapd(): Promise<{ file: string; records: number }> {
-  const pcap = join(workDir, 'capture.pcap');
-  await writeFile(pcap, buildPcap(PACKETS));
-  const flowDir = join(workDir, 'flows');
-  await rm(flowDir, { recursive: true, force: true });
-  await mkdir(flowDir);
-  const port = await freeUdpPort();
-
-  const collector = startProcess('nfcapd', ['-w', flowDir, '-p', String(port), '-b', '127.0.0.1'], { cwd: workDir });
-  await waitFor('nfcapd to start', () => collector.output().includes('Startup nfcapd'));
-
-  // -a dates flows by the capture's own clock; without it softflowd's v9 uptime wraps and nfdump
-  // shows times about 49.7 days off. With -r, -c must not be given: softflowd 1.1.0 then blocks
-  // in accept() on the control socket instead of reading the file.
-  const exporter = await startProcess('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', '9', '-a', '-d'], { cwd: workDir }).finished;
-  expect(exporter.code, `softflowd failed: ${exporter.stdout}${exporter.stderr}`).toBe(0);
-  const exported = /Flows exported: \d+ \((\d+) records\)/.exec(exporter.stdout);
-  expect(exported, `softflowd printed no export count: ${exporter.stdout}`).not.toBeNull();
-  const records = Number(exported![1]);
-
-  // nfcapd writes and renames its file when it stops; give it a moment to read the datagrams.
-  await waitFor('nfcapd to see the exporter', () => collector.output().includes('New v9 exporter'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  collector.child.kill('SIGTERM');
-  const stopped = await collector.finished;
-  const received = /Flows: (\d+)/.exec(stopped.stdout + stopped.stderr);
-  expect(Number(received?.[1]), `nfcapd did not store every exported record: ${stopped.stdout}${stopped.stderr}`).toBe(records);
-
-  const files = (await readdir(flowDir)).filter((name) => name.startsWith('nfcapd.') && !name.startsWith('nfcapd.current.'));
-  expect(files, 'nfcapd should have written one closed file').toHaveLength(1);
-  return { file: join(flowDir, files[0]!), records };
-}
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'themis-ingest-nfdump-'));
 });
 
 // A missing tool fails every test by name (as a missing broker does, in useTestBroker).
-beforeEach(() => {
-  requireTool('nfdump', ['-V']);
-  requireTool('nfcapd', ['-V']);
-  requireTool('softflowd', ['-h']);
-});
+beforeEach(() => requireNfdumpTools());
 
 afterAll(async () => {
-  killAll();
+  killChildren();
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
 describe('themis-ingest nfdump', () => {
   it("ingests nfdump's own JSON for a capture file made in the test", async () => {
-    const { file, records } = await captureToNfcapd();
+    const { file, records } = await captureToNfcapd(workDir, PACKETS);
     const expected = expectedFlows().sort(byEndpoints);
     expect(records).toBe(expected.length);
     const topic = broker.topic('themis-it-ingest-nfdump');
     await createTopics({ brokers: BROKERS, topics: [topic], partitions: 4, retentionMs: 3_600_000 });
 
-    const run = await startProcess(
+    const run = await start(
       'npx',
       ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--topic', topic, '--brokers', BROKERS.join(','), '--first-id', String(FIRST_ID)],
-      { cwd: ROOT },
+      ROOT,
     ).finished;
 
     expect(run.code, `themis-ingest failed:\n${run.stdout}\n${run.stderr}`).toBe(0);
@@ -265,6 +248,14 @@ describe('themis-ingest nfdump', () => {
     const probe = flows.find(({ flow }) => flow.srcIp.text === SCANNER)!;
     expect(conversations.get(conversationKey(probe.flow).key)).toHaveLength(1);
     expect(probe.flow.flags).toBe('....S.');
+
+    // --output - writes what was sent, line for line, in the file's order (ids ascending), and the
+    // summary goes to stderr so that stdout holds only flows.
+    const written = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--output', '-', '--first-id', String(FIRST_ID)], ROOT).finished;
+    expect(written.code, written.stderr).toBe(0);
+    const lines = written.stdout.split('\n').filter((line) => line.length > 0);
+    expect(lines).toEqual(messages.map((message) => message.value).sort((a, b) => idOf(a) - idOf(b)));
+    expect(written.stderr).toContain(`read: ${records}, written: ${records}, invalid: 0`);
   });
 
   it('fails with exit 1 and names the file when nfdump cannot read it', async () => {
@@ -273,7 +264,7 @@ describe('themis-ingest nfdump', () => {
     const topic = broker.topic('themis-it-ingest-nfdump-bad');
     await createTopics({ brokers: BROKERS, topics: [topic], partitions: 1, retentionMs: 3_600_000 });
 
-    const run = await startProcess('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', notNfcapd, '--topic', topic], { cwd: ROOT }).finished;
+    const run = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', notNfcapd, '--topic', topic], ROOT).finished;
 
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`error: ${notNfcapd}: nfdump reported a problem: Short read from file`);
@@ -284,7 +275,7 @@ describe('themis-ingest nfdump', () => {
     const file = join(workDir, 'nfcapd.201701100740');
     await writeFile(file, '');
 
-    const run = await startProcess('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--nfdump', join(workDir, 'no-such-nfdump')], { cwd: ROOT })
+    const run = await start('npx', ['tsx', 'bin/themis-ingest.ts', 'nfdump', file, '--nfdump', join(workDir, 'no-such-nfdump')], ROOT)
       .finished;
 
     expect(run.code).toBe(1);

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,34 +51,64 @@ const readLines = <T>(file: string): T[] =>
     .map((line) => JSON.parse(line) as T);
 
 let dir: string;
+let data: string;
 let labels: FlowLabel[];
+let labelOf: Map<number, string>;
+
+interface LabRun {
+  scored: ScoredFlow[];
+  ignored: IgnoredFlow[];
+  alerts: AlertRecord[];
+}
+interface AlertRecord {
+  alert_type: string;
+  status: string;
+  source_ip: string;
+}
+
+/** Scores the fixture in embedded mode with the given --config (none: the shipped defaults). */
+async function scoreLab(name: string, config?: object): Promise<LabRun> {
+  const out = join(dir, name);
+  const args = ['submit', '1', '1', '20000', '0', 'lab', '--input', join(lab, 'flows.jsonl'), '--output-dir', out, '--data-dir', data, '--workers', '1', '--no-metrics-port', '--quiet'];
+  if (config !== undefined) {
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    args.push('--config', file);
+  }
+  const run = await runCli('themis-topology', args, { timeoutMs: 120_000 });
+  if (run.code !== 0) throw new Error(`themis-topology (${name}) exited ${run.code}: ${run.stderr.slice(-2000)}`);
+  const alerts = join(out, 'alerts.jsonl');
+  return {
+    scored: readLines<ScoredFlow>(join(out, 'scored-flows.jsonl')),
+    ignored: readLines<IgnoredFlow>(join(out, 'ignored-flows.jsonl')),
+    alerts: existsSync(alerts) ? readLines<AlertRecord>(alerts) : [],
+  };
+}
+
+let baseline: LabRun;
+let evidence: LabRun;
+let profile: LabRun;
 let scored: ScoredFlow[];
 let ignored: IgnoredFlow[];
-let labelOf: Map<number, string>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'themis-lab-'));
   // The shipped data sources, but with the lab's two networks as "ours" (AS64500) and outside
   // (AS64511), and the server's addresses as active hosts; otherwise every flow is discarded as
   // of unknown direction.
-  const data = join(dir, 'data');
+  data = join(dir, 'data');
   cpSync(join(root, 'data_sources'), data, { recursive: true });
   for (const [csv, out] of [['lab-asn.csv', 'GeoIPASNum.dat'], ['lab-active-hosts.csv', 'active_hosts.dat']] as const) {
     const built = buildMmdbFromCsvFile(join(lab, csv), join(data, out), { buildEpochSecs: 0 });
     if (!built.ok) throw new Error(`building ${out} from ${csv}: ${built.errors.join('; ')}`);
   }
-  const out = join(dir, 'out');
-  const run = await runCli(
-    'themis-topology',
-    ['submit', '1', '1', '20000', '0', 'lab', '--input', join(lab, 'flows.jsonl'), '--output-dir', out, '--data-dir', data, '--workers', '1', '--no-metrics-port', '--quiet'],
-    { timeoutMs: 120_000 },
-  );
-  if (run.code !== 0) throw new Error(`themis-topology exited ${run.code}: ${run.stderr.slice(-2000)}`);
   labels = (JSON.parse(readFileSync(join(lab, 'labels.json'), 'utf8')) as { flows: FlowLabel[] }).flows;
   labelOf = new Map(labels.map((l) => [l.id, l.label]));
-  scored = readLines<ScoredFlow>(join(out, 'scored-flows.jsonl'));
-  ignored = readLines<IgnoredFlow>(join(out, 'ignored-flows.jsonl'));
-}, 180_000);
+  baseline = await scoreLab('baseline');
+  evidence = await scoreLab('evidence', { evidence: { enabled: true } });
+  profile = await scoreLab('profile', JSON.parse(readFileSync(join(root, 'deploy/profiles/evidence-first.json'), 'utf8')) as object);
+  ({ scored, ignored } = baseline);
+}, 300_000);
 
 afterAll(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -92,7 +122,7 @@ function conversationLabel(record: ScoredFlow): string {
   return label;
 }
 
-function summarise(): Record<string, LabelSummary> {
+function summarise({ scored, ignored }: LabRun = baseline): Record<string, LabelSummary> {
   const summary: Record<string, LabelSummary> = {};
   const entry = (label: string): LabelSummary =>
     (summary[label] ??= { flows: 0, conversations: 0, ignored: {}, tags: {}, badness: { min: Infinity, max: -Infinity } });
@@ -141,11 +171,95 @@ describe('the lab fixture (issue 14) under the current per-flow rules', () => {
   });
 
   it('ranks attack conversations by badness against benign ones as the baseline does', () => {
-    const badness = (labels: string[]) => scored.filter((r) => labels.includes(conversationLabel(r))).map((r) => r.badness);
-    const topBenign = Math.max(...badness(BENIGN));
-    const attacks = badness(ATTACKS);
-    const below = attacks.filter((b) => b < topBenign).length;
-    expect({ topBenign, attacks: attacks.length, attacksBelowTopBenign: below }, 'attack conversations ranked below the worst benign one').toEqual(EXPECTED_RANKING);
+    expect(ranking(baseline), 'attack conversations ranked below the worst benign one').toEqual(EXPECTED_RANKING);
+  });
+});
+
+/** Where the attack conversations rank against the benign ones by total badness. */
+function ranking({ scored }: LabRun): { topBenign: number; lowestAttack: number; attacks: number; attacksNotAboveTopBenign: number } {
+  const badness = (labels: string[]) => scored.filter((r) => labels.includes(conversationLabel(r))).map((r) => r.badness);
+  const topBenign = Math.max(...badness(BENIGN));
+  const attacks = badness(ATTACKS);
+  return { topBenign, lowestAttack: Math.min(...attacks), attacks: attacks.length, attacksNotAboveTopBenign: attacks.filter((b) => b <= topBenign).length };
+}
+
+/**
+ * What each detector should find in the lab: the labels of the activity it is meant to catch. A
+ * vertical scan is a PORT_SCAN whatever its pace; the random walk is meant for every scan.
+ */
+const DETECTOR_CLASSES: Record<string, readonly string[]> = {
+  PORT_SCAN: ['port-scan', 'slow-scan'],
+  ADDRESS_SCAN: ['address-scan'],
+  RANDOM_WALK_SCAN: ['port-scan', 'address-scan', 'slow-scan'],
+  PASSWORD_GUESSING: ['password-guessing'],
+  POSSIBLE_COMPROMISE: [],
+};
+
+interface DetectorScore {
+  /** Conversations tagged EVIDENCE-<type>: of the class, not of it, and of the class untagged. */
+  conversations: { truePositives: number; falsePositives: number; falseNegatives: number; precision: number | null; recall: number | null };
+  /** Sources with an alert of the type (each lab source does one activity). */
+  sources: { truePositives: number; falsePositives: number; falseNegatives: number };
+}
+
+const ratio = (n: number, d: number): number | null => (d === 0 ? null : Math.round((n / d) * 1000) / 1000);
+
+function detectorScores(run: LabRun): Record<string, DetectorScore> {
+  const labelOfSource = new Map(labels.filter((l) => l.source_ip !== null).map((l) => [l.source_ip!, l.label]));
+  const out: Record<string, DetectorScore> = {};
+  for (const [type, classes] of Object.entries(DETECTOR_CLASSES)) {
+    const c = { truePositives: 0, falsePositives: 0, falseNegatives: 0 };
+    for (const record of run.scored) {
+      const isTagged = record.tags.includes(`EVIDENCE-${type}`);
+      const isOfClass = classes.includes(conversationLabel(record));
+      if (isTagged && isOfClass) c.truePositives++;
+      else if (isTagged) c.falsePositives++;
+      else if (isOfClass) c.falseNegatives++;
+    }
+    const alerted = new Set(run.alerts.filter((a) => a.alert_type === type).map((a) => a.source_ip));
+    const inClass = new Set([...labelOfSource].filter(([, label]) => classes.includes(label)).map(([ip]) => ip));
+    out[type] = {
+      conversations: { ...c, precision: ratio(c.truePositives, c.truePositives + c.falsePositives), recall: ratio(c.truePositives, c.truePositives + c.falseNegatives) },
+      sources: {
+        truePositives: [...alerted].filter((ip) => inClass.has(ip)).length,
+        falsePositives: [...alerted].filter((ip) => !inClass.has(ip)).length,
+        falseNegatives: [...inClass].filter((ip) => !alerted.has(ip)).length,
+      },
+    };
+  }
+  return out;
+}
+
+describe('the lab fixture with the evidence stage on (issue 14)', () => {
+  it('scores every flow exactly once, as without the stage, and changes only the tags the stage adds', () => {
+    const key = (r: ScoredFlow) => `${r.flow_id}/${r.pair_flow_id}`;
+    expect(evidence.scored.map(key).sort()).toEqual(baseline.scored.map(key).sort());
+    const before = new Map(baseline.scored.map((r) => [r.flow_id, r.tags]));
+    for (const r of evidence.scored) expect(r.tags.filter((t) => !t.startsWith('EVIDENCE-'))).toEqual(before.get(r.flow_id));
+  });
+
+  it('finds each activity with the precision and recall of EXPECTED_DETECTORS', () => {
+    const scores = detectorScores(evidence);
+    console.log(`lab detectors (evidence on, defaults): ${JSON.stringify(scores)}`);
+    expect(scores).toEqual(EXPECTED_DETECTORS);
+  });
+
+  it('raises each alert once per source and type, and tags no benign conversation', () => {
+    const raised = evidence.alerts.filter((a) => a.status === 'raised').map((a) => `${a.alert_type} ${a.source_ip}`);
+    expect(new Set(raised).size).toBe(raised.length);
+    expect(raised.sort()).toEqual(EXPECTED_RAISED);
+    const benignTagged = evidence.scored.filter((r) => BENIGN.includes(conversationLabel(r)) && r.tags.some((t) => t.startsWith('EVIDENCE-')));
+    expect(benignTagged).toEqual([]);
+  });
+
+  it('ranks every attack conversation above every benign one, with the shipped suspect-country list (empty)', () => {
+    expect(ranking(evidence)).toEqual({ topBenign: 90, lowestAttack: 100, attacks: 618, attacksNotAboveTopBenign: 0 });
+  });
+
+  it('with deploy/profiles/evidence-first.json (the per-flow brute-force rules demoted to 10), the gap widens', () => {
+    expect(ranking(profile)).toEqual({ topBenign: 10, lowestAttack: 100, attacks: 618, attacksNotAboveTopBenign: 0 });
+    // Still tagged, so an analyst can still find them; only their weight changed.
+    expect(summarise(profile)['benign-web']!.tags['BRUTE_FORCE-HTTP']).toBe(15);
   });
 });
 
@@ -155,7 +269,7 @@ const EXPECTED_FLOWS_PER_LABEL = {
   'port-scan': 1000,
   'address-scan': 60,
   'slow-scan': 30,
-  'password-guessing': 80,
+  'password-guessing': 150,
   'good-login': 10,
   'benign-web': 32,
 };
@@ -180,11 +294,49 @@ const EXPECTED_SUMMARY = {
     tags: { 'POSSIBLE_SCAN-SYN_ONLY': 12, '(none)': 2 },
     badness: { min: 0, max: 60 },
   },
-  'password-guessing': { flows: 80, conversations: 40, ignored: {}, tags: { 'BRUTE_FORCE-SSH': 40 }, badness: { min: 90, max: 90 } },
+  'password-guessing': { flows: 150, conversations: 75, ignored: {}, tags: { 'BRUTE_FORCE-SSH': 75 }, badness: { min: 90, max: 90 } },
   'good-login': { flows: 10, conversations: 5, ignored: {}, tags: { 'BRUTE_FORCE-SSH': 5 }, badness: { min: 90, max: 90 } },
   'benign-web': { flows: 32, conversations: 16, ignored: {}, tags: { 'BRUTE_FORCE-HTTP': 15, '(none)': 1 }, badness: { min: 0, max: 90 } },
 };
 
-// 543 of the 583 attack conversations (every scan) rank below the worst benign ones (90); only the
-// 40 guesses tie with them.
-const EXPECTED_RANKING = { topBenign: 90, attacks: 583, attacksBelowTopBenign: 543 };
+// Every scan conversation (543 of the 618 attack conversations) ranks below the worst benign ones
+// (90); the 75 guesses tie with them.
+const EXPECTED_RANKING = { topBenign: 90, lowestAttack: 0, attacks: 618, attacksNotAboveTopBenign: 618 };
+
+// With the evidence stage on and its defaults. PORT_SCAN misses the slow scan (14 ports, one per
+// 10 s: never 15 in 5 minutes) and the 14 probes of the fast scan that the random walk's alert,
+// raised first (the 4th failed first contact), released before the 15th port; the random walk
+// misses the horizontal scan, whose probes of port 22 were all answered (first contacts that
+// succeed). Every one of those conversations still carries another EVIDENCE tag.
+const EXPECTED_DETECTORS = {
+  PORT_SCAN: {
+    conversations: { truePositives: 485, falsePositives: 0, falseNegatives: 28, precision: 1, recall: 0.945 },
+    sources: { truePositives: 1, falsePositives: 0, falseNegatives: 1 },
+  },
+  ADDRESS_SCAN: {
+    conversations: { truePositives: 30, falsePositives: 0, falseNegatives: 0, precision: 1, recall: 1 },
+    sources: { truePositives: 1, falsePositives: 0, falseNegatives: 0 },
+  },
+  RANDOM_WALK_SCAN: {
+    conversations: { truePositives: 513, falsePositives: 0, falseNegatives: 30, precision: 1, recall: 0.945 },
+    sources: { truePositives: 2, falsePositives: 0, falseNegatives: 1 },
+  },
+  PASSWORD_GUESSING: {
+    conversations: { truePositives: 75, falsePositives: 0, falseNegatives: 0, precision: 1, recall: 1 },
+    sources: { truePositives: 2, falsePositives: 0, falseNegatives: 0 },
+  },
+  // No compromise in the lab: the good logins come from a source that never guessed.
+  POSSIBLE_COMPROMISE: {
+    conversations: { truePositives: 0, falsePositives: 0, falseNegatives: 0, precision: null, recall: null },
+    sources: { truePositives: 0, falsePositives: 0, falseNegatives: 0 },
+  },
+};
+
+const EXPECTED_RAISED = [
+  'ADDRESS_SCAN 10.77.0.102',
+  'PASSWORD_GUESSING 10.77.0.111',
+  'PASSWORD_GUESSING 10.77.0.112',
+  'PORT_SCAN 10.77.0.101',
+  'RANDOM_WALK_SCAN 10.77.0.101',
+  'RANDOM_WALK_SCAN 10.77.0.103',
+];

@@ -36,6 +36,7 @@ describe('runMigrations', () => {
         [schema],
       );
       expect(tables.rows.map((r) => r.table_name)).toEqual([
+        'alert',
         'list_known_host',
         'list_known_host_service',
         'scored_flow',

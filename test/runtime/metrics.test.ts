@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { basicBolt, registerTopologyMetrics, RunningTopology, serveMetrics, TopologyBuilder } from '../../runtime/index.js';
+import { basicBolt, registerTopologyMetrics, RunningTopology, serveMetrics, TopologyBuilder, type TopologySpec } from '../../runtime/index.js';
 import { histogramQuantile, increase, parseSamples, promtoolCheckMetrics, scrape, select, type Sample } from '../helpers/prometheus.js';
 import { fixture } from '../helpers/runtime-harness.js';
 
@@ -26,6 +26,16 @@ async function scrapeUntil(url: string, cond: (samples: Sample[]) => boolean, ti
   }
 }
 
+/** Starts the topology and serves its metrics under `instance`; the /metrics address. */
+async function startServed(spec: TopologySpec, instance: string): Promise<string> {
+  topo = await RunningTopology.start(spec);
+  const registry = new Registry();
+  registerTopologyMetrics(registry, topo, instance);
+  server = await serveMetrics(registry, 0);
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/metrics`;
+}
+
 describe('metrics on /metrics', () => {
   it('times a chained bolt by its own time: a no-op ahead of a 2 ms bolt reads under 0.1 ms at p99, the 2 ms one reads 2 ms', async () => {
     const b = new TopologyBuilder();
@@ -35,12 +45,7 @@ describe('metrics on /metrics', () => {
     b.setBolt('slow', basicBolt(fixture('SpinBolt', { spinMs: 2 }))).localOrShuffleGrouping('noop');
     // One tuple in 4 sampled: the runs of `slow` that are not sampled still time themselves when `noop` is.
     const spec = await b.build({ name: 'test', workers: 1, ackers: 1, metricsIntervalMs: 100, latencySampleEvery: 4 });
-    topo = await RunningTopology.start(spec);
-    const registry = new Registry();
-    registerTopologyMetrics(registry, topo, 'metrics-test');
-    server = await serveMetrics(registry, 0);
-    const address = server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/metrics`;
+    const url = await startServed(spec, 'metrics-test');
 
     const sampled = (samples: Sample[], count: number) =>
       ['noop', 'slow'].every((component) => (select(samples, 'themis_execute_latency_seconds_count', { component })[0]?.value ?? 0) >= count);
@@ -75,6 +80,26 @@ describe('metrics on /metrics', () => {
     expect(select(now, 'themis_executor_queue_depth_tuples', { component: 'slow' })).toHaveLength(1);
     expect(select(now, 'themis_executed_tuples_total', { instance: 'metrics-test', component: 'slow' })[0]!.value).toBeGreaterThan(1000);
 
+    expect(await promtoolCheckMetrics(text)).toBe('');
+  });
+
+  it('serves a component’s gauge with its samples’ own labels, and leaves out, as an error, a gauge that uses a label the engine sets', async () => {
+    const b = new TopologyBuilder();
+    b.setSpout('spout', fixture('PacedSpout', { pauseMs: 1 }));
+    b.setBolt('gauged', basicBolt(fixture('GaugeBolt'))).shuffleGrouping('spout');
+    const spec = await b.build({ name: 'test', workers: 1, ackers: 1, metricsIntervalMs: 100 });
+    const url = await startServed(spec, 'gauge-test');
+
+    const seen = (samples: Sample[], parity: string) => select(samples, 'themis_seen_tuples', { instance: 'gauge-test', component: 'gauged', parity })[0]?.value ?? 0;
+    const { text, samples } = await scrapeUntil(url, (s) => seen(s, 'even') >= 20 && seen(s, 'odd') >= 20);
+    const executed = select(samples, 'themis_executed_tuples_total', { component: 'gauged' })[0]!.value;
+    // Both read from the same report: the gauge's samples add up to the tuples executed.
+    expect(seen(samples, 'even') + seen(samples, 'odd')).toBe(executed);
+    expect(Math.abs(seen(samples, 'even') - seen(samples, 'odd'))).toBeLessThanOrEqual(1);
+    expect(select(samples, 'themis_seen_tuples')[0]!.labels).toEqual({ instance: 'gauge-test', component: 'gauged', task: expect.any(String), parity: expect.any(String) });
+    expect(select(samples, 'themis_misnamed_tuples')).toEqual([]);
+    expect(select(samples, 'themis_component_errors_total', { component: 'gauged' })[0]!.value).toBeGreaterThan(0);
+    expect(text).toContain('# TYPE themis_seen_tuples gauge');
     expect(await promtoolCheckMetrics(text)).toBe('');
   });
 });

@@ -21,9 +21,9 @@ function contact(over: Partial<Contact> = {}): Contact {
   return { flowId: nextId++, source: '203.0.113.66', target: '192.0.2.10', port: 1000, protocol: 6, timeSecs: T0, durationSecs: 0, packets: 2, bytes: 84, isFailed: true, initiatorPackets: 1, ...over };
 }
 
-/** The alert types raised over the contacts, in order. */
-function raised(book: SourceBook, contacts: readonly Contact[]): string[] {
-  return contacts.flatMap((c) => book.observe(c).map((a) => a.type));
+/** The alert types raised over the contacts, in order; only those of type `only` when given. */
+function raised(book: SourceBook, contacts: readonly Contact[], only?: string): string[] {
+  return contacts.flatMap((c) => book.observe(c).map((a) => a.type)).filter((type) => only === undefined || type === only);
 }
 
 const ports = (n: number, over: Partial<Contact> = {}) => Array.from({ length: n }, (_, i) => contact({ port: 1000 + i, timeSecs: T0 + i, ...over }));
@@ -44,23 +44,37 @@ describe('contactOf', () => {
 });
 
 describe('vertical port scan (Zeek: 15 ports of one target in 5 min)', () => {
-  it('raises nothing at 14 distinct ports', () => expect(raised(new SourceBook(rule()), ports(14))).toEqual([]));
-  it('raises PORT_SCAN once at the 15th port', () => {
+  // Failed probes also walk the random walk (below): these count PORT_SCAN alone.
+  it('raises nothing at 14 distinct ports', () => expect(raised(new SourceBook(rule()), ports(14), 'PORT_SCAN')).toEqual([]));
+  it('raises PORT_SCAN once at the 15th port, listing the ports that raised it', () => {
     const book = new SourceBook(rule());
-    expect(raised(book, ports(15))).toEqual(['PORT_SCAN']);
+    const raising = book.observe(contact({ port: 999, timeSecs: T0 - 1 })).concat(ports(14).flatMap((c) => book.observe(c)));
+    expect(raising.map((a) => a.type).filter((t) => t === 'PORT_SCAN')).toEqual(['PORT_SCAN']);
+    const alert = raising.find((a) => a.type === 'PORT_SCAN')!;
+    expect({ attempts: alert.attempts, ports: [...alert.ports].sort((a, b) => a - b) }).toEqual({
+      attempts: 15,
+      ports: [999, ...Array.from({ length: 14 }, (_, i) => 1000 + i)],
+    });
     expect(raised(book, ports(20).slice(15))).toEqual([]);
-    const [alert] = [...book.activeAlerts('203.0.113.66')];
-    expect(alert).toMatchObject({ attempts: 20, firstSeenSecs: T0 + 14, lastSeenSecs: T0 + 19, targets: ['192.0.2.10'] });
+    const portScan = [...book.activeAlerts('203.0.113.66')].find((a) => a.type === 'PORT_SCAN');
+    // first_seen is the first probe of the evidence, not the raising one.
+    expect(portScan).toMatchObject({ attempts: 20, firstSeenSecs: T0 - 1, lastSeenSecs: T0 + 19, targets: ['192.0.2.10'] });
+  });
+  it('caps the ports an alert lists at maxListed', () => {
+    const book = new SourceBook(rule({ maxListed: 5, portScan: { ...RULE.portScan, minPorts: 8 } }));
+    raised(book, ports(12));
+    const alert = [...book.activeAlerts('203.0.113.66')].find((a) => a.type === 'PORT_SCAN')!;
+    expect({ attempts: alert.attempts, ports: alert.ports }).toEqual({ attempts: 12, ports: [1000, 1001, 1002, 1003, 1004] });
   });
   it('does not count the same port twice, nor answered connections that are no probe', () => {
-    expect(raised(new SourceBook(rule()), [...ports(14), contact({ port: 1000, timeSecs: T0 + 20 })])).toEqual([]);
+    expect(raised(new SourceBook(rule()), [...ports(14), contact({ port: 1000, timeSecs: T0 + 20 })], 'PORT_SCAN')).toEqual([]);
     expect(raised(new SourceBook(rule()), ports(20, { isFailed: false, initiatorPackets: 8 }))).toEqual([]);
   });
   it('forgets ports older than the window', () => {
     // 14 ports, then one more each 400 s later, past the 300 s window and the 180 s lateness.
     const book = new SourceBook(rule());
     const late = Array.from({ length: 5 }, (_, i) => contact({ port: 2000 + i, timeSecs: T0 + 1_000 + 100 * i }));
-    expect(raised(book, [...ports(14), ...late])).toEqual([]);
+    expect(raised(book, [...ports(14), ...late], 'PORT_SCAN')).toEqual([]);
   });
 });
 
@@ -69,6 +83,11 @@ describe('horizontal address scan (Zeek: 25 targets on one port in 5 min)', () =
   it('raises ADDRESS_SCAN at the 25th target, and again at 26 nothing new', () => {
     expect(raised(new SourceBook(rule()), targets(25))).toEqual(['ADDRESS_SCAN']);
     expect(raised(new SourceBook(rule()), targets(26))).toEqual(['ADDRESS_SCAN']);
+  });
+  it('lists the targets that raised the alert (up to maxListed), not only the 25th', () => {
+    const book = new SourceBook(rule());
+    const [alert] = targets(25).flatMap((c) => book.observe(c));
+    expect(alert!.targets).toEqual(Array.from({ length: RULE.maxListed }, (_, i) => `192.0.2.${i + 1}`));
   });
   it('does not count unanswered-free UDP (a resolver asking many servers)', () => {
     expect(raised(new SourceBook(rule()), targets(30, { protocol: 17, port: 53, isFailed: false, initiatorPackets: 1 }))).toEqual([]);
@@ -86,9 +105,20 @@ describe('threshold random walk (Jung et al. 2004)', () => {
   // Each failed first contact to a new target, far apart in time: no windowed detector sees it.
   const slow = (n: number, isFailed = true) => Array.from({ length: n }, (_, i) => contact({ target: `198.18.0.${i + 1}`, port: 445 + i, timeSecs: T0 + 600 * i, isFailed, initiatorPackets: 1 }));
   it('is not yet sure after 3 failed first contacts', () => expect(raised(new SourceBook(rule()), slow(3))).toEqual([]));
-  it('raises RANDOM_WALK_SCAN at the 4th, 10 minutes apart', () => expect(raised(new SourceBook(rule()), slow(4))).toEqual(['RANDOM_WALK_SCAN']));
-  it('is not moved by contacting the same target again, and a success takes a failure back', () => {
-    const again = [...slow(3), contact({ target: '198.18.0.1', port: 9, timeSecs: T0 + 1_900 })];
+  it('raises RANDOM_WALK_SCAN at the 4th, 10 minutes apart, dated from the first', () => {
+    const book = new SourceBook(rule());
+    const alerts = slow(4).flatMap((c) => book.observe(c));
+    expect(alerts.map((a) => ({ type: a.type, attempts: a.attempts, firstSeenSecs: a.firstSeenSecs, lastSeenSecs: a.lastSeenSecs }))).toEqual([
+      { type: 'RANDOM_WALK_SCAN', attempts: 4, firstSeenSecs: T0, lastSeenSecs: T0 + 1_800 },
+    ]);
+  });
+  it('takes a new service on a known target as a first contact: a slow vertical scan', () => {
+    const vertical = Array.from({ length: 4 }, (_, i) => contact({ target: '198.18.0.1', port: 20 + i, timeSecs: T0 + 600 * i, initiatorPackets: 1 }));
+    expect(raised(new SourceBook(rule()), vertical.slice(0, 3))).toEqual([]);
+    expect(raised(new SourceBook(rule()), vertical)).toEqual(['RANDOM_WALK_SCAN']);
+  });
+  it('is not moved by contacting the same service again, and a success takes a failure back', () => {
+    const again = [...slow(3), contact({ target: '198.18.0.1', port: 445, timeSecs: T0 + 1_900 })];
     expect(raised(new SourceBook(rule()), again)).toEqual([]);
     const mixed = [...slow(3), contact({ target: '198.18.1.1', timeSecs: T0 + 1_900, isFailed: false, initiatorPackets: 6 }), contact({ target: '198.18.1.2', timeSecs: T0 + 2_000 })];
     expect(raised(new SourceBook(rule()), mixed)).toEqual([]);
@@ -99,8 +129,12 @@ describe('password guessing (Zeek SSH: 30 in 30 min; SSHCure: similar packets pe
   it('raises nothing at 29 similar short connections', () => expect(raised(new SourceBook(rule()), guesses(29))).toEqual([]));
   it('raises PASSWORD_GUESSING at the 30th and keeps counting', () => {
     const book = new SourceBook(rule());
-    expect(raised(book, guesses(31))).toEqual(['PASSWORD_GUESSING']);
-    expect([...book.activeAlerts('203.0.113.66')][0]).toMatchObject({ attempts: 31, targets: ['192.0.2.20'], ports: [22] });
+    const all = guesses(31);
+    expect(raised(book, all)).toEqual(['PASSWORD_GUESSING']);
+    const [alert] = [...book.activeAlerts('203.0.113.66')];
+    expect(alert).toMatchObject({ attempts: 31, firstSeenSecs: T0, lastSeenSecs: T0 + 60 * 30, targets: ['192.0.2.20'], ports: [22] });
+    // The guesses that raised it, then the next: the first maxListed of the 31.
+    expect([...alert!.flowIds].sort((a, b) => a - b)).toEqual(all.slice(0, RULE.maxListed).map((c) => c.flowId));
   });
   it('does not count connections of varied sizes, long ones, or ports that are no login service', () => {
     const varied = guesses(40).map((c, i) => ({ ...c, packets: 10 + 5 * i }));
@@ -140,7 +174,7 @@ describe('event time: watermark, lateness, expiry', () => {
   });
   it('closes an alert once the watermark is a window past its last contact', () => {
     const book = new SourceBook(rule({ allowedLatenessSecs: 0 }));
-    raised(book, ports(15));
+    raised(book, ports(15, { isFailed: false }));
     book.observe(contact({ source: '198.51.100.1', timeSecs: T0 + 14 + 300 }));
     book.sweep();
     expect(book.takeClosed()).toEqual([]);
@@ -150,7 +184,7 @@ describe('event time: watermark, lateness, expiry', () => {
     expect([...book.activeAlerts('203.0.113.66')]).toEqual([]);
   });
   it('gives the same alerts whatever order the contacts of two channels interleave in', () => {
-    const a = ports(20).map((c) => ({ ...c, channel: 1 }));
+    const a = ports(20, { isFailed: false }).map((c) => ({ ...c, channel: 1 }));
     const b = guesses(32, { source: '198.51.100.9' }).map((c) => ({ ...c, channel: 2 }));
     const run = (order: typeof a) => {
       const book = new SourceBook(rule(), 2);
@@ -169,7 +203,7 @@ describe('memory bounds', () => {
   });
   it('forgets the least recently seen source past maxSources, writing its open alerts closed', () => {
     const book = new SourceBook(rule({ maxSources: 2 }));
-    raised(book, ports(15));
+    raised(book, ports(15, { isFailed: false }));
     book.observe(contact({ source: '198.51.100.1', timeSecs: T0 + 20 }));
     book.observe(contact({ source: '198.51.100.2', timeSecs: T0 + 21 }));
     expect(book.size).toBe(2);
@@ -192,5 +226,26 @@ describe('memory bounds', () => {
     expect(held.due(T0 + 300).map((h) => h.handle)).toEqual(['a']);
     now = 60_000;
     expect(held.due(T0).map((h) => h.handle)).toEqual(['b']);
+  });
+});
+
+describe('held conversations released by source', () => {
+  it('releases a source at once, in arrival order, and the rest keep their place and their bounds', () => {
+    let now = 0;
+    const held = new HeldConversations<string>({ holdSecs: 300, maxHoldMs: 60_000, maxHeld: 3, now: () => now });
+    held.hold('a1', 'a', T0);
+    held.hold('b1', 'b', T0 + 1);
+    held.hold('a2', 'a', T0 + 2);
+    expect(held.releaseSource('a').map((h) => h.handle)).toEqual(['a1', 'a2']);
+    expect(held.releaseSource('a')).toEqual([]);
+    expect(held.size).toBe(1);
+    // Two places free again: no overflow until a fourth is held.
+    expect(held.hold('c1', 'c', T0 + 3)).toEqual([]);
+    expect(held.hold('c2', 'c', T0 + 4)).toEqual([]);
+    expect(held.hold('c3', 'c', T0 + 5).map((h) => h.handle)).toEqual(['b1']);
+    expect(held.due(T0 + 303).map((h) => h.handle)).toEqual(['c1']);
+    now = 60_000;
+    expect(held.drain(10).map((h) => h.handle)).toEqual(['c2', 'c3']);
+    expect(held.size).toBe(0);
   });
 });

@@ -30,7 +30,7 @@ async function openSpout(lines: string[], maxRetries: number, o: { eol?: (i: num
     },
   };
   const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
-  const context: TopologyContext = { topologyName: 't', componentId: 'spout', taskId: 1, taskIndex: 0, componentTasks: 1, workerIndex: 0, log, counter: () => ({ inc: () => undefined }), histogram: () => ({ observe: () => undefined }), reading: () => undefined };
+  const context: TopologyContext = { topologyName: 't', componentId: 'spout', taskId: 1, taskIndex: 0, componentTasks: 1, workerIndex: 0, log, counter: () => ({ inc: () => undefined }), histogram: () => ({ observe: () => undefined }), reading: () => undefined, gauge: () => undefined };
   const spout = new FileSpout({ path, maxRetries });
   spout.open(context, collector);
   if (o.fifo) createWriteStream(path).end(text);

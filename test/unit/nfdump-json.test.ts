@@ -140,6 +140,19 @@ describe('convertNfdumpRecord on nfdump 1.7.1 records', () => {
     expect(convertOne(cet!).start_timestamp_unix_secs).toBe(T16 + 3600);
   });
 
+  it('reads a stamp in the same second as the record before alike, and still refuses a bad one after it', () => {
+    const record = findRecord({ proto: 17, src_port: 53 });
+    const at = (first: string, last: string) => convertNfdumpRecord({ ...record, first, last }, 1, UTC);
+
+    expect(flowsOf(at('2017-01-10T07:39:16.100', '2017-01-10T07:39:16.200'))[0]!.start_timestamp_unix_secs).toBe(T16);
+    expect(flowsOf(at('2017-01-10T07:39:16.9', '2017-01-10T07:39:16'))[0]!.end_timestamp_unix_secs).toBe(T16);
+    expect(flowsOf(convertNfdumpRecord({ ...record, first: '2017-01-10T07:39:16.5', last: '2017-01-10T07:39:16.6' }, 1, { utcOffsetMinutes: 60 }))[0]!.start_timestamp_unix_secs).toBe(T16 - 3600);
+    expect(reasonOf(at('2017-01-10T07:39:16.x', '2017-01-10T07:39:16.200'))).toMatch(/^first must be a time like/);
+    expect(reasonOf(at('2017-01-10T07:39:16.100', '2017-01-10T07:39:16.1234567890'))).toMatch(/^last must be a time like/);
+    expect(reasonOf(at('2017-01-10T07:39:16.100', '2017-01-10T07:39:16Z'))).toMatch(/^last must be a time like/);
+    expect(flowsOf(at('2017-01-10T07:39:17.000', '2017-01-10T07:39:18.000'))[0]!.end_timestamp_unix_secs).toBe(T16 + 2);
+  });
+
   it('splits a bidirectional record into the forward flow and its reverse with the next id', () => {
     const record = { ...findRecord({ src4_addr: '192.0.2.10', src_port: 40000 }), out_packets: 3, out_bytes: 1120 };
 

@@ -1,5 +1,6 @@
-// The live page: one EventSource on /events, each message the whole state ({ topology, traffic })
-// as runtime/topology-status.ts and topology/traffic-view.ts describe it. Plain DOM and SVG, no
+// The live page: one EventSource on /events, each message the whole state ({ topology, traffic,
+// kafka }) as runtime/topology-status.ts, topology/traffic-view.ts and topology/kafka-lag.ts
+// describe it. Plain DOM and SVG, no
 // library and no build step; every text from the data goes in through textContent.
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -17,6 +18,7 @@ const fmtRate = (n) => (n === null || n === undefined ? '–' : n >= 100 ? Math.
 const fmtMs = (n) => (n === null || n === undefined ? '–' : n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toFixed(3));
 const fmtRatio = (n) => (n === null || n === undefined ? '–' : n.toFixed(3));
 const fmtMb = (b) => `${(b / 1048576).toFixed(0)} MB`;
+const utc = (secs) => new Date(secs * 1000).toISOString().slice(0, 19).replace('T', ' ');
 const heat = (capacity) => (capacity === null ? '' : capacity > 0.8 ? 'hot' : capacity > 0.5 ? 'warm' : '');
 
 // ---- topology graph: layered left to right by longest path from the spouts ----
@@ -232,12 +234,61 @@ function showConversations() {
         'tr',
         { 'data-flow': c.id },
         el('td', {}, c.id),
-        el('td', {}, new Date(c.startSecs * 1000).toISOString().slice(0, 19).replace('T', ' ')),
+        el('td', {}, utc(c.startSecs)),
         el('td', {}, `${PROTO[c.protocol] ?? c.protocol}${c.matched ? ' ⇄' : ''}`),
         el('td', {}, endpoint(c.src, c.srcPort)),
         el('td', {}, endpoint(c.dst, c.dstPort)),
         el('td', { class: 'num' }, fmtInt(c.badness)),
         tags(c.tags),
+      ),
+    ),
+  );
+}
+
+// ---- Kafka lag (Kafka input only) ----
+
+function updateKafkaLag(partitions) {
+  $('#kafka-lag-section').hidden = partitions === null;
+  if (partitions === null) return;
+  $('#kafka-lag tbody').replaceChildren(
+    ...partitions.map((p) =>
+      el(
+        'tr',
+        { 'data-partition': p.partition },
+        el('td', {}, p.topic),
+        el('td', { class: 'num' }, p.partition),
+        el('td', { class: 'num' }, p.task),
+        el('td', { class: 'num', 'data-field': 'consumerLag', 'data-value': p.consumerLag ?? '' }, fmtInt(p.consumerLag)),
+        el('td', { class: 'num', 'data-field': 'committedLag', 'data-value': p.committedLag ?? '' }, fmtInt(p.committedLag)),
+      ),
+    ),
+  );
+}
+
+// ---- latest alerts (evidence stage on) ----
+
+// The alert's lists come capped at 5 (bolts/output/alert-tally.ts): a full one may have more.
+const listed = (values) => values.join(', ') + (values.length >= 5 ? ' …' : '');
+
+function updateAlerts(state) {
+  $('#alerts-section').hidden = state === null;
+  if (state === null) return;
+  $('#alerts-empty').hidden = state.alerts.length > 0;
+  $('#alerts-note').textContent = `(one row per type and source, newest first${state.leftOut ? `; ${fmtInt(state.leftOut)} left out` : ''})`;
+  $('#alerts tbody').replaceChildren(
+    ...state.alerts.map((a) =>
+      el(
+        'tr',
+        { 'data-alert': `${a.type} ${a.sourceIp}`, 'data-status': a.status, title: a.alertId },
+        el('td', {}, el('span', { class: 'tag' }, a.type)),
+        el('td', { class: `status ${a.status}` }, a.status),
+        el('td', {}, a.sourceIp),
+        el('td', {}, utc(a.firstSeenSecs)),
+        el('td', {}, utc(a.lastSeenSecs).slice(11)),
+        el('td', { class: 'num' }, fmtInt(a.attempts)),
+        el('td', { class: 'num' }, fmtInt(a.score)),
+        el('td', {}, listed(a.targets)),
+        el('td', {}, listed(a.ports)),
       ),
     ),
   );
@@ -253,6 +304,8 @@ function render(state) {
   updateThreads(state.topology.threads);
   drawRates(state.traffic.rates);
   updateSources(state.traffic);
+  updateAlerts(state.traffic.alerts);
+  updateKafkaLag(state.kafka);
   const status = $('#status');
   status.textContent = `live · updated ${new Date(state.topology.atMs).toLocaleTimeString()}`;
   status.dataset.at = String(state.topology.atMs);
