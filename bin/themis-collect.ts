@@ -21,7 +21,7 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { describeCollector, describeExporter } from '../spouts/collector/collector-metrics.js';
 import { collectorSource, DEFAULT_LINGER_MS } from '../spouts/collector/collector-source.js';
 import { FlowDecoder } from '../spouts/collector/flow-decoder.js';
@@ -41,6 +41,7 @@ import {
 import type { IdCounter, SourceItem } from '../spouts/ingest/sources.js';
 import { addCollectorOptions, parseCollectorFlags, type CollectorConfig, type CollectorFlags } from './collector-options.js';
 import { isEntryPoint } from './is-entry-point.js';
+import { parseProgram } from './parse-program.js';
 
 const EXIT_FAILED = 1;
 const EXIT_INVALID_OPTIONS = 2;
@@ -226,14 +227,9 @@ async function writeLines(source: AsyncIterable<SourceItem>, path: string, stdou
   }
 }
 
-/** Runs the program with commander's own errors (unknown option, missing value) as exit 2. */
+/** Runs the program; commander's own errors (unknown option, missing value) give exit 2. */
 export async function runCli(argv: readonly string[], io: CollectIo): Promise<void> {
-  try {
-    await createProgram(io).parseAsync([...argv], { from: 'user' });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    io.setExitCode(error.exitCode === 0 ? 0 : EXIT_INVALID_OPTIONS);
-  }
+  await parseProgram(createProgram(io), argv, io.setExitCode);
 }
 
 if (isEntryPoint(import.meta.url)) {

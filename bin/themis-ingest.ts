@@ -42,7 +42,7 @@
 import { createReadStream, createWriteStream, openSync, statSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_INGEST_TOPIC,
@@ -67,6 +67,7 @@ import {
 } from '../spouts/ingest/sources.js';
 import { parseFirstId, parseUtcOffset, parseWholeNumber } from './nfdump-options.js';
 import { isEntryPoint } from './is-entry-point.js';
+import { parseProgram } from './parse-program.js';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
 const BROKERS_ENV = 'THEMIS_KAFKA_BROKERS';
@@ -422,15 +423,9 @@ function checkReadableFile(path: string, option: string, problems: string[]): vo
   }
 }
 
-/** Runs the program with commander's own errors (unknown option, missing argument) as exit 2. */
+/** Runs the program; commander's own errors (unknown option, missing argument) give exit 2. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<void> {
-  try {
-    await createProgram(io).parseAsync([...argv], { from: 'user' });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    // Help and version requests end here too, with exit code 0.
-    io.setExitCode(error.exitCode === 0 ? 0 : EXIT_INVALID_OPTIONS);
-  }
+  await parseProgram(createProgram(io), argv, io.setExitCode);
 }
 
 if (isEntryPoint(import.meta.url)) {
