@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopics } from '../spouts/kafka/create-topics.js';
+import { freeUdpPort } from '../test/helpers/exporter-tools.js';
 import { encodeIpfix, type FieldSpec } from '../test/helpers/flow-export-encoder.js';
 import { runDecodeBench } from './lib/collector-decode.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
@@ -30,15 +31,6 @@ const seconds = Number(argv.get('seconds') ?? 10);
 const FLOWS_PER_DATAGRAM = 30;
 const DISTINCT_DATAGRAMS = 64;
 const TICK_MS = 5;
-
-/** A UDP port free on loopback now (the topology is told its port; themis-collect picks one itself). */
-async function freePort(): Promise<number> {
-  const probe = createSocket('udp4');
-  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
-  const { port } = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /** Addresses, ports, protocol, flags, tos, 64-bit counters, start and end in ms: 47 octets a record. */
 const FIELDS: FieldSpec[] = [
@@ -99,7 +91,7 @@ if (target === 'collect') {
   await createTopics({ brokers, topics: [topic], partitions: 4 });
   args = [fileURLToPath(new URL('themis-collect.js', binDir)), '--listen', '127.0.0.1:0', '--kafka', brokers.join(','), '--topic', topic, '--first-id', '1'];
 } else {
-  args = [fileURLToPath(new URL('themis-topology.js', binDir)), 'submit', '2', '2', '20000', '0', 'bench-collector', '--listen', `127.0.0.1:${await freePort()}`];
+  args = [fileURLToPath(new URL('themis-topology.js', binDir)), 'submit', '2', '2', '20000', '0', 'bench-collector', '--listen', `127.0.0.1:${await freeUdpPort()}`];
   args.push('--first-id', '1', '--output-dir', outDir, '--metrics-port', '0');
 }
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
