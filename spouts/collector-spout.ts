@@ -176,9 +176,11 @@ export class CollectorSpout implements Spout {
     clearInterval(this.expiry);
     let emitted = 0;
     for (let failed = this.poison.shift() ?? this.replay.shift(); failed !== undefined; failed = this.poison.shift() ?? this.replay.shift()) this.emitAgain(failed);
-    do {
+    // decodeMore gives up after DATAGRAMS_PER_CALL datagrams without flows (templates): go on until the buffer is empty.
+    for (;;) {
       for (; this.readyAt < this.ready.length; emitted++) this.emitFirst(this.ready[this.readyAt++]!);
-    } while (this.decodeMore());
+      if (!this.decodeMore() && this.listener.buffered === 0) break;
+    }
     // Data still waiting for its template cannot be decoded: counted as template misses.
     this.decoder.dropHeld();
     this.context.log.info('collector stopped listening', { flowsEmittedAtStop: emitted });

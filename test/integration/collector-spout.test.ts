@@ -126,8 +126,10 @@ describe('CollectorSpout', () => {
 
   it('on stop emits at once every flow still buffered, and after it emits a failed flow again without waiting for nextTuple', async () => {
     const h = await openSpout(3);
-    await sendV5(h.port, [v5(0, [record(1), record(2)]), v5(2, [record(3)])]);
-    await waitFor('two datagrams buffered', () => h.reading().bufferedDatagrams === 2);
+    // Behind more datagrams without flows than one decoding pass takes (32).
+    const empty = Array.from({ length: 40 }, () => Buffer.from('no flows here'));
+    await sendV5(h.port, [...empty, v5(0, [record(1), record(2)]), v5(2, [record(3)])]);
+    await waitFor('42 datagrams buffered', () => h.reading().bufferedDatagrams === 42);
     h.spout.deactivate();
     expect(h.emitted.map((e) => lineOf(e).id)).toEqual([100, 101, 102]);
     expect(h.reading().bufferedDatagrams).toBe(0);
