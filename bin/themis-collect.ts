@@ -16,7 +16,8 @@
  * template misses and malformed datagrams, and the datagrams the buffer dropped. SIGTERM or
  * Ctrl-C stops listening, decodes and writes or sends every datagram already received, prints the
  * summary on stdout (stderr when the flows go to stdout) and exits 0; a second signal quits at
- * once (130). Exit 1: the broker or the output failed; 2: bad options (nothing started).
+ * once (130). Exit 1: the broker, the output or the socket failed; 2: bad options, or the
+ * address is in use or not on this host (nothing started).
  */
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -145,11 +146,16 @@ export function createProgram(io: CollectIo): Command {
 async function collect(config: CollectConfig, io: CollectIo): Promise<number> {
   const { collector, destination } = config;
   let listener: UdpListener;
+  let socketFailure: Error | null = null;
   try {
     listener = await UdpListener.open({
       address: collector.listen,
       maxBufferedDatagrams: collector.maxBufferedDatagrams,
       recvBufferSize: collector.recvBufferSize,
+      onError: (err) => {
+        socketFailure = err;
+        io.err(`themis-collect: ${err.message}; writing what was received, then exiting 1`);
+      },
     });
   } catch (err) {
     if (!(err instanceof ListenError)) throw err;
@@ -208,7 +214,7 @@ async function collect(config: CollectConfig, io: CollectIo): Promise<number> {
   summaryOut(`collected: ${stats.reduce((n, e) => n + e.datagrams, 0)} datagrams, ${flows} flows from ${stats.length} exporter(s); buffer drops ${listener.dropped}`);
   for (const e of stats) summaryOut(`  ${describeExporter(e)}`);
   summaryOut(ids.next === collector.firstId ? 'ids: none assigned' : `ids: ${collector.firstId} to ${ids.next - 1} (next run may use --first-id ${ids.next})`);
-  return code;
+  return socketFailure !== null ? EXIT_FAILED : code;
 }
 
 function isStreamError(err: unknown): boolean {

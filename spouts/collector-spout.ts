@@ -92,6 +92,7 @@ export class CollectorSpout implements Spout {
       ...(this.args.recvBufferSize !== undefined ? { recvBufferSize: this.args.recvBufferSize } : {}),
       ...(this.args.maxBufferedDatagrams !== undefined ? { maxBufferedDatagrams: this.args.maxBufferedDatagrams } : {}),
       onReadable: () => collector.wake(),
+      onError: (err) => collector.reportError(err),
     });
     // Data held for a template that never came counts as a template miss even when the exporter has gone quiet.
     this.expiry = setInterval(() => this.decoder.expireHeld(Date.now()), HELD_EXPIRY_EVERY_MS);

@@ -63,6 +63,8 @@ export interface UdpListenerOptions {
   readonly maxBufferedDatagrams?: number;
   /** Called when a datagram lands in an empty buffer (the consumer may be idle), and once when the listener closes. */
   readonly onReadable?: () => void;
+  /** Called when the socket fails after it was bound (rare for UDP); the listener then closes, keeping what it buffered. */
+  readonly onError?: (err: Error) => void;
 }
 
 /** The socket could not be opened or bound; `code` is the system's (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
@@ -117,8 +119,11 @@ export class UdpListener {
       options.maxBufferedDatagrams ?? DEFAULT_MAX_BUFFERED_DATAGRAMS,
       options.onReadable,
     );
-    // After bind, a socket error (rare for UDP: e.g. ENOBUFS) is the socket's end, not the process's.
-    socket.on('error', () => void listener.close());
+    // After bind, a socket error (rare for UDP) ends the socket, not the process: the owner is told.
+    socket.on('error', (err) => {
+      void listener.close();
+      options.onError?.(new ListenError(`UDP socket on ${options.address.host} port ${bound.port} failed: ${err.message}`, { code: (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN', cause: err }));
+    });
     return listener;
   }
 
