@@ -185,7 +185,8 @@ async function collect(config: CollectConfig, io: CollectIo): Promise<number> {
     const pumpOptions: PumpOptions = {
       batchSize: destination.kind === 'kafka' ? destination.batchSize : DEFAULT_BATCH_SIZE,
       sendInvalid: false,
-      progressIntervalMs: 1_000,
+      // Every batch done updates the count the progress line shows (a batch is up to --batch flows).
+      progressIntervalMs: 0,
       onProgress: (progress) => (delivered = progress.sent),
       onInvalid: (record) => io.err(`themis-collect: ${record.location}: a decoded flow the topology would refuse, left out: ${record.reason}`),
     };
