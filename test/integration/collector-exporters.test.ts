@@ -43,9 +43,9 @@ interface Collected {
  * Listens on a free loopback port, lets `send` export to it, waits until the decoder has seen
  * `expected` flows (bounded), then stops the listener and takes every line the source gives.
  */
-async function collect(send: (port: number) => Promise<number>): Promise<Collected & { exported: number }> {
+async function collect(send: (port: number) => Promise<number>, decoderOptions: { scaleBySampling?: boolean } = {}): Promise<Collected & { exported: number }> {
   const listener = await UdpListener.open({ address: { host: '127.0.0.1', port: 0, family: 'udp4' } });
-  const decoder = new FlowDecoder();
+  const decoder = new FlowDecoder(decoderOptions);
   const flows: InputFlowRecord[] = [];
   const source = collectorSource(listener, decoder, { next: 1 }, 10);
   const reading = (async () => {
@@ -117,6 +117,19 @@ describe('the collector with softflowd as the exporter', () => {
     for (const f of tcp) expect(f.flags, flowKey(f)).toBe(oneWay.get(flowKey(f)));
     expect(ours.decoder.stats()[0]).toMatchObject({ version: 10, malformed: 0, templateMisses: 0 });
   }, 60_000);
+});
+
+describe('the collector with a sampling exporter', () => {
+  for (const version of [9, 10] as const) {
+    it(`scales ${version === 9 ? 'NetFlow v9' : 'IPFIX'} counters by the sampling interval softflowd -s 2 announces, only when asked`, async () => {
+      const export_ = (port: number) => softflowdExport(pcap, port, version, ['-s', '2']);
+      const raw = await collect(export_);
+      const scaled = await collect(export_, { scaleBySampling: true });
+      expect(raw.flows.length).toBeGreaterThan(5);
+      const times2 = comparable(raw.flows).map((f) => ({ ...f, packets: f.packets * 2, bytes: f.bytes * 2 }));
+      expect(comparable(scaled.flows)).toEqual(times2);
+    }, 60_000);
+  }
 });
 
 describe('the collector with nfreplay as the exporter', () => {
