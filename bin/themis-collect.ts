@@ -42,12 +42,12 @@ import {
 import type { IdCounter, SourceItem } from '../spouts/ingest/sources.js';
 import { addCollectorOptions, parseCollectorFlags, type CollectorConfig, type CollectorFlags } from './collector-options.js';
 import { isEntryPoint } from './is-entry-point.js';
+import { checkTopicName, parseBrokerList } from './kafka-options.js';
 import { parseProgram } from './parse-program.js';
 
 const EXIT_FAILED = 1;
 const EXIT_INVALID_OPTIONS = 2;
 const PROGRESS_EVERY_MS = 5_000;
-const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export interface CollectIo {
   readonly out: (line: string) => void;
@@ -99,14 +99,9 @@ function parseFlags(flags: CollectFlags, io: CollectIo, problems: string[]): Col
     for (const [name, value] of kafkaOnly) if (value !== undefined) problems.push(`${name} applies only to --kafka`);
     destination = { kind: 'lines', path: flags.output ?? '-' };
   } else {
-    const brokers = flags.kafka.split(',').map((b) => b.trim()).filter((b) => b.length > 0);
-    if (brokers.length === 0) problems.push('--kafka is empty; give host:port[,host:port...]');
-    for (const broker of brokers) {
-      const port = /^[^\s:]+:(\d{1,5})$/.exec(broker)?.[1];
-      if (port === undefined || Number(port) < 1 || Number(port) > 65_535) problems.push(`--kafka entry "${broker}" must be host:port with a port from 1 to 65535`);
-    }
+    const brokers = parseBrokerList(flags.kafka, '--kafka', problems);
     const topic = flags.topic ?? DEFAULT_INGEST_TOPIC;
-    if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') problems.push(`--topic "${topic}" is not a legal Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
+    checkTopicName(topic, '--topic', problems);
     const batchSize = flags.batch === undefined ? DEFAULT_BATCH_SIZE : wholeNumber(flags.batch);
     if (batchSize === undefined || batchSize < 1 || batchSize > 100_000) problems.push(`--batch (${flags.batch}) must be a whole number of messages from 1 to 100000`);
     const maxBatchesInFlight = flags.inFlight === undefined ? DEFAULT_MAX_BATCHES_IN_FLIGHT : wholeNumber(flags.inFlight);
