@@ -27,14 +27,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
 import { defaultConfig } from '../bolts/themis-config.js';
-import { DEFAULT_WORKER_HEAP_MB, startThemis, type FlowInput } from '../topology/run-themis.js';
+import { DEFAULT_WORKER_HEAP_MB, type FlowInput } from '../topology/run-themis.js';
 import { prepareBenchInput } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
 import { runPlainLoop } from './lib/plain-loop.js';
 import { runPlainLoopsSideBySide } from './lib/plain-loop-parallel.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
 import { runKafkaBench } from './lib/kafka-bench.js';
-import { latencyCounts, percentileOfCounts, rssSampler, type ThemisRun } from './lib/measure.js';
+import type { ThemisRun } from './lib/measure.js';
+import { runThemisFile } from './lib/file-run.js';
 import { measurePageCost, type PageCost, type PageHook } from './lib/page-cost.js';
 
 const argv = benchArgs();
@@ -54,46 +55,8 @@ if (!Number.isInteger(pageRounds) || pageRounds < 0 || (only === 'page' && pageR
   throw new Error(`--page-rounds (${argv.get('page-rounds')}) must be a whole number of rounds: 0 for none, at least 1 with --only page`);
 }
 
-/** With `page`, /metrics and the live page are served on an ephemeral port, and the hook may open the page. */
-async function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, count: number, plain: number, page?: PageHook): Promise<ThemisRun & { pageUpdates: number }> {
-  const rss = rssSampler();
-  const run = await startThemis({
-    submit: { executors: workers, tasks: workers, maxPending: 20_000, extraMatch: 0, name: 'bench' },
-    args,
-    input,
-    workers,
-    ...(workerHeapMb !== undefined ? { workerHeapMb } : {}),
-    metricsPort: page ? 0 : null,
-  });
-  const t0 = performance.now();
-  const done = run.topology.waitUntilDone(5);
-  const pageDone = page ? await page(run) : null;
-  let afterWarmup: number[] | null = null;
-  if (input.ratePerSec !== undefined) {
-    const finished = await Promise.race([done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), warmupSecs * 1000))]);
-    // Metrics snapshots are at most one interval (1 s) old: the warm-up cut is that precise.
-    if (!finished) afterWarmup = latencyCounts(run.topology.snapshots);
-  }
-  await done;
-  const secs = (performance.now() - t0) / 1000;
-  const pageUpdates = pageDone ? await pageDone() : 0;
-  await new Promise((r) => setTimeout(r, 1100));
-  const counts = latencyCounts(run.topology.snapshots);
-  const steady = afterWarmup ?? undefined;
-  const result: ThemisRun = {
-    mode: 'file',
-    flows: count,
-    offeredPerSec: input.ratePerSec ?? null,
-    flowsPerSec: Math.round(count / secs),
-    p50Ms: percentileOfCounts(counts, 0.5, steady),
-    p99Ms: percentileOfCounts(counts, 0.99, steady),
-    p99WholeRunMs: input.ratePerSec === undefined ? null : percentileOfCounts(counts, 0.99),
-    peakRssMb: rss.stop(),
-    plainLoopFlowsPerSec: plain,
-    workers,
-  };
-  await run.stop();
-  return { ...result, pageUpdates };
+function runFile(args: ThemisArgs, input: FlowInput & { kind: 'file' }, count: number, plain: number, page?: PageHook): Promise<ThemisRun & { pageUpdates: number }> {
+  return runThemisFile({ args, input, count, workers, ...(workerHeapMb !== undefined ? { workerHeapMb } : {}), warmupSecs, plainLoopFlowsPerSec: plain, ...(page ? { page } : {}) });
 }
 
 /** The same run as the first (file, max rate) with the page closed and open, `pageRounds` rounds. */

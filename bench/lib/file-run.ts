@@ -3,6 +3,7 @@ import type { ThemisArgs } from '../../bolts/components/themis-args.js';
 import type { WorkerMetricsSnapshot } from '../../runtime/index.js';
 import { startThemis, type FlowInput } from '../../topology/run-themis.js';
 import { latencyCounts, percentileOfCounts, rssSampler, type ThemisRun } from './measure.js';
+import type { PageHook } from './page-cost.js';
 
 export interface FileRunOptions {
   readonly args: ThemisArgs;
@@ -14,6 +15,8 @@ export interface FileRunOptions {
   /** For an offered-rate run: seconds left out of p50/p99 (JIT, first use of the data sources). */
   readonly warmupSecs: number;
   readonly plainLoopFlowsPerSec: number;
+  /** With a page hook, /metrics and the live page are served on an ephemeral port, and the hook may open the page. */
+  readonly page?: PageHook;
   /** More figures read from the run's last metrics snapshots, added to the result. */
   readonly extra?: (snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>) => Record<string, unknown>;
 }
@@ -22,7 +25,7 @@ export interface FileRunOptions {
  * Runs the topology to the end of the file: flows/s over the run, p50/p99 of the scored output's
  * latency (after the warm-up for an offered-rate run; p99WholeRunMs includes it) and peak RSS.
  */
-export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun> {
+export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun & { pageUpdates: number }> {
   const rss = rssSampler();
   const run = await startThemis({
     submit: { executors: o.workers, tasks: o.workers, maxPending: 20_000, extraMatch: 0, name: 'bench' },
@@ -30,10 +33,11 @@ export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun> {
     input: o.input,
     workers: o.workers,
     ...(o.workerHeapMb !== undefined ? { workerHeapMb: o.workerHeapMb } : {}),
-    metricsPort: null,
+    metricsPort: o.page ? 0 : null,
   });
   const t0 = performance.now();
   const done = run.topology.waitUntilDone(5);
+  const pageDone = o.page ? await o.page(run) : null;
   let afterWarmup: number[] | null = null;
   if (o.input.ratePerSec !== undefined) {
     const finished = await Promise.race([done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), o.warmupSecs * 1000))]);
@@ -42,6 +46,7 @@ export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun> {
   }
   await done;
   const secs = (performance.now() - t0) / 1000;
+  const pageUpdates = pageDone ? await pageDone() : 0;
   await new Promise((r) => setTimeout(r, 1100));
   const counts = latencyCounts(run.topology.snapshots);
   const steady = afterWarmup ?? undefined;
@@ -59,5 +64,5 @@ export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun> {
     ...o.extra?.(run.topology.snapshots),
   };
   await run.stop();
-  return result;
+  return { ...result, pageUpdates };
 }
