@@ -1,3 +1,4 @@
+import { describeCollector } from '../spouts/collector/collector-metrics.js';
 import type { FlowInput, Progress, ThemisRun } from '../topology/run-themis.js';
 import type { StdinFifo } from './stdin-fifo.js';
 
@@ -36,9 +37,9 @@ function summary(p: Progress, started: number, log: (m: string) => void, finishe
   );
 }
 
-/** A Kafka topic read with no end: it runs until a stop signal. */
-function isKafkaStream(input: FlowInput): boolean {
-  return input.kind === 'kafka' && input.stopAtEndOffsets !== true;
+/** A Kafka topic read with no end, or exporters sending to the collector: it runs until a stop signal. */
+function isEndless(input: FlowInput): boolean {
+  return (input.kind === 'kafka' && input.stopAtEndOffsets !== true) || input.kind === 'collector';
 }
 
 /** Calls `handler` with the name of each SIGINT or SIGTERM. */
@@ -67,6 +68,7 @@ export async function superviseRun(run: ThemisRun, o: SuperviseOptions): Promise
     const p = run.progress();
     const now = Date.now();
     o.log(`themis: ${progressLine(p, prev, (now - prevAt) / 1000)}`);
+    for (const reading of run.collectorReadings()) o.log(`themis: collector: ${describeCollector(reading)}`);
     prev = p;
     prevAt = now;
   }, PROGRESS_EVERY_MS);
@@ -100,7 +102,7 @@ export async function superviseRun(run: ThemisRun, o: SuperviseOptions): Promise
     }, o.stopTimeoutSecs * 1000);
   });
   // A stream never ends by itself: nothing to poll for until a signal (or a dead worker).
-  if (isKafkaStream(o.input)) await Promise.race([firstSignal, crashed]);
+  if (isEndless(o.input)) await Promise.race([firstSignal, crashed]);
   const drained = await Promise.race([run.topology.waitUntilDone().then(() => true), stoppedNow, crashed]);
   const finished = Date.now();
   clearTimeout(stopTimer);
@@ -117,6 +119,7 @@ async function finish(run: ThemisRun, o: SuperviseOptions, finishedAtMs: number,
   await run.stop(drainTimeoutMs);
   const final = run.progress(); // every thread reports its metrics as it closes
   summary(final, o.startedAtMs, o.log, finishedAtMs);
+  for (const reading of run.collectorReadings()) o.log(`themis: collector: ${describeCollector(reading)}`);
   if (o.outputsNote !== null) o.log(o.outputsNote);
   if (final.unfinished > 0) {
     const fate = o.input.kind === 'kafka' ? 'their offsets were not committed, so the next run under this instance name reads them again' : 'they are in no output';
@@ -126,7 +129,7 @@ async function finish(run: ThemisRun, o: SuperviseOptions, finishedAtMs: number,
     return EXIT_UNFINISHED;
   }
   // A stream's consumer that crashed and rejoined lost nothing: what it had not finished is read again.
-  if (final.spoutErrors > 0 && !isKafkaStream(o.input)) {
+  if (final.spoutErrors > 0 && !(o.input.kind === 'kafka' && isEndless(o.input))) {
     process.stderr.write(`themis-topology: the input could not be read completely (${final.spoutErrors} error(s) above)\n`);
     return 1;
   }

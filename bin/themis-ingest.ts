@@ -42,7 +42,7 @@
 import { createReadStream, createWriteStream, openSync, statSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_INGEST_TOPIC,
@@ -67,12 +67,13 @@ import {
 } from '../spouts/ingest/sources.js';
 import { parseFirstId, parseUtcOffset, parseWholeNumber } from './nfdump-options.js';
 import { isEntryPoint } from './is-entry-point.js';
+import { checkTopicName, parseBrokerList } from './kafka-options.js';
+import { parseProgram } from './parse-program.js';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
 const BROKERS_ENV = 'THEMIS_KAFKA_BROKERS';
 const EXIT_FAILED = 1;
 const EXIT_INVALID_OPTIONS = 2;
-const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 const TTY_PROGRESS_MS = 200;
 const LOG_PROGRESS_MS = 5_000;
 /** Invalid records printed one by one; the rest are only counted. */
@@ -369,21 +370,9 @@ function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: strin
     return Object.freeze({ batchSize, destination: { kind: 'lines' as const, path: flags.output, fd: null } });
   }
   const brokersSource = flags.brokers !== undefined ? '--brokers' : env[BROKERS_ENV] ? BROKERS_ENV : 'default';
-  const brokers = (flags.brokers ?? (env[BROKERS_ENV] || DEFAULT_BROKERS))
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item.length > 0);
-  if (brokers.length === 0) problems.push(`${brokersSource} is empty; give host:port[,host:port...]`);
-  for (const broker of brokers) {
-    const port = /^[^\s:]+:(\d{1,5})$/.exec(broker)?.[1];
-    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) {
-      problems.push(`${brokersSource} entry "${broker}" must be host:port with a port from 1 to 65535`);
-    }
-  }
+  const brokers = parseBrokerList(flags.brokers ?? (env[BROKERS_ENV] || DEFAULT_BROKERS), brokersSource, problems);
   const topic = flags.topic ?? DEFAULT_INGEST_TOPIC;
-  if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
-    problems.push(`--topic "${topic}" is not a legal Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
-  }
+  checkTopicName(topic, '--topic', problems);
   const batchSize = parseBatch(flags.batch, problems);
   const maxBatchesInFlight = flags.inFlight === undefined ? DEFAULT_MAX_BATCHES_IN_FLIGHT : parseWholeNumber(flags.inFlight);
   if (maxBatchesInFlight === undefined || maxBatchesInFlight < 1 || maxBatchesInFlight > 64) {
@@ -422,15 +411,9 @@ function checkReadableFile(path: string, option: string, problems: string[]): vo
   }
 }
 
-/** Runs the program with commander's own errors (unknown option, missing argument) as exit 2. */
+/** Runs the program; commander's own errors (unknown option, missing argument) give exit 2. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<void> {
-  try {
-    await createProgram(io).parseAsync([...argv], { from: 'user' });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    // Help and version requests end here too, with exit code 0.
-    io.setExitCode(error.exitCode === 0 ? 0 : EXIT_INVALID_OPTIONS);
-  }
+  await parseProgram(createProgram(io), argv, io.setExitCode);
 }
 
 if (isEntryPoint(import.meta.url)) {

@@ -17,14 +17,13 @@ import {
 } from '../spouts/kafka/create-topics.js';
 import { KafkaAdminError } from '../spouts/kafka/errors.js';
 import { isEntryPoint } from './is-entry-point.js';
+import { checkTopicName, parseBrokerList } from './kafka-options.js';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
 const BROKERS_ENV = 'THEMIS_KAFKA_BROKERS';
 const DAY_MS = 24 * 60 * 60 * 1000;
 const EXIT_KAFKA_FAILED = 1;
 const EXIT_INVALID_OPTIONS = 2;
-// Kafka's rule for topic names: these characters only, at most 249 of them, and not "." or "..".
-const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -103,14 +102,7 @@ function parseCreateTopicsFlags(flags: CreateTopicsFlags, env: CliIo['env']): Pa
   const problems: string[] = [];
 
   const brokersSource = flags.brokers !== undefined ? '--brokers' : env[BROKERS_ENV] ? BROKERS_ENV : 'default';
-  const brokers = splitList(flags.brokers ?? (env[BROKERS_ENV] || DEFAULT_BROKERS));
-  if (brokers.length === 0) problems.push(`${brokersSource} is empty; give host:port[,host:port...]`);
-  for (const broker of brokers) {
-    const port = /^[^\s:]+:(\d{1,5})$/.exec(broker)?.[1];
-    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) {
-      problems.push(`${brokersSource} entry "${broker}" must be host:port with a port from 1 to 65535`);
-    }
-  }
+  const brokers = parseBrokerList(flags.brokers ?? (env[BROKERS_ENV] || DEFAULT_BROKERS), brokersSource, problems);
 
   const retentionDays = parseWholeNumber(flags.retentionDays, DEFAULT_RETENTION_MS / DAY_MS);
   if (retentionDays === undefined || retentionDays < 1 || !Number.isSafeInteger(retentionDays * DAY_MS)) {
@@ -124,11 +116,7 @@ function parseCreateTopicsFlags(flags: CreateTopicsFlags, env: CliIo['env']): Pa
 
   const topics = flags.topics === undefined ? [...DEFAULT_TOPICS] : splitList(flags.topics);
   if (topics.length === 0) problems.push('--topics is empty; give one or more topic names, comma-separated');
-  for (const topic of topics) {
-    if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
-      problems.push(`--topics entry "${topic}" is not a legal Kafka topic name (letters, digits, ".", "_", "-"; at most 249)`);
-    }
-  }
+  for (const topic of topics) checkTopicName(topic, '--topics entry', problems);
   const duplicates = topics.filter((topic, index) => topics.indexOf(topic) !== index);
   if (duplicates.length > 0) problems.push(`--topics names ${[...new Set(duplicates)].join(', ')} more than once`);
 

@@ -5,6 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { dbCommand } from './commands/db.js';
+import { formatListenAddress } from '../spouts/collector/listen-address.js';
+import { addCollectorOptions, checkListenAddress, parseCollectorFlags, type CollectorFlags } from './collector-options.js';
 import { convertToSpool, planFileInput, type ConvertedInput, type FileInputPlan } from './flow-file-input.js';
 import { IngestError } from '../spouts/ingest/errors.js';
 import { checkDataFiles, checkOutputDir } from '../bolts/components/preflight.js';
@@ -71,7 +73,13 @@ function readJsonFile(path: string, what: string): unknown {
   }
 }
 
-interface SubmitOptions {
+function describeInput(input: FlowInput): string {
+  if (input.kind === 'file') return input.label ?? input.path;
+  if (input.kind === 'collector') return `NetFlow v5/v9 and IPFIX on UDP ${formatListenAddress(input.listen)}, flow ids from ${input.firstId}`;
+  return `kafka ${input.brokers.join(',')} topic ${input.topic}`;
+}
+
+interface SubmitOptions extends CollectorFlags {
   input?: string;
   inputFormat?: string;
   firstId?: string;
@@ -124,10 +132,22 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   if (!isDirectory(dataDir)) problems.push(`--data-dir ${dataDir}: not a directory`);
 
   const kafkaBrokers = (opts.kafka ?? process.env['THEMIS_KAFKA_BROKERS'])?.split(',').map((s) => s.trim()).filter(Boolean);
-  let input: FlowInput;
+  let input: FlowInput | undefined;
   let plan: FileInputPlan | undefined;
   const maxRetries = opts.maxRetries;
-  if (opts.input === undefined && kafkaBrokers && kafkaBrokers.length > 0) {
+  const isCollecting = opts.listen !== undefined;
+  if (!isCollecting && (opts.recvBufferBytes ?? opts.bufferDatagrams ?? opts.scaleBySampling) !== undefined) {
+    problems.push('--recv-buffer-bytes, --buffer-datagrams and --scale-by-sampling apply only to --listen');
+  }
+  if (isCollecting) {
+    for (const [flag, value] of [['--input', opts.input], ['--input-format', opts.inputFormat], ['--nfdump-utc-offset', opts.nfdumpUtcOffset]] as const) {
+      if (value !== undefined) problems.push(`${flag} applies to file input, and the flows come from exporters (--listen ${opts.listen}): give one or the other`);
+    }
+    const collector = parseCollectorFlags(opts, Date.now(), problems);
+    const inUse = collector === undefined ? null : await checkListenAddress(collector.listen);
+    if (inUse !== null) problems.push(inUse);
+    if (collector !== undefined) input = { kind: 'collector', maxRetries, ...collector };
+  } else if (opts.input === undefined && kafkaBrokers && kafkaBrokers.length > 0) {
     input = {
       kind: 'kafka',
       brokers: kafkaBrokers,
@@ -145,7 +165,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
     plan = await planFileInput({ ...opts, input: path }, Date.now(), problems);
     input = { kind: 'file', path: path === '-' ? path : resolve(path), maxRetries };
   }
-  if (input.kind === 'kafka') {
+  if (input?.kind === 'kafka') {
     for (const [flag, value] of [['--input-format', opts.inputFormat], ['--first-id', opts.firstId], ['--nfdump-utc-offset', opts.nfdumpUtcOffset]] as const) {
       if (value !== undefined) problems.push(`${flag} applies to --input, and the flows come from Kafka topic ${input.topic}`);
     }
@@ -164,7 +184,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
       if (p.cause !== undefined) causes.push(p.cause);
     }
   }
-  if (problems.length > 0 || !config || !('value' in parsed)) {
+  if (problems.length > 0 || !config || !('value' in parsed) || input === undefined) {
     throw new UsageError(problems.join('\n'), causes);
   }
   const services: ThemisServices = {
@@ -192,7 +212,7 @@ async function submit(positional: string[], opts: SubmitOptions): Promise<number
   log(
     `themis: instance ${parsed.value.name}: executors ${parsed.value.executors}, tasks ${parsed.value.tasks}, max pending ${parsed.value.maxPending}, extra match ${parsed.value.extraMatch}, ${opts.workers} worker threads`,
   );
-  log(`themis: input ${input.kind === 'file' ? (input.label ?? input.path) : `kafka ${input.brokers.join(',')} topic ${input.topic}`}; output ${services.kafka ? 'kafka topics' : args.outputDir}`);
+  log(`themis: input ${describeInput(input)}; output ${services.kafka ? 'kafka topics' : args.outputDir}`);
 
   const started = Date.now();
   const run = await startThemis({
@@ -269,7 +289,7 @@ async function convert(plan: Exclude<FileInputPlan, { format: 'jsonl' }>, log: (
 
 export function createProgram(): Command {
   const program = new Command('themis-topology').description('Themis: NetFlow scoring and tagging on a Storm-style topology engine').showHelpAfterError();
-  program
+  const submitCommand = program
     .command('submit')
     .description('run the Themis topology: submit <executors> <tasks> <maxPending> <extraMatch> <name>')
     .argument('<executors>', 'executors (threads of work) per bolt')
@@ -282,7 +302,7 @@ export function createProgram(): Command {
       'flows: JSON lines, nfdump JSON, an nfcapd file, or a directory of nfcapd files (default: data_sources/sample-flows.jsonl, or Kafka when --kafka is given)',
     )
     .option('--input-format <format>', 'nfcapd, nfdump-json or jsonl (default: detected from the file; a directory is nfcapd, stdin jsonl)')
-    .option('--first-id <n>', 'nfcapd and nfdump JSON input: id of the first flow (default: epoch milliseconds at start × 1000)')
+    .option('--first-id <n>', 'nfcapd and nfdump JSON input, and --listen: id of the first flow (default: epoch milliseconds at start × 1000)')
     .option('--nfdump-utc-offset <offset>', 'nfdump JSON input: zone the export printed its times in, as +hh:mm or -hh:mm (default +00:00)')
     .option('--output-dir <dir>', 'where the embedded outputs are written', './out')
     .option('--append', 'add to the output files of earlier runs instead of starting them empty')
@@ -314,8 +334,11 @@ export function createProgram(): Command {
     )
     .option('--max-retries <n>', 'replays of a failing flow before it goes to ignored-flows', intOption('--max-retries', 1, 1000), 5)
     .option('--quiet', 'no progress output')
-    .option('--verbose', 'with a refused file or option, also print the error behind each problem with its stack trace')
-    .action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
+    .option('--verbose', 'with a refused file or option, also print the error behind each problem with its stack trace');
+  // --first-id is declared above: it serves nfdump input and --listen alike.
+  addCollectorOptions(submitCommand, 'collect NetFlow v5/v9 and IPFIX from exporters on this UDP address (IPv6: [::]:2055) instead of reading --input or Kafka', {
+    withFirstId: false,
+  }).action(async (executors: string, tasks: string, maxPending: string, extraMatch: string, name: string, opts: SubmitOptions) => {
       verbose = opts.verbose === true;
       process.exitCode = await submit([executors, tasks, maxPending, extraMatch, name], opts);
     });

@@ -12,6 +12,8 @@ import {
   type WorkerMetricsSnapshot,
 } from '../runtime/index.js';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
+import type { CollectorSpoutArgs } from '../spouts/collector-spout.js';
+import { collectorReadings, registerCollectorMetrics, type CollectorReading } from '../spouts/collector/collector-metrics.js';
 import { ALERTS_FILE_TOPIC } from '../bolts/output/alert-record.js';
 import { truncateTopicFiles } from '../bolts/output/file-sink.js';
 import type { ThemisConfig } from '../bolts/themis-config.js';
@@ -42,6 +44,8 @@ export const DEFAULT_WORKER_HEAP_MB = 1024;
 
 export type FlowInput =
   | { readonly kind: 'file'; readonly path: string; readonly label?: string; readonly maxRetries: number; readonly ratePerSec?: number }
+  /** NetFlow v5/v9 and IPFIX exporters sending to a UDP address (spouts/collector-spout.ts). */
+  | ({ readonly kind: 'collector' } & CollectorSpoutArgs)
   | {
       readonly kind: 'kafka';
       readonly brokers: readonly string[];
@@ -89,6 +93,8 @@ export interface ThemisRun {
   readonly metricsServer: Server | null;
   /** Figures so far, from the latest metrics of every thread. */
   progress(): Progress;
+  /** Collector input: what each exporter sent so far (one reading per listening task); empty otherwise. */
+  collectorReadings(): CollectorReading[];
   /** Graceful stop: drain in-flight trees (for up to drainTimeoutMs; default the message timeout), close spouts and bolts, stop the endpoint. */
   stop(drainTimeoutMs?: number): Promise<void>;
 }
@@ -118,6 +124,10 @@ function spoutRef(input: FlowInput, readerPerThread: boolean, linesStayLocal: bo
   if (input.kind === 'file') {
     const { kind: _kind, ...file } = input;
     return moduleRef(import.meta.url, '../spouts/file-spout', 'FileSpout', { ...file, singleReader: !readerPerThread });
+  }
+  if (input.kind === 'collector') {
+    const { kind: _kind, ...collector } = input;
+    return moduleRef(import.meta.url, '../spouts/collector-spout', 'CollectorSpout', collector);
   }
   const { kind: _kind, ...kafka } = input;
   return moduleRef(import.meta.url, '../spouts/kafka-spout', 'KafkaSpout', { ...kafka, brokers: [...kafka.brokers], keyedByConversation: linesStayLocal });
@@ -159,7 +169,8 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
   // the topic is keyed by conversation. Each reader's lines then stay on its thread, from parsing to
   // output. A FIFO has one reader; an input topic not keyed by conversation has a consumer per
   // thread whose lines are spread over every thread's parsers by conversation.
-  const readerPerThread = o.input.kind === 'file' ? o.input.label !== 'stdin' : o.input.keyedByConversation !== false;
+  // A collector has one socket, on one spout task, like standard input.
+  const readerPerThread = o.input.kind === 'file' ? o.input.label !== 'stdin' : o.input.kind === 'kafka' && o.input.keyedByConversation !== false;
   const spoutDefault: Parallelism = o.input.kind === 'kafka' || readerPerThread ? { executors: o.workers, tasks: o.workers } : { executors: 1, tasks: 1 };
   const placement = { parallelism: deploymentParallelism(o.submit, spoutDefault, o.parallelism), workers: o.workers, spoutSharesByConversation: readerPerThread };
   // The Kafka spout skips the conversation hash when the topology keeps its lines local.
@@ -182,6 +193,7 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
   const topology = await RunningTopology.start(spec);
   const registry = new Registry();
   registerTopologyMetrics(registry, topology, o.submit.name);
+  if (o.input.kind === 'collector') registerCollectorMetrics(registry, () => topology.snapshots, o.submit.name);
   let metricsServer: Server | null = null;
   let page: LivePage | null = null;
   if (o.metricsPort !== null) {
@@ -210,6 +222,7 @@ export async function startThemis(o: RunThemisOptions): Promise<ThemisRun> {
     registry,
     metricsServer,
     progress: () => progressOf(topology.snapshots),
+    collectorReadings: () => collectorReadings(topology.snapshots),
     async stop(drainTimeoutMs?: number) {
       await topology.shutdown(drainTimeoutMs === undefined ? {} : { drainTimeoutMs });
       page?.close();

@@ -211,6 +211,11 @@ async function pump(source: AsyncIterable<SourceItem>, sink: FlowSink, options: 
         summary.isInterrupted = true;
         break;
       }
+      if (item.kind === 'flush') {
+        if (batch.length > 0) await sink.send(batch, onDone);
+        batch = [];
+        continue;
+      }
       if (item.kind === 'source-error') {
         const message = `${item.source}: ${item.message}`;
         summary.sourceErrors.push(message);

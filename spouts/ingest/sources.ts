@@ -20,7 +20,9 @@ import { convertNfdumpRecord, JsonObjectSplitter, NFDUMP_NO_FLOWS, type NfdumpCo
 export type SourceItem =
   | { kind: 'line'; location: string; text: string }
   | { kind: 'invalid'; location: string; reason: string; text: string }
-  | { kind: 'source-error'; source: string; message: string };
+  | { kind: 'source-error'; source: string; message: string }
+  /** A live source (the collector) has nothing more for now: what is batched is sent without waiting for a full batch. */
+  | { kind: 'flush' };
 
 /**
  * One candidate flow per line of `input`, located as `name:line` (1-based). Blank lines are

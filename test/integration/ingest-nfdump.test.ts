@@ -9,6 +9,7 @@ import { conversationKey } from '../../bolts/match/conversation-key.js';
 import type { Flow } from '../../bolts/flow.js';
 import { useTestBroker } from '../helpers/kafka.js';
 import { consumeTopic } from '../helpers/consume-topic.js';
+import { echo, tcp, udp, type Step } from '../helpers/exporter-capture.js';
 import { captureToNfcapd, killChildren, requireNfdumpTools, start } from '../helpers/nfcapd-capture.js';
 import {
   ipPacketBytes,
@@ -18,7 +19,6 @@ import {
   TCP_RST,
   TCP_SYN,
   type PacketSpec,
-  type Transport,
 } from '../helpers/pcap-writer.js';
 
 // The whole chain a user runs: a capture (written here) → softflowd 1.1.0 (NetFlow v9) → nfcapd
@@ -32,26 +32,6 @@ const FIRST_ID = 5_000_000;
 const CAPTURE_START_US = 1_484_033_957_500_000;
 
 let workDir: string;
-
-/** One packet of the capture, `gapMs` after the previous one. */
-interface Step {
-  src: string;
-  dst: string;
-  transport: Transport;
-  tos?: number;
-}
-
-function tcp(src: string, srcPort: number, dst: string, dstPort: number, flags: number, payloadBytes = 0): Step {
-  return { src, dst, transport: { kind: 'tcp', srcPort, dstPort, flags, payloadBytes } };
-}
-
-function udp(src: string, srcPort: number, dst: string, dstPort: number, payloadBytes: number): Step {
-  return { src, dst, transport: { kind: 'udp', srcPort, dstPort, payloadBytes } };
-}
-
-function echo(src: string, dst: string, isReply: boolean): Step {
-  return { src, dst, transport: { kind: 'icmp-echo', isReply, identifier: 7, sequence: 1, payloadBytes: 56 } };
-}
 
 const LOCAL = '192.0.2.10';
 const WEB = '198.51.100.7';
