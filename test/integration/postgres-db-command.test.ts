@@ -44,11 +44,12 @@ describe('themis-topology db', () => {
         'applied          001_configuration_lists.sql',
         'applied          002_scored_flows.sql',
         'applied          003_one_row_per_flow.sql',
-        `127.0.0.1:5432/test schema ${schema}: 3 applied, 0 already applied`,
+        'applied          004_alerts.sql',
+        `127.0.0.1:5432/test schema ${schema}: 4 applied, 0 already applied`,
       ]);
       const second = await db(['migrate', '--schema', schema], { THEMIS_POSTGRES_URL: TEST_POSTGRES_URL });
       expect(second.exitCode).toBe(0);
-      expect(second.out.at(-1)).toBe(`127.0.0.1:5432/test schema ${schema}: 0 applied, 3 already applied`);
+      expect(second.out.at(-1)).toBe(`127.0.0.1:5432/test schema ${schema}: 0 applied, 4 already applied`);
     });
   });
 
@@ -70,7 +71,7 @@ describe('themis-topology db', () => {
     await withTestSchema(async ({ schema }) => {
       const run = await db(['migrate', '--schema', schema], { PGHOST: '127.0.0.1', PGPORT: '5432', PGDATABASE: 'test', PGUSER: 'root' });
       expect(run.err).toEqual([]);
-      expect(run.out.at(-1)).toBe(`127.0.0.1:5432/test schema ${schema}: 3 applied, 0 already applied`);
+      expect(run.out.at(-1)).toBe(`127.0.0.1:5432/test schema ${schema}: 4 applied, 0 already applied`);
     });
   });
 
