@@ -3,7 +3,7 @@ import { isProbe, PORT_OF_SERVICE_KEY, type Contact } from './contact.js';
 import { EntryBudget } from './entry-budget.js';
 import { EventClock } from './event-clock.js';
 import type { AlertType, EvidenceRule } from './evidence-rule.js';
-import { GuessingState, isPasswordGuessing } from './password-guessing.js';
+import { GuessingState, isPasswordGuessing, type GuessingOutcome } from './password-guessing.js';
 import { AddressScanState, isAddressScan, isPortScan, PortScanState } from './port-scan.js';
 import { RandomWalkState, walkSteps, type WalkSteps } from './random-walk.js';
 
@@ -29,16 +29,23 @@ export interface BookCounters {
   entriesRefused: number;
 }
 
+/**
+ * A source's state. Most sources are seen a few times and never probe or log in: the scan and
+ * guessing states and the alerts are made on first use, so such a source costs its walk alone.
+ */
 interface SourceState {
   readonly budget: EntryBudget;
-  readonly portScan: PortScanState;
-  readonly addressScan: AddressScanState;
+  portScan: PortScanState | undefined;
+  addressScan: AddressScanState | undefined;
   readonly walk: RandomWalkState;
-  readonly guessing: GuessingState;
-  readonly alerts: Map<AlertType, Alert>;
+  guessing: GuessingState | undefined;
+  alerts: Map<AlertType, Alert> | undefined;
   /** Seen since eviction last passed it (the second chance of the clock algorithm). */
   isReferenced: boolean;
 }
+
+const NO_GUESS: GuessingOutcome = { kind: 'none' };
+const isIdle = (state: { readonly isEmpty: boolean } | undefined): boolean => state === undefined || state.isEmpty;
 
 export class SourceBook {
   private readonly clock: EventClock;
@@ -85,28 +92,30 @@ export class SourceBook {
     const r = this.rule;
     const wm = this.clock.watermarkSecs;
     const bump = (type: AlertType, attempts: number, score: number, windowSecs: number, evidence?: () => AlertEvidence): void => {
-      const open = s.alerts.get(type);
+      const open = s.alerts?.get(type);
       if (open !== undefined) addToAlert(open, c, r.maxListed);
       else {
         const alert = raiseAlert(type, c, { attempts, score, windowSecs, maxListed: r.maxListed }, evidence?.());
-        s.alerts.set(type, alert);
+        (s.alerts ??= new Map()).set(type, alert);
         raised.push(alert);
       }
     };
 
     if (isProbe(c, r.probeMaxPackets)) {
-      const ports = s.portScan.observe(c, wm, r.portScan.windowSecs, s.budget);
+      const portScan = (s.portScan ??= new PortScanState());
+      const ports = portScan.observe(c, wm, r.portScan.windowSecs, s.budget);
       if (isPortScan(ports, r.portScan)) {
         bump('PORT_SCAN', ports, r.portScan.score, r.portScan.windowSecs, () => ({
-          ports: s.portScan.valuesOf(c, r.maxListed).map(PORT_OF_SERVICE_KEY),
-          firstSeenSecs: s.portScan.oldestOf(c),
+          ports: portScan.valuesOf(c, r.maxListed).map(PORT_OF_SERVICE_KEY),
+          firstSeenSecs: portScan.oldestOf(c),
         }));
       }
-      const targets = s.addressScan.observe(c, wm, r.addressScan.windowSecs, s.budget);
+      const addressScan = (s.addressScan ??= new AddressScanState());
+      const targets = addressScan.observe(c, wm, r.addressScan.windowSecs, s.budget);
       if (isAddressScan(targets, r.addressScan)) {
         bump('ADDRESS_SCAN', targets, r.addressScan.score, r.addressScan.windowSecs, () => ({
-          targets: s.addressScan.valuesOf(c, r.maxListed),
-          firstSeenSecs: s.addressScan.oldestOf(c),
+          targets: addressScan.valuesOf(c, r.maxListed),
+          firstSeenSecs: addressScan.oldestOf(c),
         }));
       }
     }
@@ -117,9 +126,10 @@ export class SourceBook {
       bump('RANDOM_WALK_SCAN', first.count, r.randomWalk.score, r.randomWalk.windowSecs, () => ({ firstSeenSecs: first.sinceSecs }));
     }
 
-    const guess = s.guessing.observe(c, wm, r.passwordGuessing, r.compromise, s.budget);
+    const guessing = r.passwordGuessing.ports.includes(c.port) ? (s.guessing ??= new GuessingState()) : s.guessing;
+    const guess = guessing?.observe(c, wm, r.passwordGuessing, r.compromise, s.budget) ?? NO_GUESS;
     if (guess.kind === 'attempt' && isPasswordGuessing(guess.similar, r.passwordGuessing)) {
-      if (guess.group.length > 0) s.guessing.markGuessed(guess.service, guess.group);
+      if (guess.group.length > 0) guessing!.markGuessed(guess.service, guess.group);
       bump('PASSWORD_GUESSING', guess.similar, r.passwordGuessing.score, r.passwordGuessing.windowSecs, () => ({
         flowIds: guess.group.slice(0, r.maxListed).map((a) => a.flowId),
         firstSeenSecs: Math.min(...guess.group.map((a) => a.timeSecs)),
@@ -133,12 +143,12 @@ export class SourceBook {
 
   hasOpenAlert(source: string): boolean {
     const s = this.sources.get(source);
-    return s !== undefined && s.alerts.size > 0;
+    return s?.alerts !== undefined && s.alerts.size > 0;
   }
 
   /** The source's open alerts: its conversations are tagged with them. */
   activeAlerts(source: string): Iterable<Alert> {
-    return this.sources.get(source)?.alerts.values() ?? [];
+    return this.sources.get(source)?.alerts?.values() ?? [];
   }
 
   /** Drops what the watermark has passed; closed alerts are then in `takeClosed`. */
@@ -146,17 +156,17 @@ export class SourceBook {
     const wm = this.clock.watermarkSecs;
     const r = this.rule;
     for (const [source, s] of this.sources) {
-      s.portScan.expire(wm, r.portScan.windowSecs, s.budget);
-      s.addressScan.expire(wm, r.addressScan.windowSecs, s.budget);
+      s.portScan?.expire(wm, r.portScan.windowSecs, s.budget);
+      s.addressScan?.expire(wm, r.addressScan.windowSecs, s.budget);
       s.walk.expire(wm, r.randomWalk, s.budget);
-      s.guessing.expire(wm, r.passwordGuessing, s.budget);
-      for (const [type, alert] of s.alerts) {
+      s.guessing?.expire(wm, r.passwordGuessing, s.budget);
+      for (const [type, alert] of s.alerts ?? []) {
         if (alert.lastSeenSecs < wm - alert.windowSecs) {
-          s.alerts.delete(type);
+          s.alerts!.delete(type);
           this.closed.push(alert);
         }
       }
-      if (s.alerts.size === 0 && s.portScan.isEmpty && s.addressScan.isEmpty && s.walk.isEmpty && s.guessing.isEmpty) this.sources.delete(source);
+      if ((s.alerts?.size ?? 0) === 0 && isIdle(s.portScan) && isIdle(s.addressScan) && s.walk.isEmpty && isIdle(s.guessing)) this.sources.delete(source);
     }
   }
 
@@ -171,7 +181,7 @@ export class SourceBook {
   takeDirty(): Alert[] {
     const out: Alert[] = [];
     for (const s of this.sources.values()) {
-      for (const alert of s.alerts.values()) {
+      for (const alert of s.alerts?.values() ?? []) {
         if (!alert.isDirty) continue;
         alert.isDirty = false;
         out.push(alert);
@@ -189,11 +199,11 @@ export class SourceBook {
     if (this.sources.size >= this.rule.maxSources) this.evictOldest();
     s = {
       budget: new EntryBudget(this.rule.maxEntriesPerSource),
-      portScan: new PortScanState(),
-      addressScan: new AddressScanState(),
+      portScan: undefined,
+      addressScan: undefined,
       walk: new RandomWalkState(),
-      guessing: new GuessingState(),
-      alerts: new Map(),
+      guessing: undefined,
+      alerts: undefined,
       isReferenced: true,
     };
     this.sources.set(source, s);
@@ -209,7 +219,7 @@ export class SourceBook {
         this.sources.set(source, s);
         continue;
       }
-      for (const alert of s.alerts.values()) this.closed.push(alert);
+      for (const alert of s.alerts?.values() ?? []) this.closed.push(alert);
       this.counters.sourcesEvicted++;
       return;
     }
