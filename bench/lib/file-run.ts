@@ -17,6 +17,11 @@ export interface FileRunOptions {
   readonly plainLoopFlowsPerSec: number;
   /** With a page hook, /metrics and the live page are served on an ephemeral port, and the hook may open the page. */
   readonly page?: PageHook;
+  /**
+   * Also measure the rate from this many seconds after the start to the end (`steadyFlowsPerSec`),
+   * from the input count the metrics snapshots give then (at most one snapshot interval old).
+   */
+  readonly steadyAfterSecs?: number;
   /** More figures read from the run's last metrics snapshots, added to the result. */
   readonly extra?: (snapshots: ReadonlyArray<WorkerMetricsSnapshot | undefined>) => Record<string, unknown>;
 }
@@ -25,7 +30,7 @@ export interface FileRunOptions {
  * Runs the topology to the end of the file: flows/s over the run, p50/p99 of the scored output's
  * latency (after the warm-up for an offered-rate run; p99WholeRunMs includes it) and peak RSS.
  */
-export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun & { pageUpdates: number }> {
+export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun & { pageUpdates: number; steadyFlowsPerSec: number | null }> {
   const rss = rssSampler();
   const run = await startThemis({
     submit: { executors: o.workers, tasks: o.workers, maxPending: 20_000, extraMatch: 0, name: 'bench' },
@@ -38,6 +43,12 @@ export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun & { pa
   const t0 = performance.now();
   const done = run.topology.waitUntilDone(5);
   const pageDone = o.page ? await o.page(run) : null;
+  let steadyFrom: { atMs: number; linesIn: number } | null = null;
+  if (o.steadyAfterSecs !== undefined) {
+    const waitMs = t0 + o.steadyAfterSecs * 1000 - performance.now();
+    const finished = await Promise.race([done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, waitMs)))]);
+    if (!finished) steadyFrom = { atMs: performance.now(), linesIn: run.progress().linesIn };
+  }
   let afterWarmup: number[] | null = null;
   if (o.input.ratePerSec !== undefined) {
     const finished = await Promise.race([done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), o.warmupSecs * 1000))]);
@@ -45,7 +56,9 @@ export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun & { pa
     if (!finished) afterWarmup = latencyCounts(run.topology.snapshots);
   }
   await done;
-  const secs = (performance.now() - t0) / 1000;
+  const endMs = performance.now();
+  const secs = (endMs - t0) / 1000;
+  const steadyFlowsPerSec = steadyFrom === null ? null : Math.round((o.count - steadyFrom.linesIn) / ((endMs - steadyFrom.atMs) / 1000));
   const pageUpdates = pageDone ? await pageDone() : 0;
   await new Promise((r) => setTimeout(r, 1100));
   const counts = latencyCounts(run.topology.snapshots);
@@ -64,5 +77,5 @@ export async function runThemisFile(o: FileRunOptions): Promise<ThemisRun & { pa
     ...o.extra?.(run.topology.snapshots),
   };
   await run.stop();
-  return { ...result, pageUpdates };
+  return { ...result, pageUpdates, steadyFlowsPerSec };
 }
