@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseListenAddress, type ListenAddress } from '../spouts/collector/listen-address.js';
 import { DEFAULT_MAX_BUFFERED_DATAGRAMS, ListenError, UdpListener } from '../spouts/collector/udp-listener.js';
+import { parseFirstId, parseWholeNumber } from './option-values.js';
 
 /** The collector's flags, shared by themis-collect and `themis-topology submit --listen`. */
 export interface CollectorFlags {
@@ -39,10 +40,6 @@ export function addCollectorOptions(command: Command, listenHelp: string, { with
   return command;
 }
 
-function wholeNumber(text: string): number | undefined {
-  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
-}
-
 /**
  * Checks the collector flags (`--listen` required); one message per problem, each naming the flag,
  * the value and what it must be. Undefined when any is wrong.
@@ -56,18 +53,15 @@ export function parseCollectorFlags(flags: CollectorFlags, nowMs: number, proble
     if (parsed.ok) listen = parsed.address;
     else problems.push(parsed.reason);
   }
-  const recvBufferSize = flags.recvBufferBytes === undefined ? DEFAULT_RECV_BUFFER_BYTES : wholeNumber(flags.recvBufferBytes);
+  const recvBufferSize = flags.recvBufferBytes === undefined ? DEFAULT_RECV_BUFFER_BYTES : parseWholeNumber(flags.recvBufferBytes);
   if (recvBufferSize === undefined || recvBufferSize < 1024 || recvBufferSize > MAX_RECV_BUFFER_BYTES) {
     problems.push(`--recv-buffer-bytes (${flags.recvBufferBytes}) must be a whole number of bytes from 1024 to ${MAX_RECV_BUFFER_BYTES}`);
   }
-  const maxBufferedDatagrams = flags.bufferDatagrams === undefined ? DEFAULT_MAX_BUFFERED_DATAGRAMS : wholeNumber(flags.bufferDatagrams);
+  const maxBufferedDatagrams = flags.bufferDatagrams === undefined ? DEFAULT_MAX_BUFFERED_DATAGRAMS : parseWholeNumber(flags.bufferDatagrams);
   if (maxBufferedDatagrams === undefined || maxBufferedDatagrams < 1 || maxBufferedDatagrams > MAX_BUFFERED_DATAGRAMS) {
     problems.push(`--buffer-datagrams (${flags.bufferDatagrams}) must be a whole number from 1 to ${MAX_BUFFERED_DATAGRAMS}`);
   }
-  const firstId = flags.firstId === undefined ? nowMs * 1000 : wholeNumber(flags.firstId);
-  if (firstId === undefined || !Number.isSafeInteger(firstId)) {
-    problems.push(`--first-id (${flags.firstId}) must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
-  }
+  const firstId = parseFirstId(flags.firstId, nowMs, problems);
   if (problems.length > before || listen === undefined || recvBufferSize === undefined || maxBufferedDatagrams === undefined || firstId === undefined) return undefined;
   return Object.freeze({
     listen,

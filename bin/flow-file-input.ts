@@ -29,7 +29,8 @@ import { unconvertedLine } from '../bolts/parse/unconverted-record.js';
 import { ingestToLines, LINES_HIGH_WATER_MARK, type IngestSummary } from '../spouts/ingest/ingest.js';
 import { checkFileFormat, detectInputFormat, INPUT_FORMATS, readFileHead, type InputFormat } from '../spouts/ingest/input-format.js';
 import { listNfcapdFiles, nfcapdSource, nfdumpJsonSource, nfdumpVersion, type IdCounter, type NfdumpCommand, type SourceItem } from '../spouts/ingest/sources.js';
-import { parseFirstId, parseUtcOffset } from './nfdump-options.js';
+import { parseUtcOffset } from './nfdump-options.js';
+import { parseFirstId } from './option-values.js';
 
 export interface FileInputFlags {
   readonly input: string;

@@ -1,26 +1,8 @@
 /**
- * The options that turn nfdump records into flows, shared by `themis-ingest nfdump` and
+ * The option that turns nfdump records into flows, shared by `themis-ingest nfdump` and
  * `themis-topology submit --input-format nfcapd|nfdump-json`: each check adds one line per problem.
+ * Their ids come from --first-id (option-values.ts), as the collector's do.
  */
-
-export function parseWholeNumber(text: string): number | undefined {
-  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
-}
-
-/**
- * `--first-id`: nfdump records carry no flow id, so ids are assigned in order from this one. The
- * default is the start time in epoch milliseconds × 1000 (about 1.8e15, safe up to the year 2255):
- * a run uses 1000 ids per millisecond it has been running, so runs one after another never collide
- * as long as they stay under a million flows per second.
- */
-export function parseFirstId(text: string | undefined, nowMs: number, problems: string[]): number | undefined {
-  const firstId = text === undefined ? Math.floor(nowMs) * 1000 : parseWholeNumber(text);
-  if (firstId === undefined || !Number.isSafeInteger(firstId) || firstId < 1) {
-    problems.push(`--first-id (${text}) must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
-    return undefined;
-  }
-  return firstId;
-}
 
 /** `--nfdump-utc-offset`: `+hh:mm` / `-hh:mm` (also `Z`) as minutes east of UTC; default 0. */
 export function parseUtcOffset(text: string | undefined, problems: string[]): number | undefined {

@@ -21,7 +21,6 @@
  */
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { Command } from 'commander';
 import { describeCollector, describeExporter } from '../spouts/collector/collector-metrics.js';
 import { collectorSource, DEFAULT_LINGER_MS } from '../spouts/collector/collector-source.js';
@@ -34,6 +33,7 @@ import {
   DEFAULT_INGEST_TOPIC,
   DEFAULT_MAX_BATCHES_IN_FLIGHT,
   ingest,
+  ingestToFile,
   ingestToLines,
   LINES_HIGH_WATER_MARK,
   type IngestSummary,
@@ -42,7 +42,8 @@ import {
 import type { IdCounter, SourceItem } from '../spouts/ingest/sources.js';
 import { addCollectorOptions, parseCollectorFlags, type CollectorConfig, type CollectorFlags } from './collector-options.js';
 import { isEntryPoint } from './is-entry-point.js';
-import { checkTopicName, parseBrokerList } from './kafka-options.js';
+import { checkTopicName, parseBatchesInFlight, parseBatchSize, parseBrokerList } from './kafka-options.js';
+import { parseWholeNumber } from './option-values.js';
 import { parseProgram } from './parse-program.js';
 
 const EXIT_FAILED = 1;
@@ -82,14 +83,10 @@ interface CollectConfig {
   readonly lingerMs: number;
 }
 
-function wholeNumber(text: string): number | undefined {
-  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
-}
-
 /** Every flag checked at once; one message per problem. */
 function parseFlags(flags: CollectFlags, io: CollectIo, problems: string[]): CollectConfig | undefined {
   const collector = parseCollectorFlags(flags, io.nowMs(), problems);
-  const lingerMs = flags.lingerMs === undefined ? DEFAULT_LINGER_MS : wholeNumber(flags.lingerMs);
+  const lingerMs = flags.lingerMs === undefined ? DEFAULT_LINGER_MS : parseWholeNumber(flags.lingerMs);
   if (lingerMs === undefined || lingerMs > 60_000) problems.push(`--linger-ms (${flags.lingerMs}) must be a whole number of milliseconds from 0 to 60000`);
   const kafkaOnly: Array<[string, string | undefined]> = [['--topic', flags.topic], ['--batch', flags.batch], ['--in-flight', flags.inFlight]];
   let destination: Destination | undefined;
@@ -102,10 +99,8 @@ function parseFlags(flags: CollectFlags, io: CollectIo, problems: string[]): Col
     const brokers = parseBrokerList(flags.kafka, '--kafka', problems);
     const topic = flags.topic ?? DEFAULT_INGEST_TOPIC;
     checkTopicName(topic, '--topic', problems);
-    const batchSize = flags.batch === undefined ? DEFAULT_BATCH_SIZE : wholeNumber(flags.batch);
-    if (batchSize === undefined || batchSize < 1 || batchSize > 100_000) problems.push(`--batch (${flags.batch}) must be a whole number of messages from 1 to 100000`);
-    const maxBatchesInFlight = flags.inFlight === undefined ? DEFAULT_MAX_BATCHES_IN_FLIGHT : wholeNumber(flags.inFlight);
-    if (maxBatchesInFlight === undefined || maxBatchesInFlight < 1 || maxBatchesInFlight > 64) problems.push(`--in-flight (${flags.inFlight}) must be a whole number of batches from 1 to 64`);
+    const batchSize = parseBatchSize(flags.batch, problems);
+    const maxBatchesInFlight = parseBatchesInFlight(flags.inFlight, problems);
     if (batchSize !== undefined && maxBatchesInFlight !== undefined) destination = { kind: 'kafka', brokers, topic, batchSize, maxBatchesInFlight };
   }
   if (problems.length > 0 || collector === undefined || destination === undefined || lingerMs === undefined) return undefined;
@@ -220,13 +215,7 @@ function isStreamError(err: unknown): boolean {
 /** The lines to the file (appended) or stdout through themis-ingest's line writer; ends the file. */
 async function writeLines(source: AsyncIterable<SourceItem>, path: string, stdout: Writable, options: PumpOptions): Promise<IngestSummary> {
   if (path === '-') return ingestToLines(source, stdout, options);
-  const output = createWriteStream(path, { flags: 'a', highWaterMark: LINES_HIGH_WATER_MARK });
-  try {
-    return await ingestToLines(source, output, options);
-  } finally {
-    output.end();
-    await finished(output);
-  }
+  return ingestToFile(source, createWriteStream(path, { flags: 'a', highWaterMark: LINES_HIGH_WATER_MARK }), options);
 }
 
 /** Runs the program; commander's own errors (unknown option, missing value) give exit 2. */

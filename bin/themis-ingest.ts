@@ -40,7 +40,6 @@
  * summary.
  */
 import { createReadStream, createWriteStream, openSync, statSync } from 'node:fs';
-import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { Command } from 'commander';
 import {
@@ -48,6 +47,7 @@ import {
   DEFAULT_INGEST_TOPIC,
   DEFAULT_MAX_BATCHES_IN_FLIGHT,
   ingest,
+  ingestToFile,
   ingestToLines,
   LINES_HIGH_WATER_MARK,
   type IngestOptions,
@@ -65,9 +65,10 @@ import {
   type IdCounter,
   type SourceItem,
 } from '../spouts/ingest/sources.js';
-import { parseFirstId, parseUtcOffset, parseWholeNumber } from './nfdump-options.js';
+import { parseUtcOffset } from './nfdump-options.js';
+import { parseFirstId } from './option-values.js';
 import { isEntryPoint } from './is-entry-point.js';
-import { checkTopicName, parseBrokerList } from './kafka-options.js';
+import { checkTopicName, parseBatchesInFlight, parseBatchSize, parseBrokerList } from './kafka-options.js';
 import { parseProgram } from './parse-program.js';
 
 const DEFAULT_BROKERS = '127.0.0.1:9092';
@@ -301,13 +302,7 @@ async function writeLines(
   io: CliIo,
 ): Promise<IngestSummary> {
   if (destination.fd === null) return ingestToLines(source, io.stdout ?? process.stdout, options);
-  const output = createWriteStream('', { fd: destination.fd, highWaterMark: LINES_HIGH_WATER_MARK });
-  try {
-    return await ingestToLines(source, output, options);
-  } finally {
-    output.end();
-    await finished(output);
-  }
+  return ingestToFile(source, createWriteStream('', { fd: destination.fd, highWaterMark: LINES_HIGH_WATER_MARK }), options);
 }
 
 function printSummary(summary: IngestSummary, options: CommonConfig & { sendInvalid: boolean }, io: CliIo): void {
@@ -360,7 +355,7 @@ function rejectOptions(command: string, problems: string[], io: CliIo): void {
 function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: string[]): CommonConfig | undefined {
   const before = problems.length;
   if (flags.output !== undefined) {
-    const batchSize = parseBatch(flags.batch, problems);
+    const batchSize = parseBatchSize(flags.batch, problems);
     const kafkaOnly = (['--brokers', '--topic', '--in-flight'] as const).filter((_, i) => [flags.brokers, flags.topic, flags.inFlight][i] !== undefined);
     if (kafkaOnly.length > 0) {
       problems.push(`--output writes the flows to ${flags.output === '-' ? 'stdout' : 'a file'} instead of Kafka: give it or ${kafkaOnly.join(', ')}, not both`);
@@ -373,20 +368,10 @@ function parseCommonFlags(flags: CommonFlags, env: CliIo['env'], problems: strin
   const brokers = parseBrokerList(flags.brokers ?? (env[BROKERS_ENV] || DEFAULT_BROKERS), brokersSource, problems);
   const topic = flags.topic ?? DEFAULT_INGEST_TOPIC;
   checkTopicName(topic, '--topic', problems);
-  const batchSize = parseBatch(flags.batch, problems);
-  const maxBatchesInFlight = flags.inFlight === undefined ? DEFAULT_MAX_BATCHES_IN_FLIGHT : parseWholeNumber(flags.inFlight);
-  if (maxBatchesInFlight === undefined || maxBatchesInFlight < 1 || maxBatchesInFlight > 64) {
-    problems.push(`--in-flight (${flags.inFlight}) must be a whole number of batches from 1 to 64`);
-  }
+  const batchSize = parseBatchSize(flags.batch, problems);
+  const maxBatchesInFlight = parseBatchesInFlight(flags.inFlight, problems);
   if (problems.length > before || batchSize === undefined || maxBatchesInFlight === undefined) return undefined;
   return Object.freeze({ batchSize, destination: { kind: 'kafka' as const, brokers: Object.freeze(brokers), topic, maxBatchesInFlight } });
-}
-
-function parseBatch(text: string | undefined, problems: string[]): number | undefined {
-  const batchSize = text === undefined ? DEFAULT_BATCH_SIZE : parseWholeNumber(text);
-  if (batchSize !== undefined && batchSize >= 1 && batchSize <= 100_000) return batchSize;
-  problems.push(`--batch (${text}) must be a whole number of messages from 1 to 100000`);
-  return undefined;
 }
 
 /**

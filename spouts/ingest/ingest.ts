@@ -26,6 +26,7 @@ import { describeKafkaError } from '../kafka/kafka-client.js';
 import { themisProducer } from '../kafka/producer.js';
 import { IngestError } from './errors.js';
 import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { SourceItem } from './sources.js';
 
 export const DEFAULT_INGEST_TOPIC = 'netflow-json';
@@ -150,6 +151,20 @@ export async function ingestToLines(source: AsyncIterable<SourceItem>, output: W
   const summary = await pump(source, writer, options);
   if (writer.failure !== undefined) throw writer.failure;
   return summary;
+}
+
+/**
+ * ingestToLines into a file stream of the caller's (opened with LINES_HIGH_WATER_MARK), which this
+ * ends and waits for, whether the lines went out or not: themis-ingest's and themis-collect's
+ * --output file.
+ */
+export async function ingestToFile(source: AsyncIterable<SourceItem>, output: Writable, options: PumpOptions): Promise<IngestSummary> {
+  try {
+    return await ingestToLines(source, output, options);
+  } finally {
+    output.end();
+    await finished(output);
+  }
 }
 
 /**

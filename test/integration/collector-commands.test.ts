@@ -132,6 +132,11 @@ describe('themis-collect', () => {
     expect(run.stderr).toContain('--listen "localhost:99999"');
     expect(run.stderr).toContain('give --output or --kafka, not both');
     expect(run.stderr).toContain('--buffer-datagrams (0) must be a whole number from 1');
+    // 0 is no flow id (the parser refuses it), and --batch is checked as themis-ingest checks it.
+    const ids = await runCli('themis-collect', ['--listen', '127.0.0.1:0', '--kafka', '127.0.0.1:9092', '--first-id', '0', '--batch', '0']);
+    expect(ids.code).toBe(2);
+    expect(ids.stderr).toContain('--first-id (0) must be a whole number from 1');
+    expect(ids.stderr).toContain('--batch (0) must be a whole number of messages from 1 to 100000');
     const missing = await runCli('themis-collect', []);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--listen <addr:port> is required');
