@@ -2,7 +2,9 @@
  * Resident memory of the Themis topology over a long file-to-file run: is it bounded, and flat?
  * Prints a table and writes bench/results/memory.json.
  *
- *   npm run bench:memory [-- --flows 10000000 --max-pending 20000 --worker-heap-mb 1024]
+ *   npm run bench:memory [-- --flows 10000000 --max-pending 20000 --worker-heap-mb 1024 --config FILE]
+ *
+ * `--config` is passed to the CLI: deploy/profiles/evidence-first.json measures the evidence stage.
  *
  * Without --worker-heap-mb the CLI's default cap applies (DEFAULT_WORKER_HEAP_MB); 0 is V8's own limit.
  *
@@ -14,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareBenchInput } from './lib/bench-data.js';
 import { benchArgs, printTable, resultsFile, writeResults } from './lib/report.js';
@@ -37,6 +39,7 @@ try {
   const args = ['submit', String(workers), String(workers), String(maxPending), '0', 'memory', '--workers', String(workers)];
   args.push('--input', inputPath, '--data-dir', dataDir, '--output-dir', out, '--no-metrics-port', '--quiet');
   if (workerHeapMb !== undefined) args.push('--worker-heap-mb', String(workerHeapMb));
+  if (argv.has('config')) args.push('--config', resolve(argv.get('config')!));
   const t0 = performance.now();
   const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   const samples: number[] = [];

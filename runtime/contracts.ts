@@ -62,7 +62,7 @@ export interface TopologyContext {
   counter(name: string): MetricCounter;
   /**
    * A latency histogram of this task, exported as `themis_<name>_seconds` (a Prometheus histogram
-   * with the engine's fixed buckets, 10 µs to 10 s) with the instance, component and task labels.
+   * with the engine's fixed buckets, 10 µs to 1,000 s) with the instance, component and task labels.
    */
   histogram(name: string): MetricHistogram;
   /**

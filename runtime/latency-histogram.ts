@@ -5,17 +5,19 @@
  */
 
 /**
- * Upper bounds of the buckets, seconds: 10 µs to 10 s, six per decade on the E6 series (1, 1.5,
- * 2.2, 3.3, 4.7, 6.8), each about 1.47 times the last. A bucket's upper bound is what
- * histogram_quantile interpolates towards, so a quantile reads at most 47 % high. The last bucket
- * (+Inf) holds what passes 10 s.
+ * Upper bounds of the buckets, seconds: 10 µs to 1,000 s, six per decade on the E6 series (1,
+ * 1.5, 2.2, 3.3, 4.7, 6.8), each about 1.47 times the last. A bucket's upper bound is what
+ * histogram_quantile interpolates towards, so a quantile reads at most 47 % high. The decades past
+ * 10 s hold the long waits a stream allows on purpose (a flow held for its reverse direction for
+ * the match window, a conversation held for evidence, a tuple up to its message timeout), which
+ * would otherwise all read +Inf. The last bucket (+Inf) holds what passes 1,000 s.
  */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = (() => {
   const e6Micros = [10, 15, 22, 33, 47, 68];
   const bounds: number[] = [];
   // Integers of microseconds, divided once: each bound is the double nearest its decimal (0.000022).
-  for (let scale = 1; scale <= 100_000; scale *= 10) for (const m of e6Micros) bounds.push((m * scale) / 1_000_000);
-  bounds.push(10);
+  for (let scale = 1; scale <= 10_000_000; scale *= 10) for (const m of e6Micros) bounds.push((m * scale) / 1_000_000);
+  bounds.push(1000);
   return bounds;
 })();
 
@@ -36,7 +38,7 @@ export class LatencyHistogram {
 
   /** Records `n` observations of `seconds` each (a batch of n tuples timed as one, n × its mean). */
   observe(seconds: number, n = 1): void {
-    // Binary search for the first bound >= seconds (Prometheus' `le`): 6 comparisons for 38 buckets.
+    // Binary search for the first bound >= seconds (Prometheus' `le`): 6 comparisons for 50 buckets.
     let lo = 0;
     let hi = BOUNDS.length;
     while (lo < hi) {

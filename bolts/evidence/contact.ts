@@ -1,4 +1,5 @@
 import type { Flow } from '../flow.js';
+import type { IpAddress } from '../lookup/ip-address.js';
 import type { EvidenceRule } from './evidence-rule.js';
 
 /**
@@ -23,6 +24,8 @@ export interface Contact {
   readonly isFailed: boolean;
   /** Packets the initiator sent. */
   readonly initiatorPackets: number;
+  /** The target and service as one key (pairKey): what the random walk remembers. */
+  readonly pair: number | string;
 }
 
 const TCP = 6;
@@ -31,11 +34,14 @@ export function contactOf(flow: Flow): Contact {
   const fromSrc = flow.initiator === 'src';
   const responderPackets = fromSrc ? flow.packetsRecv : flow.packetsSent;
   const responderFlags = fromSrc ? flow.flagsRecv : flow.flags;
+  const target = fromSrc ? flow.dstIp : flow.srcIp;
+  const port = fromSrc ? flow.dstPort : flow.srcPort;
   return {
     flowId: flow.id,
     source: (fromSrc ? flow.srcIp : flow.dstIp).text,
-    target: (fromSrc ? flow.dstIp : flow.srcIp).text,
-    port: fromSrc ? flow.dstPort : flow.srcPort,
+    target: target.text,
+    port,
+    pair: pairKey(target, flow.protocol, port),
     protocol: flow.protocol,
     timeSecs: flow.startSecs,
     durationSecs: Math.max(0, flow.endSecs - flow.startSecs),
@@ -44,6 +50,30 @@ export function contactOf(flow: Flow): Contact {
     initiatorPackets: fromSrc ? flow.packetsSent : flow.packetsRecv,
     isFailed: responderPackets === 0 || (flow.protocol === TCP && isResetOnly(responderFlags)),
   };
+}
+
+/**
+ * Protocols a pair key can number: each gets 5 bits above the port, so an IPv4 target, protocol
+ * and port fit in one double (32 + 5 + 16 bits of the 53 exact ones). Any other protocol, or an
+ * IPv6 target, gets a text key.
+ */
+const NUMBERED_PROTOCOLS = [1, 6, 17, 58, 132, 47, 50, 51, 2, 41, 89, 103, 112, 136];
+const PROTOCOL_SLOT = (() => {
+  const slots = new Int8Array(256).fill(-1);
+  NUMBERED_PROTOCOLS.forEach((protocol, slot) => (slots[protocol] = slot));
+  return slots;
+})();
+const PORT_SLOTS = 65_536;
+const SERVICES = 32 * PORT_SLOTS;
+
+/**
+ * One key for a target and service (protocol and port), unique per pair: a number for an IPv4
+ * target on a numbered protocol, which makes no string per contact, else text.
+ */
+export function pairKey(target: IpAddress, protocol: number, port: number): number | string {
+  const slot = PROTOCOL_SLOT[protocol] ?? -1;
+  if (target.version === 4 && slot >= 0) return target.v4 * SERVICES + slot * PORT_SLOTS + port;
+  return `${target.text}|${protocol}|${port}`;
 }
 
 /** nfdump `UAPRSF`, OR-ed over the direction's packets: RST (index 3) and never SYN (index 4). */

@@ -73,6 +73,8 @@ export interface EvidenceRule {
   readonly maxSources: number;
   /** Distinct entries (ports, targets, first contacts, attempts) one source holds at most. */
   readonly maxEntriesPerSource: number;
+  /** ...and all the sources of one task together; when spent, the least recently seen are forgotten. */
+  readonly maxEntries: number;
   /** Length of an alert's target, port and flow id lists. */
   readonly maxListed: number;
   readonly portScan: PortScanRule;

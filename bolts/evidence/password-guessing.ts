@@ -1,6 +1,7 @@
 import type { Contact } from './contact.js';
 import type { EntryBudget } from './entry-budget.js';
 import type { CompromiseRule, PasswordGuessingRule } from './evidence-rule.js';
+import { SmallMap } from './small-map.js';
 
 /**
  * Password guessing per source and service (one target's port): repeated short connections of
@@ -25,23 +26,27 @@ export interface AttemptProfile {
   readonly durationSecs: number;
 }
 
+/**
+ * `similar`: the size of the largest group of similar attempts (`group`); below the threshold
+ * (minAttempts), or once alerted, the number of attempts, which bounds it, and no group.
+ */
 export type GuessingOutcome =
   | { readonly kind: 'none' }
-  | { readonly kind: 'attempt'; readonly service: string; readonly similar: number; readonly group: readonly Attempt[] }
-  | { readonly kind: 'departure'; readonly service: string; readonly profile: AttemptProfile };
+  | { readonly kind: 'attempt'; readonly service: number | string; readonly similar: number; readonly group: readonly Attempt[] }
+  | { readonly kind: 'departure'; readonly service: number | string; readonly profile: AttemptProfile };
 
 const NONE: GuessingOutcome = { kind: 'none' };
 
 export class GuessingState {
-  /** Per `target|port`: the short connections within the window, in arrival order. */
-  private readonly attempts = new Map<string, Attempt[]>();
-  /** Per `target|port` under a PASSWORD_GUESSING alert: what a guess there looks like. */
-  private readonly profiles = new Map<string, AttemptProfile>();
+  /** Per target and service (Contact.pair): the short connections within the window, in arrival order. */
+  private readonly attempts = new SmallMap<number | string, Attempt[]>();
+  /** Per target and service under a PASSWORD_GUESSING alert: what a guess there looks like (made with the first alert). */
+  private profiles: Map<number | string, AttemptProfile> | undefined = undefined;
 
   observe(c: Contact, watermarkSecs: number, rule: PasswordGuessingRule, compromise: CompromiseRule, budget: EntryBudget): GuessingOutcome {
     if (!rule.ports.includes(c.port)) return NONE;
-    const service = `${c.target}|${c.port}`;
-    const profile = this.profiles.get(service);
+    const service = c.pair;
+    const profile = this.profiles?.get(service);
     if (profile !== undefined && isSharpDeparture(c, profile, compromise)) return { kind: 'departure', service, profile };
     if (c.packets > rule.maxPackets) return NONE;
     let list = this.attempts.get(service);
@@ -51,13 +56,15 @@ export class GuessingState {
     list.push({ flowId: c.flowId, timeSecs: c.timeSecs, packets: c.packets, bytes: c.bytes, durationSecs: c.durationSecs });
     // Once alerted, the group is not sought again: each further guess just adds to the alert.
     if (profile !== undefined) return { kind: 'attempt', service, similar: list.length, group: [] };
+    // Fewer attempts than the threshold cannot make a group that reaches it: no sort.
+    if (list.length < rule.minAttempts) return { kind: 'attempt', service, similar: list.length, group: [] };
     const group = largestSimilarGroup(list, rule.packetTolerance);
     return { kind: 'attempt', service, similar: group.length, group };
   }
 
   /** The service is under an alert from now on: a sharply different conversation there is a possible compromise. */
-  markGuessed(service: string, group: readonly Attempt[]): void {
-    this.profiles.set(service, {
+  markGuessed(service: number | string, group: readonly Attempt[]): void {
+    (this.profiles ??= new Map()).set(service, {
       packets: median(group.map((a) => a.packets)),
       bytes: median(group.map((a) => a.bytes)),
       durationSecs: median(group.map((a) => a.durationSecs)),
@@ -69,7 +76,7 @@ export class GuessingState {
       dropBefore(list, watermarkSecs - rule.windowSecs, budget);
       if (list.length === 0) {
         this.attempts.delete(service);
-        this.profiles.delete(service);
+        this.profiles?.delete(service);
       }
     }
   }

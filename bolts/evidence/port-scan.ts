@@ -1,14 +1,17 @@
 import { serviceKey, type Contact } from './contact.js';
-import { DistinctWindow } from './distinct-window.js';
+import { DistinctWindow, Touched } from './distinct-window.js';
 import type { EntryBudget } from './entry-budget.js';
 import type { AddressScanRule, PortScanRule } from './evidence-rule.js';
+import { SmallMap } from './small-map.js';
+
+const targetOf = (c: Contact): string => c.target;
 
 /**
  * One source's probes, grouped by one side of the contact, counting distinct values of the other
  * within a window: the state of both scan detectors.
  */
 class DistinctByGroup<G, V> {
-  private readonly groups = new Map<G, DistinctWindow<V>>();
+  private readonly groups = new SmallMap<G, DistinctWindow<V>>();
 
   constructor(
     private readonly groupOf: (c: Contact) => G,
@@ -18,8 +21,14 @@ class DistinctByGroup<G, V> {
   /** Records the probe; returns the distinct values of its group within the window. */
   observe(c: Contact, watermarkSecs: number, windowSecs: number, budget: EntryBudget): number {
     const group = this.groupOf(c);
-    let values = this.groups.get(group);
-    if (values === undefined) this.groups.set(group, (values = new DistinctWindow()));
+    const values = this.groups.get(group);
+    if (values === undefined) {
+      // A group is made only for a value the budget took: a refused probe leaves nothing behind.
+      const fresh = new DistinctWindow<V>();
+      if (fresh.touch(this.valueOf(c), c.timeSecs, budget) === Touched.Refused) return 0;
+      this.groups.set(group, fresh);
+      return 1;
+    }
     values.expire(watermarkSecs - windowSecs, budget);
     values.touch(this.valueOf(c), c.timeSecs, budget);
     return values.size;
@@ -53,7 +62,7 @@ class DistinctByGroup<G, V> {
  */
 export class PortScanState extends DistinctByGroup<string, number> {
   constructor() {
-    super((c) => c.target, serviceKey);
+    super(targetOf, serviceKey);
   }
 }
 
@@ -67,7 +76,7 @@ export function isPortScan(distinctPorts: number, rule: PortScanRule): boolean {
  */
 export class AddressScanState extends DistinctByGroup<number, string> {
   constructor() {
-    super(serviceKey, (c) => c.target);
+    super(serviceKey, targetOf);
   }
 }
 

@@ -1,5 +1,5 @@
-import { serviceKey, type Contact } from './contact.js';
-import { DistinctWindow } from './distinct-window.js';
+import type { Contact } from './contact.js';
+import { DistinctWindow, Touched } from './distinct-window.js';
 import type { EntryBudget } from './entry-budget.js';
 import type { RandomWalkRule } from './evidence-rule.js';
 
@@ -36,8 +36,23 @@ export function walkSteps(rule: RandomWalkRule): WalkSteps {
   };
 }
 
+/** What one step said: whether the contact was a failed first contact, and whether the walk now says scanner. */
+export interface WalkStep {
+  readonly isFailedFirstContact: boolean;
+  readonly isScanner: boolean;
+}
+
+const STEPS: readonly WalkStep[] = [
+  { isFailedFirstContact: false, isScanner: false },
+  { isFailedFirstContact: false, isScanner: true },
+  { isFailedFirstContact: true, isScanner: false },
+  { isFailedFirstContact: true, isScanner: true },
+];
+const stepOf = (isFailedFirstContact: boolean, isScanner: boolean): WalkStep => STEPS[(isFailedFirstContact ? 2 : 0) + (isScanner ? 1 : 0)]!;
+
 export class RandomWalkState {
-  private readonly contacted = new DistinctWindow<string>();
+  /** Targets and services contacted (Contact.pair). */
+  private readonly contacted = new DistinctWindow<number | string>();
   /** Log of the likelihood ratio. */
   private logRatio = 0;
 
@@ -46,14 +61,12 @@ export class RandomWalkState {
    * and whether the walk now says scanner. A walk that reaches benign starts again at zero (the
    * paper stops testing that source; a stream must still catch a scan that starts later).
    */
-  observe(c: Contact, watermarkSecs: number, rule: RandomWalkRule, steps: WalkSteps, budget: EntryBudget): { isFailedFirstContact: boolean; isScanner: boolean } {
+  observe(c: Contact, watermarkSecs: number, rule: RandomWalkRule, steps: WalkSteps, budget: EntryBudget): WalkStep {
     this.contacted.expire(watermarkSecs - rule.windowSecs, budget);
-    const key = `${c.target}|${serviceKey(c)}`;
-    const isFirst = !this.contacted.has(key);
-    if (!this.contacted.touch(key, c.timeSecs, budget) || !isFirst) return { isFailedFirstContact: false, isScanner: this.logRatio >= steps.upper };
+    if (this.contacted.touch(c.pair, c.timeSecs, budget) !== Touched.Added) return stepOf(false, this.logRatio >= steps.upper);
     this.logRatio += c.isFailed ? steps.onFailure : steps.onSuccess;
     if (this.logRatio <= steps.lower) this.logRatio = 0;
-    return { isFailedFirstContact: c.isFailed, isScanner: this.logRatio >= steps.upper };
+    return stepOf(c.isFailed, this.logRatio >= steps.upper);
   }
 
   expire(watermarkSecs: number, rule: RandomWalkRule, budget: EntryBudget): void {

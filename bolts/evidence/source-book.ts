@@ -1,6 +1,6 @@
 import { addToAlert, raiseAlert, type Alert, type AlertEvidence } from './alert.js';
 import { isProbe, PORT_OF_SERVICE_KEY, type Contact } from './contact.js';
-import { EntryBudget } from './entry-budget.js';
+import { EntryBudget, TaskBudget } from './entry-budget.js';
 import { EventClock } from './event-clock.js';
 import type { AlertType, EvidenceRule } from './evidence-rule.js';
 import { GuessingState, isPasswordGuessing, type GuessingOutcome } from './password-guessing.js';
@@ -15,8 +15,8 @@ import { RandomWalkState, walkSteps, type WalkSteps } from './random-walk.js';
  * detectors; `sweep` (the bolt's tick) drops what the watermark has passed by a detector's window,
  * closes each alert whose last contact is a window behind it, and forgets a source left with
  * nothing. Bounds: `maxEntriesPerSource` distinct entries per source (its EntryBudget, refusals
- * counted) and `maxSources` sources (one not seen lately is forgotten, alerts and all; its open
- * alerts are written closed). "Lately" is the clock algorithm's second chance: a contact only
+ * counted), `maxEntries` in all (TaskBudget), and `maxSources` sources: past either of the last
+ * two, a source not seen lately is forgotten, alerts and all (its open alerts are written closed). "Lately" is the clock algorithm's second chance: a contact only
  * marks its source, and eviction moves marked sources to the back, unmarked, and forgets the first
  * unmarked one; moving every source on every contact (a Map delete and set per flow) cost more than
  * all the detectors together. Expiry compares event times only, so a replay in the same order
@@ -45,6 +45,8 @@ interface SourceState {
 }
 
 const NO_GUESS: GuessingOutcome = { kind: 'none' };
+/** What most contacts raise: shared, never written to. */
+const NONE_RAISED: Alert[] = [];
 const isIdle = (state: { readonly isEmpty: boolean } | undefined): boolean => state === undefined || state.isEmpty;
 
 export class SourceBook {
@@ -52,7 +54,10 @@ export class SourceBook {
   /** In the order eviction passes them (see isReferenced). */
   private readonly sources = new Map<string, SourceState>();
   private readonly steps: WalkSteps;
+  private readonly entries: TaskBudget;
   private closed: Alert[] = [];
+  /** The alerts the contact being observed raised. */
+  private raised: Alert[] = NONE_RAISED;
   readonly counters: BookCounters = { lateContacts: 0, sourcesEvicted: 0, entriesRefused: 0 };
 
   /** `channels`: the upstream tasks, each sending its flows in its own time order. */
@@ -62,6 +67,7 @@ export class SourceBook {
   ) {
     this.clock = new EventClock(rule.allowedLatenessSecs, channels);
     this.steps = walkSteps(rule.randomWalk);
+    this.entries = new TaskBudget(rule.maxEntries);
   }
 
   get watermarkSecs(): number {
@@ -70,6 +76,11 @@ export class SourceBook {
 
   get size(): number {
     return this.sources.size;
+  }
+
+  /** Entries held by all sources (at most `maxEntries`). */
+  get entriesUsed(): number {
+    return this.entries.used;
   }
 
   /** After the end of a finite input no contact is late (see EventClock). */
@@ -86,26 +97,20 @@ export class SourceBook {
       this.counters.lateContacts++;
       return [];
     }
+    // The task's entries are spent: sources not seen lately are forgotten until a tenth is free.
+    if (this.entries.isSpent) while (this.entries.used > this.entries.max * 0.9 && this.sources.size > 0) this.evictOldest();
     const s = this.touch(c.source);
     const refusedBefore = s.budget.refused;
-    const raised: Alert[] = [];
+    this.raised = NONE_RAISED;
     const r = this.rule;
     const wm = this.clock.watermarkSecs;
-    const bump = (type: AlertType, attempts: number, score: number, windowSecs: number, evidence?: () => AlertEvidence): void => {
-      const open = s.alerts?.get(type);
-      if (open !== undefined) addToAlert(open, c, r.maxListed);
-      else {
-        const alert = raiseAlert(type, c, { attempts, score, windowSecs, maxListed: r.maxListed }, evidence?.());
-        (s.alerts ??= new Map()).set(type, alert);
-        raised.push(alert);
-      }
-    };
+    const bump = this.bump;
 
     if (isProbe(c, r.probeMaxPackets)) {
       const portScan = (s.portScan ??= new PortScanState());
       const ports = portScan.observe(c, wm, r.portScan.windowSecs, s.budget);
       if (isPortScan(ports, r.portScan)) {
-        bump('PORT_SCAN', ports, r.portScan.score, r.portScan.windowSecs, () => ({
+        bump(s, c, 'PORT_SCAN', ports, r.portScan.score, r.portScan.windowSecs, () => ({
           ports: portScan.valuesOf(c, r.maxListed).map(PORT_OF_SERVICE_KEY),
           firstSeenSecs: portScan.oldestOf(c),
         }));
@@ -113,7 +118,7 @@ export class SourceBook {
       const addressScan = (s.addressScan ??= new AddressScanState());
       const targets = addressScan.observe(c, wm, r.addressScan.windowSecs, s.budget);
       if (isAddressScan(targets, r.addressScan)) {
-        bump('ADDRESS_SCAN', targets, r.addressScan.score, r.addressScan.windowSecs, () => ({
+        bump(s, c, 'ADDRESS_SCAN', targets, r.addressScan.score, r.addressScan.windowSecs, () => ({
           targets: addressScan.valuesOf(c, r.maxListed),
           firstSeenSecs: addressScan.oldestOf(c),
         }));
@@ -123,23 +128,40 @@ export class SourceBook {
     if (walk.isScanner && walk.isFailedFirstContact) {
       // Raised with the first contacts of the walk as its attempts; each later failed one adds one.
       const first = s.walk.firstContacts;
-      bump('RANDOM_WALK_SCAN', first.count, r.randomWalk.score, r.randomWalk.windowSecs, () => ({ firstSeenSecs: first.sinceSecs }));
+      bump(s, c, 'RANDOM_WALK_SCAN', first.count, r.randomWalk.score, r.randomWalk.windowSecs, () => ({ firstSeenSecs: first.sinceSecs }));
     }
 
     const guessing = r.passwordGuessing.ports.includes(c.port) ? (s.guessing ??= new GuessingState()) : s.guessing;
     const guess = guessing?.observe(c, wm, r.passwordGuessing, r.compromise, s.budget) ?? NO_GUESS;
     if (guess.kind === 'attempt' && isPasswordGuessing(guess.similar, r.passwordGuessing)) {
       if (guess.group.length > 0) guessing!.markGuessed(guess.service, guess.group);
-      bump('PASSWORD_GUESSING', guess.similar, r.passwordGuessing.score, r.passwordGuessing.windowSecs, () => ({
+      bump(s, c, 'PASSWORD_GUESSING', guess.similar, r.passwordGuessing.score, r.passwordGuessing.windowSecs, () => ({
         flowIds: guess.group.slice(0, r.maxListed).map((a) => a.flowId),
         firstSeenSecs: Math.min(...guess.group.map((a) => a.timeSecs)),
       }));
     } else if (guess.kind === 'departure') {
-      bump('POSSIBLE_COMPROMISE', 1, r.compromise.score, r.passwordGuessing.windowSecs);
+      bump(s, c, 'POSSIBLE_COMPROMISE', 1, r.compromise.score, r.passwordGuessing.windowSecs);
     }
     this.counters.entriesRefused += s.budget.refused - refusedBefore;
-    return raised;
+    return this.raised;
   }
+
+  /**
+   * A detector's threshold is reached: the open alert of that type takes the contact, or one is
+   * raised, its evidence (computed only then) listed. A method, not a closure per contact.
+   */
+  private readonly bump = (s: SourceState, c: Contact, type: AlertType, attempts: number, score: number, windowSecs: number, evidence?: () => AlertEvidence): void => {
+    const maxListed = this.rule.maxListed;
+    const open = s.alerts?.get(type);
+    if (open !== undefined) {
+      addToAlert(open, c, maxListed);
+      return;
+    }
+    const alert = raiseAlert(type, c, { attempts, score, windowSecs, maxListed }, evidence?.());
+    (s.alerts ??= new Map()).set(type, alert);
+    if (this.raised === NONE_RAISED) this.raised = [];
+    this.raised.push(alert);
+  };
 
   hasOpenAlert(source: string): boolean {
     const s = this.sources.get(source);
@@ -166,7 +188,10 @@ export class SourceBook {
           this.closed.push(alert);
         }
       }
-      if ((s.alerts?.size ?? 0) === 0 && isIdle(s.portScan) && isIdle(s.addressScan) && s.walk.isEmpty && isIdle(s.guessing)) this.sources.delete(source);
+      if ((s.alerts?.size ?? 0) === 0 && isIdle(s.portScan) && isIdle(s.addressScan) && s.walk.isEmpty && isIdle(s.guessing)) {
+        s.budget.release();
+        this.sources.delete(source);
+      }
     }
   }
 
@@ -198,7 +223,7 @@ export class SourceBook {
     }
     if (this.sources.size >= this.rule.maxSources) this.evictOldest();
     s = {
-      budget: new EntryBudget(this.rule.maxEntriesPerSource),
+      budget: new EntryBudget(this.rule.maxEntriesPerSource, this.entries),
       portScan: undefined,
       addressScan: undefined,
       walk: new RandomWalkState(),
@@ -220,6 +245,7 @@ export class SourceBook {
         continue;
       }
       for (const alert of s.alerts?.values() ?? []) this.closed.push(alert);
+      s.budget.release();
       this.counters.sourcesEvicted++;
       return;
     }

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { raiseAlert, addToAlert } from '../../bolts/evidence/alert.js';
-import type { Contact } from '../../bolts/evidence/contact.js';
+import { pairKey, type Contact } from '../../bolts/evidence/contact.js';
+import { parseIp } from '../../bolts/lookup/ip-address.js';
 import { alertRecord, type AlertStatus } from '../../bolts/output/alert-record.js';
 import { AlertWriter } from '../../bolts/postgres/alert-writer.js';
 import { PostgresError } from '../../bolts/postgres/errors.js';
@@ -28,6 +29,7 @@ const probe = (port: number, timeSecs: number): Contact => ({
   bytes: 84,
   isFailed: true,
   initiatorPackets: 1,
+  pair: pairKey(parseIp('2001:db8:1::10')!, 6, port),
 });
 
 /** The records of one alert: raised at 15 ports, updated at 20, closed. */

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { contactOf, type Contact } from '../../bolts/evidence/contact.js';
+import { contactOf, pairKey, type Contact } from '../../bolts/evidence/contact.js';
 import { EventClock } from '../../bolts/evidence/event-clock.js';
 import type { EvidenceRule } from '../../bolts/evidence/evidence-rule.js';
 import { HeldConversations } from '../../bolts/evidence/held-conversations.js';
 import { walkSteps } from '../../bolts/evidence/random-walk.js';
 import { SourceBook } from '../../bolts/evidence/source-book.js';
+import { parseIp } from '../../bolts/lookup/ip-address.js';
 import { defaultConfig } from '../../bolts/themis-config.js';
 import { makeFlow } from '../helpers/make-flow.js';
 
@@ -17,8 +18,9 @@ function rule(over: Partial<EvidenceRule> = {}): EvidenceRule {
 
 let nextId = 1;
 /** A contact from 203.0.113.66: by default a TCP probe answered by RST. */
-function contact(over: Partial<Contact> = {}): Contact {
-  return { flowId: nextId++, source: '203.0.113.66', target: '192.0.2.10', port: 1000, protocol: 6, timeSecs: T0, durationSecs: 0, packets: 2, bytes: 84, isFailed: true, initiatorPackets: 1, ...over };
+function contact(over: Partial<Omit<Contact, 'pair'>> = {}): Contact {
+  const c = { flowId: nextId++, source: '203.0.113.66', target: '192.0.2.10', port: 1000, protocol: 6, timeSecs: T0, durationSecs: 0, packets: 2, bytes: 84, isFailed: true, initiatorPackets: 1, ...over };
+  return { ...c, pair: pairKey(parseIp(c.target)!, c.protocol, c.port) };
 }
 
 /** The alert types raised over the contacts, in order; only those of type `only` when given. */
@@ -26,10 +28,10 @@ function raised(book: SourceBook, contacts: readonly Contact[], only?: string): 
   return contacts.flatMap((c) => book.observe(c).map((a) => a.type)).filter((type) => only === undefined || type === only);
 }
 
-const ports = (n: number, over: Partial<Contact> = {}) => Array.from({ length: n }, (_, i) => contact({ port: 1000 + i, timeSecs: T0 + i, ...over }));
-const targets = (n: number, over: Partial<Contact> = {}) => Array.from({ length: n }, (_, i) => contact({ target: `192.0.2.${i + 1}`, port: 22, timeSecs: T0 + i, isFailed: false, initiatorPackets: 1, ...over }));
+const ports = (n: number, over: Partial<Omit<Contact, 'pair'>> = {}) => Array.from({ length: n }, (_, i) => contact({ port: 1000 + i, timeSecs: T0 + i, ...over }));
+const targets = (n: number, over: Partial<Omit<Contact, 'pair'>> = {}) => Array.from({ length: n }, (_, i) => contact({ target: `192.0.2.${i + 1}`, port: 22, timeSecs: T0 + i, isFailed: false, initiatorPackets: 1, ...over }));
 /** Short SSH connections of 22 packets, one a minute. */
-const guesses = (n: number, over: Partial<Contact> = {}) =>
+const guesses = (n: number, over: Partial<Omit<Contact, 'pair'>> = {}) =>
   Array.from({ length: n }, (_, i) => contact({ target: '192.0.2.20', port: 22, timeSecs: T0 + 60 * i, durationSecs: 3, packets: 22, bytes: 4_500, isFailed: false, initiatorPackets: 12, ...over }));
 
 describe('contactOf', () => {
@@ -209,6 +211,15 @@ describe('memory bounds', () => {
     expect(book.size).toBe(2);
     expect(book.counters.sourcesEvicted).toBe(1);
     expect(book.takeClosed().map((a) => a.source)).toEqual(['203.0.113.66']);
+  });
+  it('forgets the least recently seen sources when the task has spent maxEntries, and gives their entries back', () => {
+    const book = new SourceBook(rule({ maxEntries: 60 }));
+    // Ten sources of two probes each fill the task's entries: a probe takes a port, a target and a first contact.
+    for (let i = 0; i < 10; i++) raised(book, ports(2, { source: `198.51.100.${i + 1}`, timeSecs: T0 + i }));
+    expect([book.entriesUsed, book.size, book.counters.sourcesEvicted]).toEqual([60, 10, 0]);
+    book.observe(contact({ source: '203.0.113.99', timeSecs: T0 + 20 }));
+    // Forgotten until a tenth was free (the first source, 6 entries), then the newcomer's 3 taken.
+    expect([book.counters.sourcesEvicted, book.entriesUsed, book.size, book.counters.entriesRefused]).toEqual([1, 57, 10, 0]);
   });
   it('releases the oldest held conversation early when the table is full', () => {
     const held = new HeldConversations<string>({ holdSecs: 300, maxHoldMs: 60_000, maxHeld: 2, now: () => 0 });
