@@ -205,6 +205,8 @@ function buildFlow(obj: JsonObject, id: number, nowMs: number): Flow {
     dstLongitude: null,
     tags: [],
     receivedAtMs: nowMs,
+    // Present from the start, so that setting it does not give a held flow a hidden class of its own.
+    heldForEvidenceMs: undefined,
   };
 }
 
