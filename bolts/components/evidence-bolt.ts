@@ -22,6 +22,9 @@ export const EVIDENCE_CATEGORY = 'EVIDENCE';
 /** Held conversations released per event-loop turn at the end of a finite input (as match-flows). */
 const DRAIN_SLICE = 1024;
 
+/** Sources swept per event-loop turn on a tick (about two milliseconds' work: a source took about 1 µs in bench runs). */
+const SWEEP_SLICE = 2048;
+
 /**
  * How long the input must have been quiet after the end of a finite input before the held
  * conversations go: match-flows releases its unmatched flows (unanswered probes among them) after
@@ -65,6 +68,7 @@ export class EvidenceBolt implements Bolt {
   /** After the end of a finite input: `waiting` for the input to go quiet, then `draining`. */
   private ending: 'waiting' | 'draining' | null = null;
   private quietTimer: NodeJS.Timeout | null = null;
+  private isSweeping = false;
   readonly tickSecs: number;
 
   constructor(
@@ -90,10 +94,10 @@ export class EvidenceBolt implements Bolt {
 
   execute(input: Tuple): void {
     if (input.isTick) {
-      this.book.sweep();
-      this.writeAlerts();
-      this.release(this.held.due(this.book.watermarkSecs));
-      this.report();
+      if (!this.isSweeping) {
+        this.isSweeping = true;
+        this.sweepSlice();
+      }
       return;
     }
     const flow = input.values[2] as Flow;
@@ -129,9 +133,23 @@ export class EvidenceBolt implements Bolt {
   }
 
   cleanup(): void {
+    this.isSweeping = false;
     if (this.quietTimer !== null) clearTimeout(this.quietTimer);
     this.ending = null;
   }
+
+  /** A slice of the tick's sweep per event-loop turn, so the flows that arrive meanwhile do not wait for all of it; then the alerts it changed. */
+  private readonly sweepSlice = (): void => {
+    if (!this.isSweeping) return;
+    if (!this.book.sweepSome(SWEEP_SLICE)) {
+      setImmediate(this.sweepSlice);
+      return;
+    }
+    this.isSweeping = false;
+    this.writeAlerts();
+    this.release(this.held.due(this.book.watermarkSecs));
+    this.report();
+  };
 
   private waitForQuiet(): void {
     if (this.quietTimer !== null) clearTimeout(this.quietTimer);

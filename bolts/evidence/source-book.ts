@@ -56,6 +56,11 @@ export class SourceBook {
   private readonly steps: WalkSteps;
   private readonly entries: TaskBudget;
   private closed: Alert[] = [];
+  /** Alerts that may have changed since takeDirty (each listed once while dirty): no walk over every source. */
+  private dirty: Alert[] = [];
+  /** The sweep pass under way (sweepSome), and how many more sources it visits at most. */
+  private sweeping: MapIterator<[string, SourceState]> | null = null;
+  private sweepLeft = 0;
   /** The alerts the contact being observed raised. */
   private raised: Alert[] = NONE_RAISED;
   readonly counters: BookCounters = { lateContacts: 0, sourcesEvicted: 0, entriesRefused: 0 };
@@ -154,10 +159,12 @@ export class SourceBook {
     const maxListed = this.rule.maxListed;
     const open = s.alerts?.get(type);
     if (open !== undefined) {
+      if (!open.isDirty) this.dirty.push(open);
       addToAlert(open, c, maxListed);
       return;
     }
     const alert = raiseAlert(type, c, { attempts, score, windowSecs, maxListed }, evidence?.());
+    this.dirty.push(alert);
     (s.alerts ??= new Map()).set(type, alert);
     if (this.raised === NONE_RAISED) this.raised = [];
     this.raised.push(alert);
@@ -175,9 +182,32 @@ export class SourceBook {
 
   /** Drops what the watermark has passed; closed alerts are then in `takeClosed`. */
   sweep(): void {
+    while (!this.sweepSome(Number.POSITIVE_INFINITY));
+  }
+
+  /**
+   * One slice of a sweep: at most `limit` sources, from where the last slice stopped; true when
+   * the pass has reached every source it began with (the next call begins a new one). A task of
+   * 100,000 sources takes tens of milliseconds to sweep whole, a stall every flow behind it
+   * waits for: the bolt sweeps a slice per event-loop turn instead.
+   */
+  sweepSome(limit: number): boolean {
+    if (this.sweeping === null) {
+      // A live iterator: sources added or moved (by eviction) meanwhile may be seen twice, which
+      // expiry does not mind; the pass ends after as many sources as there were when it began.
+      this.sweeping = this.sources.entries();
+      this.sweepLeft = this.sources.size;
+    }
     const wm = this.clock.watermarkSecs;
     const r = this.rule;
-    for (const [source, s] of this.sources) {
+    for (let n = 0; n < limit; n++) {
+      const next = this.sweepLeft > 0 ? this.sweeping.next() : null;
+      if (next === null || next.done === true) {
+        this.sweeping = null;
+        return true;
+      }
+      this.sweepLeft--;
+      const [source, s] = next.value;
       s.portScan?.expire(wm, r.portScan.windowSecs, s.budget);
       s.addressScan?.expire(wm, r.addressScan.windowSecs, s.budget);
       s.walk.expire(wm, r.randomWalk, s.budget);
@@ -193,6 +223,7 @@ export class SourceBook {
         this.sources.delete(source);
       }
     }
+    return false;
   }
 
   /** Alerts closed (by sweep or eviction) since the last call. */
@@ -202,16 +233,15 @@ export class SourceBook {
     return out;
   }
 
-  /** Open alerts changed since the last call, marked clean. */
+  /** Open alerts changed since the last call, marked clean, in the order they first changed. */
   takeDirty(): Alert[] {
     const out: Alert[] = [];
-    for (const s of this.sources.values()) {
-      for (const alert of s.alerts?.values() ?? []) {
-        if (!alert.isDirty) continue;
-        alert.isDirty = false;
-        out.push(alert);
-      }
+    for (const alert of this.dirty) {
+      if (!alert.isDirty || this.sources.get(alert.source)?.alerts?.get(alert.type) !== alert) continue;
+      alert.isDirty = false;
+      out.push(alert);
     }
+    this.dirty = [];
     return out;
   }
 

@@ -185,6 +185,37 @@ describe('event time: watermark, lateness, expiry', () => {
     expect(book.takeClosed().map((a) => a.type)).toEqual(['PORT_SCAN']);
     expect([...book.activeAlerts('203.0.113.66')]).toEqual([]);
   });
+  it('sweeps in slices that together pass every source once, forgetting the idle ones', () => {
+    const book = new SourceBook(rule({ allowedLatenessSecs: 0 }));
+    for (let i = 0; i < 10; i++) book.observe(contact({ source: `198.51.100.${i + 1}`, timeSecs: T0 }));
+    raised(book, ports(15, { isFailed: false, timeSecs: T0 }));
+    // One contact a window later moves the watermark past all the rest.
+    book.observe(contact({ source: '203.0.113.200', timeSecs: T0 + 100_000 }));
+    expect(book.size).toBe(12);
+    const slices: boolean[] = [];
+    do slices.push(book.sweepSome(5));
+    while (!slices.at(-1));
+    expect(slices).toEqual([false, false, true]);
+    expect(book.size).toBe(1);
+    expect(book.takeClosed().map((a) => a.type)).toEqual(['PORT_SCAN']);
+    // The next call begins a new pass.
+    expect(book.sweepSome(5)).toBe(true);
+    expect(book.size).toBe(1);
+  });
+  it('lists an alert changed since the last takeDirty once, and a closed one not at all', () => {
+    const book = new SourceBook(rule({ allowedLatenessSecs: 0 }));
+    raised(book, ports(15, { isFailed: false }));
+    expect(book.takeDirty().map((a) => [a.type, a.attempts])).toEqual([['PORT_SCAN', 15]]);
+    expect(book.takeDirty()).toEqual([]);
+    raised(book, ports(3, { isFailed: false, port: 2000, timeSecs: T0 + 20 }));
+    book.observe(contact({ port: 3000, isFailed: false, timeSecs: T0 + 21 }));
+    expect(book.takeDirty().map((a) => a.type)).toEqual(['PORT_SCAN']);
+    book.observe(contact({ port: 3001, isFailed: false, timeSecs: T0 + 22 }));
+    book.observe(contact({ source: '198.51.100.1', timeSecs: T0 + 1_000 }));
+    book.sweep();
+    expect(book.takeClosed().map((a) => a.type)).toEqual(['PORT_SCAN']);
+    expect(book.takeDirty()).toEqual([]);
+  });
   it('gives the same alerts whatever order the contacts of two channels interleave in', () => {
     const a = ports(20, { isFailed: false }).map((c) => ({ ...c, channel: 1 }));
     const b = guesses(32, { source: '198.51.100.9' }).map((c) => ({ ...c, channel: 2 }));
