@@ -3,7 +3,10 @@
  * realistic generated flow mix with realistic-size block lists, against the same rules called in
  * one plain loop on one thread. Prints a table and writes bench/results/themis.json.
  *
- *   npm run bench:themis [-- --flows 1000000 --offered 20000 --latency-flows 300000 --kafka 127.0.0.1:9092 --worker-heap-mb 1024]
+ *   npm run bench:themis [-- --flows 1000000 --offered 20000 --latency-flows 300000 --kafka 127.0.0.1:9092 --worker-heap-mb 1024 --config FILE]
+ *
+ * `--config FILE`: the topology's config for every run, as `themis-topology --config` takes it
+ * (deploy/profiles/evidence-first.json: the evidence stage on); the plain loop stays the rules alone.
  *
  * Runs:
  *   plain loop:         before and after the file max-rate run; the baseline is their mean.
@@ -22,11 +25,11 @@
  *                       page closed and open in a headless Chromium alternately (lib/page-cost):
  *                       each side's flows/s and their difference (issue 16: at most 3 %).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ThemisArgs } from '../bolts/components/themis-args.js';
-import { defaultConfig } from '../bolts/themis-config.js';
+import { defaultConfig, validateConfig } from '../bolts/themis-config.js';
 import { DEFAULT_WORKER_HEAP_MB, type FlowInput } from '../topology/run-themis.js';
 import { prepareBenchInput } from './lib/bench-data.js';
 import { writeFlowsFile } from './lib/flow-generator.js';
@@ -49,6 +52,13 @@ const warmupSecs = Number(argv.get('warmup') ?? 3);
 const workerHeapMb = argv.has('worker-heap-mb') ? Number(argv.get('worker-heap-mb')) : undefined;
 /** `--only page`: the page comparison alone (default 3 rounds), written to bench/results/themis-page.json. */
 const only = argv.get('only');
+const configFile = argv.get('config');
+const config = (() => {
+  if (configFile === undefined) return defaultConfig();
+  const validated = validateConfig(JSON.parse(readFileSync(resolve(configFile), 'utf8')));
+  if ('errors' in validated) throw new Error(`--config ${configFile}: ${validated.errors.join('; ')}`);
+  return validated.config;
+})();
 if (only !== undefined && only !== 'page') throw new Error(`--only (${only}) must be page, or left out for every run`);
 const pageRounds = Number(argv.get('page-rounds') ?? (only === 'page' ? 3 : 0));
 if (!Number.isInteger(pageRounds) || pageRounds < 0 || (only === 'page' && pageRounds < 1)) {
@@ -80,7 +90,7 @@ async function runPageCost(args: (out: string) => ThemisArgs, inputPath: string,
 const work = mkdtempSync(join(tmpdir(), 'themis-bench-'));
 try {
   const { dataDir, inputPath } = await prepareBenchInput(work, flows);
-  const args = (out: string): ThemisArgs => ({ config: defaultConfig(), dataDir, outputDir: join(work, out), instance: 'bench', services: {} });
+  const args = (out: string): ThemisArgs => ({ config, dataDir, outputDir: join(work, out), instance: 'bench', services: {} });
   if (only === 'page') {
     const pageCost = await runPageCost(args, inputPath, 0);
     printPageCost(pageCost);
@@ -129,7 +139,7 @@ async function allRuns(args: (out: string) => ThemisArgs, dataDir: string, input
   runs.push(rateRun);
   if (kafka) {
     console.error('bench: topology, Kafka topic to Kafka topics');
-    runs.push(await runKafkaBench({ brokers: kafka.split(','), dataDir, inputPath, flows, workers, plainLoopFlowsPerSec: plain.flowsPerSec, ...(workerHeapMb !== undefined ? { workerHeapMb } : {}) }));
+    runs.push(await runKafkaBench({ brokers: kafka.split(','), dataDir, inputPath, flows, workers, plainLoopFlowsPerSec: plain.flowsPerSec, config, ...(workerHeapMb !== undefined ? { workerHeapMb } : {}) }));
   }
   printTable(runs as unknown as Array<Record<string, unknown>>);
   const best = runs[0]!;
@@ -146,6 +156,7 @@ async function allRuns(args: (out: string) => ThemisArgs, dataDir: string, input
     printPageCost(pageCost);
   }
   writeResults(resultsFile('themis.json'), runs, {
+    config: configFile ?? null,
     flows,
     offered,
     latencyFlows,

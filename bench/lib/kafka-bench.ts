@@ -10,7 +10,7 @@ import { Kafka, logLevel } from '../../spouts/kafka/kafkajs.js';
 import { createTopics } from '../../spouts/kafka/create-topics.js';
 import { ingest } from '../../spouts/ingest/ingest.js';
 import { jsonLinesSource } from '../../spouts/ingest/sources.js';
-import { validateConfig } from '../../bolts/themis-config.js';
+import { validateConfig, type ThemisConfig } from '../../bolts/themis-config.js';
 import { startThemis } from '../../topology/run-themis.js';
 import { percentile, rssSampler, type ThemisRun } from './measure.js';
 
@@ -22,6 +22,8 @@ export interface KafkaBenchOptions {
   readonly workers: number;
   readonly plainLoopFlowsPerSec: number;
   readonly workerHeapMb?: number;
+  /** The topology's config (default: defaultConfig()); its topics are replaced by the run's own. */
+  readonly config?: ThemisConfig;
 }
 
 export async function runKafkaBench(o: KafkaBenchOptions): Promise<ThemisRun> {
@@ -32,6 +34,7 @@ export async function runKafkaBench(o: KafkaBenchOptions): Promise<ThemisRun> {
     scored: `${prefix}-scored-flows`,
     scoredDetail: `${prefix}-scored-flows-detail`,
     scanCandidates: `${prefix}-scan-candidates`,
+    alerts: `${prefix}-alerts`,
   };
   await createTopics({ brokers: o.brokers, topics: Object.values(topics), partitions: 4 });
   const kafka = new Kafka({ brokers: o.brokers, logLevel: logLevel.NOTHING, clientId: 'themis-bench' });
@@ -40,7 +43,7 @@ export async function runKafkaBench(o: KafkaBenchOptions): Promise<ThemisRun> {
   try {
     const summary = await ingest(jsonLinesSource(createReadStream(o.inputPath), o.inputPath), { brokers: o.brokers, topic: topics.input, sendInvalid: true, batchSize: 1000, maxBatchesInFlight: 4 });
     console.error(`bench: produced ${summary.sent.toLocaleString('en-US')} flows to ${topics.input}`);
-    const validated = validateConfig({ topics });
+    const validated = validateConfig({ ...(o.config ?? {}), topics });
     if ('errors' in validated) throw new Error(validated.errors.join('; '));
     const rss = rssSampler();
     const run = await startThemis({
