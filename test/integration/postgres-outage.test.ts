@@ -98,4 +98,74 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
       await admin.end();
     }
   }, 120_000);
+  it('writes the alerts raised during the outage once the database is back, one row each at its latest state', async () => {
+    await requirePostgres();
+    const { log } = recordingLogger();
+    const admin = createPool(TEST_POSTGRES_URL, { max: 1, log });
+    const database = `themis_outage_alerts_${process.pid}_${randomBytes(3).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${database}`);
+    const url = urlOf(database);
+    const reader = createPool(url, { max: 1, connectTimeoutMs: 2_000, log });
+    const SCANNER = '203.0.113.66';
+    const SCAN_PORTS = 15;
+    // A SYN to each of 15 ports of one host, never answered: match-flows releases each unmatched
+    // after its window, and the evidence stage raises RANDOM_WALK_SCAN at the fourth and PORT_SCAN
+    // at the fifteenth (Zeek's threshold), while the database refuses connections.
+    const scanLine = (i: number) =>
+      JSON.stringify({ id: FIRST_ID + 100 + i, start_timestamp_unix_secs: 1_710_234_100 + i, end_timestamp_unix_secs: 1_710_234_100 + i, protocol: 6, src_ip: SCANNER, src_port: 40_000, dst_ip: '192.0.2.10', dst_port: 1_000 + i, packets: 1, bytes: 44, flags: '....S.', tos: 0 });
+    const alertRows = async () => {
+      try {
+        return (await reader.query<{ alert_type: string; status: string; attempts: string; target_ports: number[] }>('SELECT alert_type, status, attempts::text AS attempts, target_ports FROM alert WHERE source_ip = $1 ORDER BY alert_type', [SCANNER])).rows;
+      } catch {
+        return [];
+      }
+    };
+    let running: BackgroundCli | undefined;
+    try {
+      await runCliOk('themis-topology', ['db', 'migrate', '--postgres', url]);
+      const alertsDir = tempDir('themis-pg-outage-alerts');
+      // Held conversations go after a second by the clock, so the first rows come at once.
+      const started = startStreamTopology('pg-outage-alerts', alertsDir, { evidence: { enabled: true, maxHoldMs: 1_000 } }, ['--postgres', url, '--persist']);
+      running = started.topology;
+      const stdin = running.child.stdin!;
+      for (let n = 0; n < 10; n++) stdin.write(`${icmpLine(FIRST_ID + n, '198.51.100.10')}\n`);
+      await eventually('the first rows are written', async () => (await countRows(reader)) >= 10, WAIT_MS, 100);
+
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      for (let i = 0; i < SCAN_PORTS; i++) stdin.write(`${scanLine(i)}\n`);
+      const topology = running;
+      // The alerts' own writer must have met the outage: its breaker opens on a batch of raised alerts.
+      const alertsBreaker = (state: 'open' | 'closed') => new RegExp(`circuit breaker ${state}[^\\n]*"component":"persist-alerts"[^\\n]*"dependency":"postgresql"`);
+      await eventually('the alerts output logs its breaker open', () => alertsBreaker('open').test(topology.stderr()), WAIT_MS, 100);
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+      await eventually('the alerts output logs its breaker closed', () => alertsBreaker('closed').test(topology.stderr()), WAIT_MS, 100);
+      await eventually('the scan alerts are written', async () => (await alertRows()).some((r) => r.alert_type === 'PORT_SCAN'), WAIT_MS, 200);
+
+      stdin.end();
+      const result = await running.waitForExit(WAIT_MS);
+      expect({ code: result.code, signal: result.signal }, result.stderr.slice(-3000)).toEqual({ code: 0, signal: null });
+      expect(result.stderr, result.stderr.slice(-2000)).toMatch(summaryWithoutReplays(10 + SCAN_PORTS));
+      const alerts = await alertRows();
+      expect(alerts.map((r) => r.alert_type)).toEqual(['PORT_SCAN', 'RANDOM_WALK_SCAN']);
+      const portScan = alerts[0]!;
+      expect(['raised', 'updated']).toContain(portScan.status);
+      expect(Number(portScan.attempts)).toBe(SCAN_PORTS);
+      expect([...portScan.target_ports].sort((a, b) => a - b)).toEqual(Array.from({ length: SCAN_PORTS }, (_, i) => 1_000 + i));
+      // Every flow once, the scan's held conversations with their evidence tag.
+      expect(await countRows(reader)).toBe(10 + SCAN_PORTS);
+      const tagged = await reader.query<{ n: number }>(
+        "SELECT count(DISTINCT d.flow_id)::integer AS n FROM scored_flow_detail d JOIN scored_flow f ON f.id = d.flow_id WHERE f.src_ip = $1 AND d.score_category = 'EVIDENCE'",
+        [SCANNER],
+      );
+      expect(tagged.rows[0]!.n).toBe(SCAN_PORTS);
+      rmSync(alertsDir, { recursive: true, force: true });
+    } finally {
+      await reader.end();
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+      if (running && running.child.exitCode === null && running.child.signalCode === null) await running.stop('SIGKILL');
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    }
+  }, 120_000);
 });
