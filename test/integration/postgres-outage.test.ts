@@ -42,6 +42,37 @@ async function countRows(pool: Pool): Promise<number> {
   }
 }
 
+/**
+ * A database of the test's own that can be made to refuse connections: `refuse` sets
+ * ALLOW_CONNECTIONS false and terminates its backends (other tests' databases are untouched),
+ * `allow` lets connections in again, `drop` allows them, closes the pools and drops it.
+ */
+async function outageDatabase(label: string): Promise<{ url: string; reader: Pool; refuse(): Promise<void>; allow(): Promise<void>; drop(): Promise<void> }> {
+  await requirePostgres();
+  const { log } = recordingLogger();
+  const admin = createPool(TEST_POSTGRES_URL, { max: 1, log });
+  const database = `themis_${label}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${database}`);
+  const url = urlOf(database);
+  const reader = createPool(url, { max: 1, connectTimeoutMs: 2_000, log });
+  const allow = async () => void (await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`));
+  return {
+    url,
+    reader,
+    refuse: async () => {
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+    },
+    allow,
+    drop: async () => {
+      await reader.end();
+      await allow();
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
 describe('PostgreSQL refusing connections while flows stream in (--persist)', () => {
   let topology: BackgroundCli | undefined;
   let dir: string | undefined;
@@ -52,13 +83,8 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
   });
 
   it('writes every flow once after the outage: one row each, nothing ignored, no replay, the breaker logged open then closed', async () => {
-    await requirePostgres();
-    const { log } = recordingLogger();
-    const admin = createPool(TEST_POSTGRES_URL, { max: 1, log });
-    const database = `themis_outage_${process.pid}_${randomBytes(3).toString('hex')}`;
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = urlOf(database);
-    const reader = createPool(url, { max: 1, connectTimeoutMs: 2_000, log });
+    const db = await outageDatabase('outage');
+    const { url, reader } = db;
     let flows: Feed | undefined;
     try {
       await runCliOk('themis-topology', ['db', 'migrate', '--postgres', url]);
@@ -69,13 +95,12 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
       await eventually('the first rows are written', async () => (await countRows(reader)) >= 200, WAIT_MS, 100);
 
       // The outage: no new connection, and the open ones (the topology's pool) terminated.
-      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      await db.refuse();
       const outageStarted = Date.now();
       await eventually('the topology logs its breaker open', () => /circuit breaker open.*"dependency":"postgresql"/.test(running.stderr()), WAIT_MS, 100);
       const remaining = OUTAGE_MS - (Date.now() - outageStarted);
       if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining));
-      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+      await db.allow();
       expect(flows.sent(), 'flows sent by the end of the outage: the stream spans it').toBeLessThan(FLOWS);
 
       await eventually('the topology logs its breaker closed', () => /circuit breaker closed.*"dependency":"postgresql"/.test(running.stderr()), WAIT_MS, 100);
@@ -91,21 +116,13 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
       expect(jsonLines(join(started.out, 'ignored-flows.jsonl')), 'ignored-flows records').toEqual([]);
     } finally {
       await flows?.done.catch(() => undefined);
-      await reader.end();
-      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
       if (topology && topology.child.exitCode === null && topology.child.signalCode === null) await topology.stop('SIGKILL');
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
+      await db.drop();
     }
   }, 120_000);
   it('writes the alerts raised during the outage once the database is back, one row each at its latest state', async () => {
-    await requirePostgres();
-    const { log } = recordingLogger();
-    const admin = createPool(TEST_POSTGRES_URL, { max: 1, log });
-    const database = `themis_outage_alerts_${process.pid}_${randomBytes(3).toString('hex')}`;
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = urlOf(database);
-    const reader = createPool(url, { max: 1, connectTimeoutMs: 2_000, log });
+    const db = await outageDatabase('outage_alerts');
+    const { url, reader } = db;
     const SCANNER = '203.0.113.66';
     const SCAN_PORTS = 15;
     // A SYN to each of 15 ports of one host, never answered: match-flows releases each unmatched
@@ -131,14 +148,13 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
       for (let n = 0; n < 10; n++) stdin.write(`${icmpLine(FIRST_ID + n, '198.51.100.10')}\n`);
       await eventually('the first rows are written', async () => (await countRows(reader)) >= 10, WAIT_MS, 100);
 
-      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      await db.refuse();
       for (let i = 0; i < SCAN_PORTS; i++) stdin.write(`${scanLine(i)}\n`);
       const topology = running;
       // The alerts' own writer must have met the outage: its breaker opens on a batch of raised alerts.
       const alertsBreaker = (state: 'open' | 'closed') => new RegExp(`circuit breaker ${state}[^\\n]*"component":"persist-alerts"[^\\n]*"dependency":"postgresql"`);
       await eventually('the alerts output logs its breaker open', () => alertsBreaker('open').test(topology.stderr()), WAIT_MS, 100);
-      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+      await db.allow();
       await eventually('the alerts output logs its breaker closed', () => alertsBreaker('closed').test(topology.stderr()), WAIT_MS, 100);
       await eventually('the scan alerts are written', async () => (await alertRows()).some((r) => r.alert_type === 'PORT_SCAN'), WAIT_MS, 200);
 
@@ -161,11 +177,8 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
       expect(tagged.rows[0]!.n).toBe(SCAN_PORTS);
       rmSync(alertsDir, { recursive: true, force: true });
     } finally {
-      await reader.end();
-      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
       if (running && running.child.exitCode === null && running.child.signalCode === null) await running.stop('SIGKILL');
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
+      await db.drop();
     }
   }, 120_000);
 });
