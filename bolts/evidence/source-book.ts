@@ -16,11 +16,11 @@ import { RandomWalkState, walkSteps, type WalkSteps } from './random-walk.js';
  * closes each alert whose last contact is a window behind it, and forgets a source left with
  * nothing. Bounds: `maxEntriesPerSource` distinct entries per source (its EntryBudget, refusals
  * counted), `maxEntries` in all (TaskBudget), and `maxSources` sources: past either of the last
- * two, a source not seen lately is forgotten, alerts and all (its open alerts are written closed). "Lately" is the clock algorithm's second chance: a contact only
- * marks its source, and eviction moves marked sources to the back, unmarked, and forgets the first
- * unmarked one; moving every source on every contact (a Map delete and set per flow) cost more than
- * all the detectors together. Expiry compares event times only, so a replay in the same order
- * finds the same alerts.
+ * two, a source not seen lately is forgotten, alerts and all (its open alerts are written
+ * closed). "Lately" is the clock algorithm's second chance: a contact only marks its source, and
+ * eviction moves marked sources to the back, unmarked, and forgets the first unmarked one; moving
+ * every source on every contact (a Map delete and set per flow) cost more than all the detectors
+ * together. Expiry compares event times only, so a replay in the same order finds the same alerts.
  */
 export interface BookCounters {
   /** Contacts that started before the watermark: written, but no evidence. */
