@@ -286,9 +286,9 @@ const SCHEMA: Schema<ThemisConfig> = {
     holdSecs: int(300, 0),
     maxHoldMs: int(120_000, 1),
     maxHeld: int(20_000, 1),
-    maxSources: int(100_000, 1),
+    maxSources: int(50_000, 1),
     maxEntriesPerSource: int(4_096, 1),
-    maxEntries: int(500_000, 1),
+    maxEntries: int(250_000, 1),
     maxListed: int(20, 1),
     // Zeek policy/misc/scan.zeek: port_scan_threshold 15, addr_scan_threshold 25, scan interval 5 min.
     portScan: { windowSecs: int(300, 1), minPorts: int(15, 1), score: score(100) },
