@@ -15,6 +15,16 @@ export class SmallMap<K, V> {
     return this.map !== undefined ? this.map.size : this.hasOne ? 1 : 0;
   }
 
+  has(key: K): boolean {
+    return this.map !== undefined ? this.map.has(key) : this.hasOne && this.onlyKey === key;
+  }
+
+  /** The value of the first key in insertion order (undefined when empty), without an iterator while one entry is held. */
+  firstValue(): V | undefined {
+    if (this.map !== undefined) return this.map.values().next().value;
+    return this.hasOne ? this.onlyValue : undefined;
+  }
+
   get(key: K): V | undefined {
     if (this.map !== undefined) return this.map.get(key);
     return this.hasOne && this.onlyKey === key ? this.onlyValue : undefined;
@@ -43,13 +53,17 @@ export class SmallMap<K, V> {
     return true;
   }
 
+  clear(): void {
+    this.map = undefined;
+    this.hasOne = false;
+    this.onlyKey = undefined;
+    this.onlyValue = undefined;
+  }
+
   /** Entries in insertion order; deleting the current entry while iterating is safe, as with Map. */
-  *[Symbol.iterator](): IterableIterator<[K, V]> {
-    if (this.map !== undefined) {
-      yield* this.map;
-      return;
-    }
-    if (this.hasOne) yield [this.onlyKey as K, this.onlyValue as V];
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    if (this.map !== undefined) return this.map.entries();
+    return (this.hasOne ? [[this.onlyKey as K, this.onlyValue as V] as [K, V]] : [])[Symbol.iterator]();
   }
 
   values(): IterableIterator<V> {
