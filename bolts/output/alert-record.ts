@@ -7,6 +7,21 @@ export const ALERTS_FILE_TOPIC = 'alerts';
 /** Where an alert stands: `raised` once, `updated` while the activity goes on, `closed` when its window has passed. */
 export type AlertStatus = 'raised' | 'updated' | 'closed';
 
+/** The value of an `alertRecord`, parsed: its fields as alertRecord writes them. */
+export interface AlertRecordValue {
+  readonly alert_id: string;
+  readonly alert_type: string;
+  readonly status: AlertStatus;
+  readonly source_ip: string;
+  readonly first_seen: number;
+  readonly last_seen: number;
+  readonly target_ips: readonly string[];
+  readonly target_ports: readonly number[];
+  readonly attempts: number;
+  readonly flow_ids: readonly number[];
+  readonly score: number;
+}
+
 /**
  * The `themis-alerts` record (`alerts.jsonl` with file output), keyed by the alert id, so a
  * compacted topic or a consumer keeping the last record per key holds each alert's latest state:

@@ -1,4 +1,4 @@
-import type { AlertStatus } from './alert-record.js';
+import type { AlertRecordValue, AlertStatus } from './alert-record.js';
 
 /**
  * One metrics interval's alert records (raised, updated, closed), kept by the alerts output task
@@ -38,18 +38,7 @@ export const alertKey = (a: Pick<AlertBrief, 'type' | 'sourceIp'>): string => `$
 
 /** The brief of an `alertRecord` value (alert-record.ts); the record is ours, so its shape is trusted. */
 export function alertBriefOf(recordValue: string): AlertBrief {
-  const r = JSON.parse(recordValue) as {
-    alert_id: string;
-    alert_type: string;
-    status: AlertStatus;
-    source_ip: string;
-    first_seen: number;
-    last_seen: number;
-    target_ips: string[];
-    target_ports: number[];
-    attempts: number;
-    score: number;
-  };
+  const r = JSON.parse(recordValue) as AlertRecordValue;
   return {
     alertId: r.alert_id,
     type: r.alert_type,

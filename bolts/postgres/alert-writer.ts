@@ -1,26 +1,7 @@
 import type { Pool } from 'pg';
+import type { AlertRecordValue } from '../output/alert-record.js';
 import { pgError } from './errors.js';
 import { describeTarget } from './pool.js';
-
-/**
- * Writes the evidence stage's alert records (bolts/output/alert-record.ts) to the `alert` table
- * (sql/004_alerts.sql): one statement per batch, an upsert by alert id that keeps the latest
- * state. A batch can hold several records of one alert (raised, then updated on the next tick);
- * only the last of them is sent, since one statement cannot change a row twice.
- */
-export interface AlertRow {
-  readonly alert_id: string;
-  readonly alert_type: string;
-  readonly status: 'raised' | 'updated' | 'closed';
-  readonly source_ip: string;
-  readonly first_seen: number;
-  readonly last_seen: number;
-  readonly target_ips: readonly string[];
-  readonly target_ports: readonly number[];
-  readonly attempts: number;
-  readonly flow_ids: readonly number[];
-  readonly score: number;
-}
 
 // The rows arrive as one jsonb array. A row moves only forwards: (last_seen, attempts, status
 // rank) of the new state must be at least those of the stored one, so a replay of an older record
@@ -43,6 +24,12 @@ ON CONFLICT (alert_id) DO UPDATE SET
 WHERE (excluded.last_seen, excluded.attempts, ${STATUS_RANK.replace('%s', 'excluded.status')})
    >= (a.last_seen, a.attempts, ${STATUS_RANK.replace('%s', 'a.status')})`;
 
+/**
+ * Writes the evidence stage's alert records (bolts/output/alert-record.ts) to the `alert` table
+ * (sql/004_alerts.sql): one statement per batch, an upsert by alert id that keeps the latest
+ * state. A batch can hold several records of one alert (raised, then updated on the next tick);
+ * only the last of them is sent, since one statement cannot change a row twice.
+ */
 export class AlertWriter {
   private readonly target: string;
 
@@ -54,7 +41,7 @@ export class AlertWriter {
   async writeBatch(records: readonly string[]): Promise<number> {
     if (records.length === 0) return 0;
     const latest = new Map<string, string>();
-    for (const record of records) latest.set((JSON.parse(record) as AlertRow).alert_id, record);
+    for (const record of records) latest.set((JSON.parse(record) as AlertRecordValue).alert_id, record);
     try {
       await this.pool.query(WRITE_SQL, [`[${[...latest.values()].join(',')}]`]);
     } catch (cause) {
