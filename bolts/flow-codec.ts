@@ -36,8 +36,8 @@ export function decodeFlow(w: readonly unknown[], at: number): [Flow, number] {
   for (let k = 0; k < n; k++, i += 4) tags.push({ category: w[i] as string, code: w[i + 1] as string, score: w[i + 2] as number, isBad: w[i + 3] as boolean });
   // The fields in buildFlow's order (bolts/parse/parse-flow.ts): one hidden class for the flows a
   // thread parsed and those it decoded, so the bolts after a hop (the evidence stage, the outputs)
-  // stay monomorphic (the order differed before, and the output bolts' time behind the evidence
-  // stage's hop fell from about 1.9 s to 1.7 s a thread in a profile of 400,000 flows).
+  // stay monomorphic. (The order differed before; the change measured within the noise: CPU per
+  // flow with the evidence stage on, 4 alternating pairs, 41.9-46.5 µs against 44.8-57.0.)
   const flow: Flow = {
     id: w[at] as number,
     pairId: w[at + 1] as number | null,
