@@ -138,9 +138,10 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
       }
     };
     let running: BackgroundCli | undefined;
+    let alertsDir: string | undefined;
     try {
       await runCliOk('themis-topology', ['db', 'migrate', '--postgres', url]);
-      const alertsDir = tempDir('themis-pg-outage-alerts');
+      alertsDir = tempDir('themis-pg-outage-alerts');
       // Held conversations go after a second by the clock, so the first rows come at once.
       const started = startStreamTopology('pg-outage-alerts', alertsDir, { evidence: { enabled: true, maxHoldMs: 1_000 } }, ['--postgres', url, '--persist']);
       running = started.topology;
@@ -175,9 +176,9 @@ describe('PostgreSQL refusing connections while flows stream in (--persist)', ()
         [SCANNER],
       );
       expect(tagged.rows[0]!.n).toBe(SCAN_PORTS);
-      rmSync(alertsDir, { recursive: true, force: true });
     } finally {
       if (running && running.child.exitCode === null && running.child.signalCode === null) await running.stop('SIGKILL');
+      if (alertsDir) rmSync(alertsDir, { recursive: true, force: true });
       await db.drop();
     }
   }, 120_000);
